@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* Address-space accesses: translation, buffer reads and writes. */
+#include "internal.h"
+
+#include <string.h>
+
+MemoryRegion *lb_translate(FlatView *fv, hwaddr addr, hwaddr *xlat,
+			   hwaddr *plen, const FlatRange **pfr)
+{
+	const FlatRange *fr = lb_flatview_lookup(fv, addr);
+
+	*pfr = fr;
+	if (!fr) {
+		*xlat = addr;
+		return &lb_io_mem_unassigned;
+	}
+	*xlat = addr - (uint64_t)fr->start + fr->offset_in_region;
+	/* Only RAM is clamped: MMIO pieces are sized by the region's rules. */
+	if (fr->mr->ram) {
+		uint64_t left = (uint64_t)(fr->start + fr->size - addr);
+
+		/* left is 0 only for a 2^64-byte range at 0: nothing to clamp */
+		if (left && *plen > left)
+			*plen = left;
+	}
+	return fr->mr;
+}
+
+/*
+ * Plain copies are allowed for RAM (not device RAM) and for reads of a ROM
+ * device in ROMD mode.  Writes also need writable RAM: a readonly range
+ * (a ROM, or RAM seen through a readonly alias) is not written.
+ */
+bool lb_access_is_direct(const MemoryRegion *mr, const FlatRange *fr,
+			 bool is_write)
+{
+	if (is_write)
+		return mr->ram && !mr->ram_device && !mr->readonly &&
+		       !mr->rom_device && !(fr && fr->readonly);
+	return (mr->ram && !mr->ram_device) || lb_region_is_romd(mr);
+}
+
+static hwaddr lb_pow2floor(hwaddr v)
+{
+	return v ? (hwaddr)1 << (63 - __builtin_clzll(v)) : 0;
+}
+
+/* The largest piece the region accepts at @addr: valid.max and alignment. */
+hwaddr lb_access_size(const MemoryRegion *mr, hwaddr l, hwaddr addr)
+{
+	hwaddr max = mr->ops->valid.max_access_size ?: 4;
+
+	if (!mr->ops->impl.unaligned) {
+		hwaddr align = addr & -addr;
+
+		if (align && align < max)
+			max = align;
+	}
+	return lb_pow2floor(MIN(l, max));
+}
+
+static void lb_store_he(uint8_t *buf, hwaddr l, uint64_t val)
+{
+	uint16_t v16 = val;
+	uint32_t v32 = val;
+
+	switch (l) {
+	case 1:
+		*buf = val;
+		break;
+	case 2:
+		memcpy(buf, &v16, 2);
+		break;
+	case 4:
+		memcpy(buf, &v32, 4);
+		break;
+	default:
+		memcpy(buf, &val, 8);
+		break;
+	}
+}
+
+static uint64_t lb_load_he(const uint8_t *buf, hwaddr l)
+{
+	uint16_t v16;
+	uint32_t v32;
+	uint64_t v64;
+
+	switch (l) {
+	case 1:
+		return *buf;
+	case 2:
+		memcpy(&v16, buf, 2);
+		return v16;
+	case 4:
+		memcpy(&v32, buf, 4);
+		return v32;
+	default:
+		memcpy(&v64, buf, 8);
+		return v64;
+	}
+}
+
+static uint8_t *lb_ram_ptr(const MemoryRegion *mr, hwaddr xlat)
+{
+	return mr->ram_block->host + xlat;
+}
+
+static MemTxResult lb_flatview_read(FlatView *fv, hwaddr addr,
+				    MemTxAttrs attrs, uint8_t *buf, hwaddr len)
+{
+	MemTxResult r = MEMTX_OK;
+
+	while (len) {
+		const FlatRange *fr;
+		hwaddr xlat, l = len;
+		MemoryRegion *mr = lb_translate(fv, addr, &xlat, &l, &fr);
+
+		if (lb_access_is_direct(mr, fr, false)) {
+			memcpy(buf, lb_ram_ptr(mr, xlat), l);
+		} else {
+			uint64_t val;
+
+			l = lb_access_size(mr, l, xlat);
+			r |= memory_region_dispatch_read(mr, xlat, &val,
+							 size_memop(l), attrs);
+			lb_store_he(buf, l, val);
+		}
+		len -= l;
+		buf += l;
+		addr += l;
+	}
+	return r;
+}
+
+static MemTxResult lb_flatview_write(FlatView *fv, hwaddr addr,
+				     MemTxAttrs attrs, const uint8_t *buf,
+				     hwaddr len)
+{
+	MemTxResult r = MEMTX_OK;
+
+	while (len) {
+		const FlatRange *fr;
+		hwaddr xlat, l = len;
+		MemoryRegion *mr = lb_translate(fv, addr, &xlat, &l, &fr);
+
+		if (lb_access_is_direct(mr, fr, true)) {
+			memcpy(lb_ram_ptr(mr, xlat), buf, l);
+		} else if (fr && fr->readonly && mr->ram) {
+			/* RAM behind a readonly alias: dropped like a ROM write. */
+			r |= MEMTX_DECODE_ERROR;
+		} else {
+			l = lb_access_size(mr, l, xlat);
+			r |= memory_region_dispatch_write(mr, xlat,
+							  lb_load_he(buf, l),
+							  size_memop(l), attrs);
+		}
+		len -= l;
+		buf += l;
+		addr += l;
+	}
+	return r;
+}
+
+LOOPBACK_API MemoryRegion *flatview_translate(FlatView *fv, hwaddr addr,
+					      hwaddr *xlat, hwaddr *len,
+					      bool is_write, MemTxAttrs attrs)
+{
+	const FlatRange *fr;
+	hwaddr dummy = 1;
+
+	return lb_translate(fv, addr, xlat, len ? len : &dummy, &fr);
+}
+
+LOOPBACK_API MemoryRegion *address_space_translate(AddressSpace *as,
+						   hwaddr addr, hwaddr *xlat,
+						   hwaddr *len, bool is_write,
+						   MemTxAttrs attrs)
+{
+	return flatview_translate(rcu_dereference(as->current_map), addr, xlat,
+				  len, is_write, attrs);
+}
+
+LOOPBACK_API MemTxResult address_space_read_full(AddressSpace *as,
+						 hwaddr addr,
+						 MemTxAttrs attrs, void *buf,
+						 hwaddr len)
+{
+	MemTxResult r;
+
+	if (!len)
+		return MEMTX_OK;
+	lb_rcu_read_lock();
+	r = lb_flatview_read(rcu_dereference(as->current_map), addr, attrs,
+			     buf, len);
+	lb_rcu_read_unlock();
+	return r;
+}
+
+LOOPBACK_API MemTxResult address_space_read(AddressSpace *as, hwaddr addr,
+					    MemTxAttrs attrs, void *buf,
+					    hwaddr len)
+{
+	return address_space_read_full(as, addr, attrs, buf, len);
+}
+
+LOOPBACK_API MemTxResult address_space_write(AddressSpace *as, hwaddr addr,
+					     MemTxAttrs attrs,
+					     const void *buf, hwaddr len)
+{
+	MemTxResult r;
+
+	if (!len)
+		return MEMTX_OK;
+	lb_rcu_read_lock();
+	r = lb_flatview_write(rcu_dereference(as->current_map), addr, attrs,
+			      buf, len);
+	lb_rcu_read_unlock();
+	return r;
+}
+
+LOOPBACK_API MemTxResult address_space_rw(AddressSpace *as, hwaddr addr,
+					  MemTxAttrs attrs, void *buf,
+					  hwaddr len, bool is_write)
+{
+	if (is_write)
+		return address_space_write(as, addr, attrs, buf, len);
+	return address_space_read_full(as, addr, attrs, buf, len);
+}
+
+LOOPBACK_API MemTxResult address_space_write_rom(AddressSpace *as,
+						 hwaddr addr,
+						 MemTxAttrs attrs,
+						 const void *buf, hwaddr len)
+{
+	const uint8_t *p = buf;
+	FlatView *fv;
+
+	lb_rcu_read_lock();
+	fv = rcu_dereference(as->current_map);
+	while (len) {
+		const FlatRange *fr;
+		hwaddr xlat, l = len;
+		MemoryRegion *mr = lb_translate(fv, addr, &xlat, &l, &fr);
+
+		if (mr->ram || lb_region_is_romd(mr)) {
+			/* A ROM device's RAM is not clamped by translation. */
+			if (!mr->ram) {
+				uint64_t left = (uint64_t)(fr->start + fr->size - addr);
+
+				l = MIN(l, left);
+			}
+			memcpy(lb_ram_ptr(mr, xlat), p, l);
+		} else {
+			l = lb_access_size(mr, l, xlat);
+		}
+		len -= l;
+		p += l;
+		addr += l;
+	}
+	lb_rcu_read_unlock();
+	return MEMTX_OK;
+}
+
+LOOPBACK_API bool address_space_access_valid(AddressSpace *as, hwaddr addr,
+					     hwaddr len, bool is_write,
+					     MemTxAttrs attrs)
+{
+	bool ok = true;
+	FlatView *fv;
+
+	lb_rcu_read_lock();
+	fv = rcu_dereference(as->current_map);
+	while (len && ok) {
+		const FlatRange *fr;
+		hwaddr xlat, l = len;
+		MemoryRegion *mr = lb_translate(fv, addr, &xlat, &l, &fr);
+
+		if (!lb_access_is_direct(mr, fr, is_write)) {
+			l = lb_access_size(mr, l, addr);
+			ok = memory_region_access_valid(mr, xlat, l, is_write,
+							attrs);
+		}
+		len -= l;
+		addr += l;
+	}
+	lb_rcu_read_unlock();
+	return ok;
+}
