@@ -1,0 +1,27 @@
+#!/bin/sh
+# Installs what building and testing loopback needs on Debian 12.
+# Every package the project uses is named here, and only here.
+set -eu
+
+PACKAGES="build-essential autoconf automake libtool pkg-config
+	libglib2.0-dev liburcu-dev"
+
+missing=""
+for p in $PACKAGES; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then
+	SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+	SUDO="sudo"
+else
+	echo "deps.sh: need root (or sudo) to install:$missing" >&2
+	exit 1
+fi
+echo "deps.sh: installing:$missing"
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing
