@@ -11,8 +11,9 @@
  * Threads: functions that change the map (init, add/del subregion, the
  * setters, transactions, address_space_init/destroy) are serialised by one
  * internal recursive lock; a transaction holds it from begin to commit.
- * Dispatch (translate, read, write, ld/st, find) never takes that lock and
- * may run on any thread while the map changes.
+ * Dispatch (translate, read, write, ld/st) never takes that lock and may run
+ * on any thread while the map changes; memory_region_find() and the
+ * printing functions take it.
  */
 #ifndef LOOPBACK_MEMORY_H
 #define LOOPBACK_MEMORY_H
