@@ -3,6 +3,8 @@
 
 #include "internal.h"
 
+#include <string.h>
+
 #define INDENT "  "
 
 static uint64_t lb_last(Int128 start, Int128 size)
@@ -22,6 +24,11 @@ static int lb_print_order(const void *a, const void *b)
 	if (x->priority != y->priority)
 		return x->priority > y->priority ? -1 : 1;
 	return 0;
+}
+
+static int lb_name_order(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* Alias targets met while printing, each once, in order of meeting. */
@@ -87,7 +94,7 @@ static void lb_print_trees(FILE *out, bool disabled)
 		for (AddressSpace *as = lb_address_spaces(); as; as = as->next)
 			if (as->root == root)
 				g_ptr_array_add(names, as->name);
-		g_ptr_array_sort(names, (GCompareFunc)g_strcmp0);
+		g_ptr_array_sort(names, lb_name_order);
 		for (guint i = 0; i < names->len; i++)
 			fprintf(out, "address-space: %s\n",
 				(char *)names->pdata[i]);
