@@ -6,6 +6,16 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/deps.sh"
 
 status=0
+passed=0
+failed=0
+skipped=0
+
+# count NAME LOG: the figure automake's test-suite.log gives for NAME
+count() {
+	n=$(sed -n "s/^# $1: *//p" "$2" 2>/dev/null | head -n 1)
+	echo "${n:-0}"
+}
+
 run_check() {
 	dir=$1
 	shift
@@ -16,6 +26,15 @@ run_check() {
 		cat "$top/$dir/test-suite.log" 2>/dev/null || true
 		status=1
 	fi
+	log=$top/$dir/test-suite.log
+	if [ ! -f "$log" ]; then
+		echo "check.sh: $dir ran no test suite" >&2
+		status=1
+		return
+	fi
+	passed=$((passed + $(count PASS "$log") + $(count XFAIL "$log")))
+	failed=$((failed + $(count FAIL "$log") + $(count ERROR "$log") + $(count XPASS "$log")))
+	skipped=$((skipped + $(count SKIP "$log")))
 }
 
 run_check build
@@ -23,4 +42,8 @@ san="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-r
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 run_check build-san CFLAGS="$san" LDFLAGS="-fsanitize=address,undefined"
+
+# the TAP results of both builds
+echo "checks: $passed passed, $failed failed, $skipped skipped"
+[ "$passed" -gt 0 ] || status=1
 exit $status
