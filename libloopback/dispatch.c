@@ -6,7 +6,9 @@
 
 /*
  * Devices (owners, or regions without one) this thread is inside of.
- * Re-entrancy is a property of one thread's call chain, so no lock.
+ * Re-entrancy is a property of one thread's call chain, so no lock.  A
+ * refusal is only a debug message: a misbehaving device can cause it at
+ * will, and a warning would abort programs run with fatal warnings.
  */
 #include "internal.h"
 
@@ -25,13 +27,13 @@ static bool lb_guard_enter(const MemoryRegion *mr)
 
 	for (unsigned int i = 0; i < lb_guard_depth; i++) {
 		if (lb_guard[i] == key) {
-			g_warning("re-entrant access to %s refused", mr->name);
+			g_debug("re-entrant access to %s refused", mr->name);
 			return false;
 		}
 	}
 	if (lb_guard_depth == LB_GUARD_DEPTH) {
-		g_warning("access to %s nested %d devices deep, refused",
-			  mr->name, LB_GUARD_DEPTH);
+		g_debug("access to %s nested %d devices deep, refused",
+			mr->name, LB_GUARD_DEPTH);
 		return false;
 	}
 	lb_guard[lb_guard_depth++] = key;

@@ -85,8 +85,9 @@ static void lb_add_subregion(MemoryRegion *mr, hwaddr offset,
 		sub->addr = offset;
 		sub->priority = priority;
 		lb_link_subregion(mr, sub);
-		if (sub->alias)
-			sub->alias->mapped_via_alias++;
+		/* every region down the alias chain is now reachable */
+		for (MemoryRegion *a = sub->alias; a; a = a->alias)
+			a->mapped_via_alias++;
 		if (mr->enabled && sub->enabled)
 			lb_memory_update_pending();
 	}
@@ -122,8 +123,8 @@ LOOPBACK_API void memory_region_del_subregion(MemoryRegion *mr,
 	}
 	lb_unlink_subregion(mr, subregion);
 	subregion->container = NULL;
-	if (subregion->alias)
-		subregion->alias->mapped_via_alias--;
+	for (MemoryRegion *a = subregion->alias; a; a = a->alias)
+		a->mapped_via_alias--;
 	if (mr->enabled && subregion->enabled)
 		lb_memory_update_pending();
 	memory_region_unref(subregion);
@@ -159,6 +160,10 @@ LOOPBACK_API void memory_region_set_size(MemoryRegion *mr, uint64_t size)
 LOOPBACK_API void memory_region_set_alias_offset(MemoryRegion *mr,
 						 hwaddr offset)
 {
+	if (mr && mr->initialized && !mr->alias) {
+		g_critical("%s: %s is not an alias", __func__, mr->name);
+		return;
+	}
 	LB_SET_FIELD(mr, alias_offset, offset, false);
 }
 

@@ -112,6 +112,8 @@ static bool lb_init_ram_block(MemoryRegion *mr, void *owner, const char *name,
 	}
 	mr->ram = true;
 	mr->terminates = true;
+	/* a read-only mapping must never be a target of direct writes */
+	mr->readonly = rb->flags & RAM_READONLY;
 	mr->align = (uint64_t)sysconf(_SC_PAGESIZE);
 	lb_ram_block_attach(rb, mr);
 	return true;
