@@ -4,42 +4,6 @@
 
 #include <string.h>
 
-MemoryRegion *lb_translate(FlatView *fv, hwaddr addr, hwaddr *xlat,
-			   hwaddr *plen, const FlatRange **pfr)
-{
-	const FlatRange *fr = lb_flatview_lookup(fv, addr);
-
-	*pfr = fr;
-	if (!fr) {
-		*xlat = addr;
-		return &lb_io_mem_unassigned;
-	}
-	*xlat = addr - (uint64_t)fr->start + fr->offset_in_region;
-	/* Only RAM is clamped: MMIO pieces are sized by the region's rules. */
-	if (fr->mr->ram) {
-		uint64_t left = (uint64_t)(fr->start + fr->size - addr);
-
-		/* left is 0 only for a 2^64-byte range at 0: nothing to clamp */
-		if (left && *plen > left)
-			*plen = left;
-	}
-	return fr->mr;
-}
-
-/*
- * Plain copies are allowed for RAM (not device RAM) and for reads of a ROM
- * device in ROMD mode.  Writes also need writable RAM: a readonly range
- * (a ROM, or RAM seen through a readonly alias) is not written.
- */
-bool lb_access_is_direct(const MemoryRegion *mr, const FlatRange *fr,
-			 bool is_write)
-{
-	if (is_write)
-		return mr->ram && !mr->ram_device && !mr->readonly &&
-		       !mr->rom_device && !(fr && fr->readonly);
-	return (mr->ram && !mr->ram_device) || lb_region_is_romd(mr);
-}
-
 static hwaddr lb_pow2floor(hwaddr v)
 {
 	return v ? (hwaddr)1 << (63 - __builtin_clzll(v)) : 0;
@@ -101,11 +65,6 @@ static uint64_t lb_load_he(const uint8_t *buf, hwaddr l)
 	}
 }
 
-static uint8_t *lb_ram_ptr(const MemoryRegion *mr, hwaddr xlat)
-{
-	return mr->ram_block->host + xlat;
-}
-
 static MemTxResult lb_flatview_read(FlatView *fv, hwaddr addr,
 				    MemTxAttrs attrs, uint8_t *buf, hwaddr len)
 {
@@ -116,8 +75,8 @@ static MemTxResult lb_flatview_read(FlatView *fv, hwaddr addr,
 		hwaddr xlat, l = len;
 		MemoryRegion *mr = lb_translate(fv, addr, &xlat, &l, &fr);
 
-		if (lb_access_is_direct(mr, fr, false)) {
-			memcpy(buf, lb_ram_ptr(mr, xlat), l);
+		if (lb_access_is_direct(fr, false)) {
+			memcpy(buf, fr->host + xlat, l);
 		} else {
 			uint64_t val;
 
@@ -144,8 +103,8 @@ static MemTxResult lb_flatview_write(FlatView *fv, hwaddr addr,
 		hwaddr xlat, l = len;
 		MemoryRegion *mr = lb_translate(fv, addr, &xlat, &l, &fr);
 
-		if (lb_access_is_direct(mr, fr, true)) {
-			memcpy(lb_ram_ptr(mr, xlat), buf, l);
+		if (lb_access_is_direct(fr, true)) {
+			memcpy(fr->host + xlat, buf, l);
 		} else if (fr && fr->readonly && mr->ram) {
 			/* RAM behind a readonly alias: dropped like a ROM write. */
 			r |= MEMTX_DECODE_ERROR;
@@ -177,8 +136,11 @@ LOOPBACK_API MemoryRegion *address_space_translate(AddressSpace *as,
 						   hwaddr *len, bool is_write,
 						   MemTxAttrs attrs)
 {
-	return flatview_translate(rcu_dereference(as->current_map), addr, xlat,
-				  len, is_write, attrs);
+	const FlatRange *fr;
+	hwaddr dummy = 1;
+
+	return lb_translate(rcu_dereference(as->current_map), addr, xlat,
+			    len ? len : &dummy, &fr);
 }
 
 LOOPBACK_API MemTxResult address_space_read_full(AddressSpace *as,
@@ -245,12 +207,9 @@ LOOPBACK_API MemTxResult address_space_write_rom(AddressSpace *as,
 
 		if (mr->ram || lb_region_is_romd(mr)) {
 			/* A ROM device's RAM is not clamped by translation. */
-			if (!mr->ram) {
-				uint64_t left = (uint64_t)(fr->start + fr->size - addr);
-
-				l = MIN(l, left);
-			}
-			memcpy(lb_ram_ptr(mr, xlat), p, l);
+			if (!mr->ram && l - 1 > fr->last - addr)
+				l = fr->last - addr + 1;
+			memcpy(fr->host + xlat, p, l);
 		} else {
 			l = lb_access_size(mr, l, xlat);
 		}
@@ -276,7 +235,7 @@ LOOPBACK_API bool address_space_access_valid(AddressSpace *as, hwaddr addr,
 		hwaddr xlat, l = len;
 		MemoryRegion *mr = lb_translate(fv, addr, &xlat, &l, &fr);
 
-		if (!lb_access_is_direct(mr, fr, is_write)) {
+		if (!lb_access_is_direct(fr, is_write)) {
 			l = lb_access_size(mr, l, addr);
 			ok = memory_region_access_valid(mr, xlat, l, is_write,
 							attrs);

@@ -31,13 +31,12 @@ LOOPBACK_API MemoryRegionSection memory_region_find(MemoryRegion *mr,
 		goto out;
 	/* The first range that ends after @start, if it begins before @end. */
 	i = lb_flatview_lower_bound(fv, addr);
-	if (i >= fv->nr || (Int128)fv->ranges[i].start >= end ||
-	    (Int128)(fv->ranges[i].start + fv->ranges[i].size) <= start)
+	if (i >= fv->nr || (Int128)fv->ranges[i].start >= end)
 		goto out;
 
 	const FlatRange *fr = &fv->ranges[i];
 	Int128 s = MAX(start, (Int128)fr->start);
-	Int128 e = MIN(end, (Int128)(fr->start + fr->size));
+	Int128 e = MIN(end, (Int128)fr->last + 1);
 
 	ret.mr = fr->mr;
 	ret.fv = fv;

@@ -118,41 +118,33 @@ static void lb_heap_pop(Heap *h)
 		h->v[i] = x;
 }
 
-static void lb_emit(GArray *out, const Piece *p, uint32_t idx,
-		    uint32_t *last_idx, Int128 from, Int128 to)
+/* A range while the view is built: sizes may reach 2^64. */
+typedef struct Seg {
+	u128 start;
+	u128 size;
+	const Piece *piece;
+} Seg;
+
+static void lb_emit(GArray *out, const Piece *p, Int128 from, Int128 to)
 {
-	FlatRange *prev = out->len ?
-		&g_array_index(out, FlatRange, out->len - 1) : NULL;
-	FlatRange fr;
+	Seg *prev = out->len ? &g_array_index(out, Seg, out->len - 1) : NULL;
+	Seg seg = { .start = (u128)from, .size = (u128)(to - from), .piece = p };
 
 	/* The same piece split only by events of hidden pieces stays one. */
-	if (prev && *last_idx == idx && (Int128)(prev->start + prev->size) == from) {
-		prev->size += (u128)(to - from);
+	if (prev && prev->piece == p && prev->start + prev->size == seg.start) {
+		prev->size += seg.size;
 		return;
 	}
-	fr = (FlatRange) {
-		.mr = p->mr,
-		.offset_in_region = (hwaddr)(from - p->base),
-		.start = (u128)from,
-		.size = (u128)(to - from),
-		.dirty_log_mask = p->mr->dirty_log_mask,
-		.romd_mode = p->mr->romd_mode,
-		.readonly = p->readonly,
-		.nonvolatile = p->nonvolatile,
-		.unmergeable = p->unmergeable,
-	};
-	g_array_append_val(out, fr);
-	*last_idx = idx;
+	g_array_append_val(out, seg);
 }
 
 static GArray *lb_sweep(GArray *pieces)
 {
-	GArray *out = g_array_new(FALSE, FALSE, sizeof(FlatRange));
+	GArray *out = g_array_new(FALSE, FALSE, sizeof(Seg));
 	size_t n = pieces->len, nev = 2 * n;
 	Event *ev = g_new(Event, nev ? nev : 1);
 	bool *gone = g_new0(bool, n ? n : 1);
 	Heap heap = { .v = g_new(uint32_t, n ? n : 1), .n = 0 };
-	uint32_t last_idx = UINT32_MAX;
 	Int128 pos = 0;
 
 	for (size_t i = 0; i < n; i++) {
@@ -168,7 +160,7 @@ static GArray *lb_sweep(GArray *pieces)
 
 		if (heap.n && pos < at)
 			lb_emit(out, &g_array_index(pieces, Piece, heap.v[0]),
-				heap.v[0], &last_idx, pos, at);
+				pos, at);
 		for (; e < nev && ev[e].addr == at; e++) {
 			if (ev[e].start)
 				lb_heap_push(&heap, ev[e].piece);
@@ -185,11 +177,40 @@ static GArray *lb_sweep(GArray *pieces)
 	return out;
 }
 
+static void lb_range_init(FlatRange *fr, const Seg *seg)
+{
+	const Piece *p = seg->piece;
+	const MemoryRegion *mr = p->mr;
+
+	*fr = (FlatRange) {
+		.start = (uint64_t)seg->start,
+		.last = (uint64_t)(seg->start + seg->size - 1),
+		.mr = p->mr,
+		.offset_in_region = (hwaddr)((Int128)seg->start - p->base),
+		.host = mr->ram_block ? mr->ram_block->host : NULL,
+		.dirty_log_mask = mr->dirty_log_mask,
+		.romd_mode = mr->romd_mode,
+		.readonly = p->readonly,
+		.nonvolatile = p->nonvolatile,
+		.unmergeable = p->unmergeable,
+		.ram = mr->ram,
+		/*
+		 * Plain copies: RAM (not device RAM) and reads of a ROM device
+		 * in ROMD mode.  Writes need writable RAM: not a ROM, and not
+		 * RAM seen through a readonly alias.
+		 */
+		.direct_read = (mr->ram && !mr->ram_device) ||
+			       lb_region_is_romd(mr),
+		.direct_write = mr->ram && !mr->ram_device && !mr->readonly &&
+				!mr->rom_device && !p->readonly,
+	};
+}
+
 static bool lb_can_merge(const FlatRange *a, const FlatRange *b)
 {
-	return a->start + a->size == b->start &&
+	return a->last + 1 == b->start &&
 	       a->mr == b->mr &&
-	       (u128)a->offset_in_region + a->size == b->offset_in_region &&
+	       (u128)a->offset_in_region + lb_range_size(a) == b->offset_in_region &&
 	       a->dirty_log_mask == b->dirty_log_mask &&
 	       a->romd_mode == b->romd_mode &&
 	       a->readonly == b->readonly &&
@@ -197,20 +218,25 @@ static bool lb_can_merge(const FlatRange *a, const FlatRange *b)
 	       !a->unmergeable && !b->unmergeable;
 }
 
-static void lb_simplify(GArray *ranges)
+/* Fills fv->ranges from the segments, merging what QEMU would merge. */
+static void lb_simplify(FlatView *fv, GArray *segs)
 {
-	FlatRange *r = (FlatRange *)ranges->data;
-	guint out = 0;
+	uint32_t out = 0;
 
-	for (guint i = 0; i < ranges->len; i++) {
-		if (out && lb_can_merge(&r[out - 1], &r[i]))
-			r[out - 1].size += r[i].size;
+	fv->ranges = g_new(FlatRange, segs->len ? segs->len : 1);
+	for (guint i = 0; i < segs->len; i++) {
+		FlatRange fr;
+
+		lb_range_init(&fr, &g_array_index(segs, Seg, i));
+		if (out && lb_can_merge(&fv->ranges[out - 1], &fr))
+			fv->ranges[out - 1].last = fr.last;
 		else
-			r[out++] = r[i];
+			fv->ranges[out++] = fr;
 	}
-	g_array_set_size(ranges, out);
+	fv->nr = out;
 }
 
+#define LB_MIN_BUCKETS 256u
 #define LB_MAX_BUCKETS (1u << 20)
 
 static void lb_build_index(FlatView *fv)
@@ -219,15 +245,16 @@ static void lb_build_index(FlatView *fv)
 	unsigned int shift = 0;
 	uint32_t i = 0;
 
-	fv->last = g_new(uint64_t, fv->nr ? fv->nr : 1);
-	for (uint32_t k = 0; k < fv->nr; k++)
-		fv->last[k] = (uint64_t)(fv->ranges[k].start +
-					 fv->ranges[k].size - 1);
-	fv->nbuckets = 1;
-	while (fv->nbuckets < 2ull * fv->nr && fv->nbuckets < LB_MAX_BUCKETS)
+	/*
+	 * Enough buckets that a random address rarely lands in one that
+	 * straddles a range boundary: that is what costs a mispredicted
+	 * branch.  Small views get at least one KiB of table, it fits L1.
+	 */
+	fv->nbuckets = fv->nr ? LB_MIN_BUCKETS : 1;
+	while (fv->nbuckets < 4ull * fv->nr && fv->nbuckets < LB_MAX_BUCKETS)
 		fv->nbuckets <<= 1;
-	fv->index_base = fv->nr ? (uint64_t)fv->ranges[0].start : 0;
-	span = fv->nr ? fv->last[fv->nr - 1] - fv->index_base : 0;
+	fv->index_base = fv->nr ? fv->ranges[0].start : 0;
+	span = fv->nr ? fv->ranges[fv->nr - 1].last - fv->index_base : 0;
 	while ((span >> shift) >= fv->nbuckets)
 		shift++;
 	fv->index_shift = shift;
@@ -235,7 +262,7 @@ static void lb_build_index(FlatView *fv)
 	for (uint64_t b = 0; b <= fv->nbuckets; b++) {
 		u128 at = (u128)fv->index_base + ((u128)b << shift);
 
-		while (i < fv->nr && (u128)fv->last[i] < at)
+		while (i < fv->nr && fv->ranges[i].last < at)
 			i++;
 		fv->bucket[b] = i;
 	}
@@ -245,7 +272,7 @@ FlatView *lb_flatview_render(MemoryRegion *root)
 {
 	FlatView *fv = g_new0(FlatView, 1);
 	GArray *pieces = g_array_new(FALSE, FALSE, sizeof(Piece));
-	GArray *ranges;
+	GArray *segs;
 
 	fv->refcount = 1;
 	if (root) {
@@ -254,11 +281,11 @@ FlatView *lb_flatview_render(MemoryRegion *root)
 		lb_collect(pieces, root, 0, 0, int128_2_64(), false, false,
 			   false, 0);
 	}
-	ranges = lb_sweep(pieces);
+	segs = lb_sweep(pieces);
+	lb_simplify(fv, segs);
+	g_array_free(segs, TRUE);
 	g_array_free(pieces, TRUE);
-	lb_simplify(ranges);
-	fv->nr = ranges->len;
-	fv->ranges = (FlatRange *)g_array_free(ranges, FALSE);
+	fv->ranges = g_renew(FlatRange, fv->ranges, fv->nr ? fv->nr : 1);
 	for (uint32_t k = 0; k < fv->nr; k++)
 		memory_region_ref(fv->ranges[k].mr);
 	lb_build_index(fv);
@@ -280,7 +307,6 @@ static void lb_flatview_free(void *data)
 	if (fv->root)
 		memory_region_unref(fv->root);
 	g_free(fv->ranges);
-	g_free(fv->last);
 	g_free(fv->bucket);
 	g_free(fv);
 }
@@ -290,48 +316,6 @@ void lb_flatview_unref(FlatView *fv)
 	g_assert(lb_memory_locked());
 	if (--fv->refcount == 0)
 		lb_call_rcu(lb_flatview_free, fv);
-}
-
-unsigned int lb_flatview_lower_bound(const FlatView *fv, hwaddr addr)
-{
-	uint32_t lo, hi;
-
-	if (addr < fv->index_base) {
-		lo = 0;
-		hi = fv->bucket[0];
-	} else {
-		uint64_t b = (addr - fv->index_base) >> fv->index_shift;
-
-		if (b >= fv->nbuckets) {
-			lo = fv->bucket[fv->nbuckets];
-			hi = fv->nr;
-		} else {
-			lo = fv->bucket[b];
-			hi = fv->bucket[b + 1];
-		}
-	}
-	/* The answer is in [lo, hi]; with a good bucket table lo == hi. */
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-
-		if (fv->last[mid] < addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-const FlatRange *lb_flatview_lookup(const FlatView *fv, hwaddr addr)
-{
-	unsigned int i;
-
-	if (G_UNLIKELY(!fv || !fv->nr))
-		return NULL;
-	i = lb_flatview_lower_bound(fv, addr);
-	if (i < fv->nr && fv->ranges[i].start <= addr)
-		return &fv->ranges[i];
-	return NULL;
 }
 
 /*
@@ -354,7 +338,8 @@ MemoryRegion *lb_flatview_root(MemoryRegion *mr)
 		MemoryRegion *only = NULL;
 		unsigned int enabled = 0;
 
-		for (MemoryRegion *c = mr->subregions_first; c;
+		/* a second enabled child settles it: no need to count on */
+		for (MemoryRegion *c = mr->subregions_first; c && enabled < 2;
 		     c = c->sibling_next) {
 			if (c->enabled && ++enabled == 1)
 				only = c;
@@ -376,7 +361,7 @@ LOOPBACK_API void flatview_for_each_range(FlatView *fv, flatview_cb cb,
 	for (uint32_t k = 0; k < fv->nr; k++) {
 		const FlatRange *fr = &fv->ranges[k];
 
-		if (cb((Int128)fr->start, (Int128)fr->size, fr->mr,
+		if (cb((Int128)fr->start, (Int128)lb_range_size(fr), fr->mr,
 		       fr->offset_in_region, opaque))
 			break;
 	}

@@ -27,6 +27,7 @@ struct RAMBlock {
 	bool owns_fd;
 	ram_addr_t offset;	/* in the global ram_addr_t space */
 	RAMBlock *next;		/* global list, protected by lb_ram_lock */
+	RAMBlock *prev;
 };
 
 RAMBlock *lb_ram_block_new_memfd(const char *name, uint64_t size,
@@ -70,26 +71,41 @@ AddressSpace *lb_address_spaces(void);
 
 /* ---- flat views (flatview.c) ---- */
 
+/*
+ * One piece of a rendered view.  Kept small and self-contained: dispatch
+ * decides RAM copies from the range alone, without touching the region.
+ */
 typedef struct FlatRange {
+	uint64_t start;
+	uint64_t last;		/* inclusive: a range may end at 2^64 */
 	MemoryRegion *mr;
 	hwaddr offset_in_region;
-	u128 start;
-	u128 size;
+	uint8_t *host;		/* the region's RAM at offset 0, or NULL */
 	uint8_t dirty_log_mask;
 	bool romd_mode;
 	bool readonly;
 	bool nonvolatile;
 	bool unmergeable;
+	bool ram;		/* mr->ram, copied to spare a cache line */
+	bool direct_read;	/* plain copies allowed: see lb_range_init() */
+	bool direct_write;
 } FlatRange;
+
+static inline u128 lb_range_size(const FlatRange *fr)
+{
+	return (u128)fr->last - fr->start + 1;
+}
 
 struct FlatView {
 	unsigned int refcount;	/* address spaces using it; under the lock */
 	MemoryRegion *root;
-	unsigned int nr;
+	uint32_t nr;
 	FlatRange *ranges;
-	/* lookup index: last byte of each range, and a bucket table over it */
-	uint64_t *last;
-	uint32_t *bucket;	/* nbuckets + 1 entries */
+	/*
+	 * Lookup index: bucket[b] is the first range whose last byte is at or
+	 * after index_base + (b << index_shift); nbuckets + 1 entries.
+	 */
+	uint32_t *bucket;
 	uint64_t index_base;
 	unsigned int index_shift;
 	uint64_t nbuckets;
@@ -100,10 +116,48 @@ FlatView *lb_flatview_render(MemoryRegion *root);
 void lb_flatview_ref(FlatView *fv);
 /* Drops a reference; the last one frees the view after a grace period. */
 void lb_flatview_unref(FlatView *fv);
-/* The range holding @addr, or NULL. */
-const FlatRange *lb_flatview_lookup(const FlatView *fv, hwaddr addr);
+
 /* The index of the first range whose last byte is >= @addr (may be nr). */
-unsigned int lb_flatview_lower_bound(const FlatView *fv, hwaddr addr);
+static inline uint32_t lb_flatview_lower_bound(const FlatView *fv, hwaddr addr)
+{
+	uint32_t lo, hi;
+	uint64_t b;
+
+	if (addr < fv->index_base)
+		return 0;
+	b = (addr - fv->index_base) >> fv->index_shift;
+	if (b >= fv->nbuckets) {
+		lo = fv->bucket[fv->nbuckets];
+		hi = fv->nr;
+	} else {
+		lo = fv->bucket[b];
+		hi = fv->bucket[b + 1];
+	}
+	/* The answer is in [lo, hi]; with a good bucket table lo == hi. */
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (fv->ranges[mid].last < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The range holding @addr, or NULL. */
+static inline const FlatRange *lb_flatview_lookup(const FlatView *fv,
+						  hwaddr addr)
+{
+	uint32_t i;
+
+	if (G_UNLIKELY(!fv || !fv->nr))
+		return NULL;
+	i = lb_flatview_lower_bound(fv, addr);
+	if (i < fv->nr && fv->ranges[i].start <= addr)
+		return &fv->ranges[i];
+	return NULL;
+}
 
 /* ---- dispatch (dispatch.c, access.c) ---- */
 
@@ -112,10 +166,33 @@ unsigned int lb_flatview_lower_bound(const FlatView *fv, hwaddr addr);
  * unassigned region when nothing does), the offset in it, the flat range
  * (NULL when unassigned); *plen is clamped to the range for RAM only.
  */
-MemoryRegion *lb_translate(FlatView *fv, hwaddr addr, hwaddr *xlat,
-			   hwaddr *plen, const FlatRange **pfr);
-bool lb_access_is_direct(const MemoryRegion *mr, const FlatRange *fr,
-			 bool is_write);
+static inline MemoryRegion *lb_translate(const FlatView *fv, hwaddr addr,
+					 hwaddr *xlat, hwaddr *plen,
+					 const FlatRange **pfr)
+{
+	const FlatRange *fr = lb_flatview_lookup(fv, addr);
+
+	*pfr = fr;
+	if (G_UNLIKELY(!fr)) {
+		*xlat = addr;
+		return &lb_io_mem_unassigned;
+	}
+	*xlat = addr - fr->start + fr->offset_in_region;
+	/* Only RAM is clamped: MMIO pieces are sized by the region's rules. */
+	if (fr->ram) {
+		uint64_t left = fr->last - addr;
+
+		if (*plen && *plen - 1 > left)
+			*plen = left + 1;
+	}
+	return fr->mr;
+}
+
+static inline bool lb_access_is_direct(const FlatRange *fr, bool is_write)
+{
+	return fr && (is_write ? fr->direct_write : fr->direct_read);
+}
+
 hwaddr lb_access_size(const MemoryRegion *mr, hwaddr l, hwaddr addr);
 static inline bool lb_region_is_romd(const MemoryRegion *mr)
 {

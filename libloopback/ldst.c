@@ -20,11 +20,11 @@ static uint64_t lb_ld(AddressSpace *as, hwaddr addr, MemTxAttrs attrs,
 	lb_rcu_read_lock();
 	mr = lb_translate(rcu_dereference(as->current_map), addr, &xlat, &l,
 			  &fr);
-	if (l < size || !lb_access_is_direct(mr, fr, false)) {
+	if (l < size || !lb_access_is_direct(fr, false)) {
 		r = memory_region_dispatch_read(mr, xlat, &val,
 						size_memop(size) | end, attrs);
 	} else {
-		memcpy(&val, mr->ram_block->host + xlat, size);
+		memcpy(&val, fr->host + xlat, size);
 #if G_BYTE_ORDER == G_BIG_ENDIAN
 		val >>= 64 - size * 8;
 #endif
@@ -51,7 +51,7 @@ static void lb_st(AddressSpace *as, hwaddr addr, uint64_t val,
 	lb_rcu_read_lock();
 	mr = lb_translate(rcu_dereference(as->current_map), addr, &xlat, &l,
 			  &fr);
-	if (l < size || !lb_access_is_direct(mr, fr, true)) {
+	if (l < size || !lb_access_is_direct(fr, true)) {
 		if (fr && fr->readonly && mr->ram)
 			r = MEMTX_DECODE_ERROR;
 		else
@@ -66,7 +66,7 @@ static void lb_st(AddressSpace *as, hwaddr addr, uint64_t val,
 #if G_BYTE_ORDER == G_BIG_ENDIAN
 		val <<= 64 - size * 8;
 #endif
-		memcpy(mr->ram_block->host + xlat, &val, size);
+		memcpy(fr->host + xlat, &val, size);
 	}
 	lb_rcu_read_unlock();
 	if (result)

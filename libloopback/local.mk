@@ -15,11 +15,12 @@ libloopback_libloopback_la_SOURCES = \
 	libloopback/ldst.c \
 	libloopback/find.c \
 	libloopback/mtree.c
-libloopback_libloopback_la_CFLAGS = $(AM_CFLAGS) $(URCU_CFLAGS) -fvisibility=hidden
+libloopback_libloopback_la_CFLAGS = $(AM_CFLAGS) $(URCU_CFLAGS) -fvisibility=hidden \
+	-fno-semantic-interposition
 libloopback_libloopback_la_LIBADD = $(GLIB_LIBS) $(URCU_LIBS)
 libloopback_libloopback_la_LDFLAGS = -version-info 0:0:0 \
 	-Wl,--version-script=$(srcdir)/libloopback/libloopback.sym \
-	-Wl,--no-undefined
+	-Wl,--no-undefined -Wl,-Bsymbolic-functions
 EXTRA_libloopback_libloopback_la_DEPENDENCIES = libloopback/libloopback.sym
 EXTRA_DIST += libloopback/libloopback.sym
 

@@ -146,8 +146,7 @@ static void lb_print_flatviews(FILE *out)
 
 			fprintf(out, INDENT "%016" PRIx64 "-%016" PRIx64
 				" (prio %d, %s%s): %s",
-				(uint64_t)fr->start,
-				lb_last((Int128)fr->start, (Int128)fr->size),
+				fr->start, fr->last,
 				fr->mr->priority, fr->nonvolatile ? "nv-" : "",
 				fr->readonly ? "rom" : lb_region_type(fr->mr),
 				fr->mr->name);

@@ -150,21 +150,22 @@ void lb_ram_block_attach(RAMBlock *rb, MemoryRegion *mr)
 	/* ram_addr_t space only grows; wrap-around would take 2^64 bytes. */
 	lb_ram_next_offset += (rb->size + page - 1) & ~(page - 1);
 	rb->next = lb_ram_blocks;
+	if (rb->next)
+		rb->next->prev = rb;
 	lb_ram_blocks = rb;
 	g_mutex_unlock(&lb_ram_lock);
 }
 
 void lb_ram_block_free(RAMBlock *rb)
 {
-	RAMBlock **pp;
-
+	/* blocks never attached to a region are not on the list */
 	g_mutex_lock(&lb_ram_lock);
-	for (pp = &lb_ram_blocks; *pp; pp = &(*pp)->next) {
-		if (*pp == rb) {
-			*pp = rb->next;
-			break;
-		}
-	}
+	if (rb->prev)
+		rb->prev->next = rb->next;
+	else if (lb_ram_blocks == rb)
+		lb_ram_blocks = rb->next;
+	if (rb->next)
+		rb->next->prev = rb->prev;
 	g_mutex_unlock(&lb_ram_lock);
 	if (rb->mapped_len)
 		munmap(rb->host, rb->mapped_len);
