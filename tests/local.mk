@@ -3,7 +3,25 @@ TEST_EXTENSIONS = .sh
 SH_LOG_DRIVER = $(LOG_DRIVER)
 SH_LOG_COMPILER = $(SHELL)
 
+check_PROGRAMS += \
+	tests/test-region \
+	tests/test-render \
+	tests/test-access \
+	tests/test-random-render \
+	tests/test-misuse
+
+tests_test_region_SOURCES = tests/test-region.c tests/testutil.c tests/testutil.h
+tests_test_render_SOURCES = tests/test-render.c tests/testutil.c tests/testutil.h
+tests_test_access_SOURCES = tests/test-access.c tests/testutil.c tests/testutil.h
+tests_test_random_render_SOURCES = tests/test-random-render.c tests/testutil.c tests/testutil.h
+tests_test_misuse_SOURCES = tests/test-misuse.c tests/testutil.c tests/testutil.h
+
 TESTS += \
+	tests/test-region \
+	tests/test-render \
+	tests/test-access \
+	tests/test-random-render \
+	tests/test-misuse \
 	tests/mtree-qemu.sh \
 	tests/mtree-bad-input.sh
 
