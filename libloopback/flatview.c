@@ -17,15 +17,55 @@
 typedef struct Piece {
 	Int128 start, end;	/* clipped, absolute, [start, end) */
 	Int128 base;		/* absolute address of the region's offset 0 */
-	MemoryRegion *mr;
-	bool readonly, nonvolatile, unmergeable;
+	/*
+	 * What its ranges will carry, filled while the region is in cache:
+	 * on a large map, touching every region again later costs a miss.
+	 */
+	FlatRange tmpl;
 } Piece;
 
-typedef struct Event {
-	Int128 addr;
-	uint32_t piece;
-	bool start;
-} Event;
+/*
+ * A sweep event packed in one integer, so that sorting is a radix sort:
+ * the address (up to 2^64, 65 bits) above bit 33, "a piece starts here" in
+ * bit 32, the piece number below.
+ */
+#define LB_EV_ADDR_SHIFT 33
+#define LB_EV_START ((u128)1 << 32)
+
+static inline u128 lb_event(Int128 addr, uint32_t piece, bool start)
+{
+	return ((u128)addr << LB_EV_ADDR_SHIFT) | (start ? LB_EV_START : 0) |
+	       piece;
+}
+
+static inline Int128 lb_event_addr(u128 ev)
+{
+	return (Int128)(ev >> LB_EV_ADDR_SHIFT);
+}
+
+static void lb_range_template(FlatRange *fr, MemoryRegion *mr, bool readonly,
+			      bool nonvolatile, bool unmergeable)
+{
+	*fr = (FlatRange) {
+		.mr = mr,
+		.host = mr->ram_block ? mr->ram_block->host : NULL,
+		.dirty_log_mask = mr->dirty_log_mask,
+		.romd_mode = mr->romd_mode,
+		.readonly = readonly,
+		.nonvolatile = nonvolatile,
+		.unmergeable = unmergeable,
+		.ram = mr->ram,
+		/*
+		 * Plain copies: RAM (not device RAM) and reads of a ROM device
+		 * in ROMD mode.  Writes need writable RAM: not a ROM, and not
+		 * RAM seen through a readonly alias.
+		 */
+		.direct_read = (mr->ram && !mr->ram_device) ||
+			       lb_region_is_romd(mr),
+		.direct_write = mr->ram && !mr->ram_device && !mr->readonly &&
+				!mr->rom_device && !readonly,
+	};
+}
 
 /* Deep alias chains are legal, but a bound keeps a bad tree from the stack. */
 #define LB_RENDER_MAX_DEPTH 4096
@@ -64,20 +104,62 @@ static void lb_collect(GArray *pieces, MemoryRegion *mr, Int128 base,
 		lb_collect(pieces, c, base, start, end, readonly, nonvolatile,
 			   unmergeable, depth + 1);
 	if (mr->terminates) {
-		Piece p = {
-			.start = start, .end = end, .base = base, .mr = mr,
-			.readonly = readonly, .nonvolatile = nonvolatile,
-			.unmergeable = unmergeable,
-		};
+		Piece p = { .start = start, .end = end, .base = base };
+
+		lb_range_template(&p.tmpl, mr, readonly, nonvolatile,
+				  unmergeable);
+		/* the view's reference, taken now while mr is hot */
+		memory_region_ref(mr);
 		g_array_append_val(pieces, p);
 	}
 }
 
-static int lb_event_cmp(const void *a, const void *b)
-{
-	const Event *x = a, *y = b;
+#define LB_RADIX_BITS 11
+#define LB_RADIX_PASSES 6	/* 66 bits >= the 65 of an address */
 
-	return x->addr < y->addr ? -1 : x->addr > y->addr;
+/*
+ * LSD radix sort of events by address: linear, where a comparison sort of
+ * 2n events was half of a 100,000-region commit.  Passes whose digit is
+ * the same for every event (the high bits, usually) are skipped.
+ */
+static void lb_sort_events(u128 *ev, size_t n)
+{
+	size_t (*count)[1u << LB_RADIX_BITS];
+	u128 *tmp, *src = ev, *dst;
+
+	if (n < 2)
+		return;
+	count = g_malloc0(sizeof(*count) * LB_RADIX_PASSES);
+	tmp = g_new(u128, n);
+	dst = tmp;
+	for (size_t i = 0; i < n; i++)
+		for (unsigned int p = 0; p < LB_RADIX_PASSES; p++)
+			count[p][(ev[i] >> (LB_EV_ADDR_SHIFT + p * LB_RADIX_BITS)) &
+				 ((1u << LB_RADIX_BITS) - 1)]++;
+	for (unsigned int p = 0; p < LB_RADIX_PASSES; p++) {
+		unsigned int shift = LB_EV_ADDR_SHIFT + p * LB_RADIX_BITS;
+		size_t sum = 0;
+
+		if (count[p][(src[0] >> shift) & ((1u << LB_RADIX_BITS) - 1)] == n)
+			continue;
+		for (unsigned int d = 0; d < (1u << LB_RADIX_BITS); d++) {
+			size_t c = count[p][d];
+
+			count[p][d] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			dst[count[p][(src[i] >> shift) &
+				     ((1u << LB_RADIX_BITS) - 1)]++] = src[i];
+		u128 *t = src;
+
+		src = dst;
+		dst = t;
+	}
+	if (src != ev)
+		memcpy(ev, src, n * sizeof(*ev));
+	g_free(tmp);
+	g_free(count);
 }
 
 /* Min-heap of piece numbers: the lowest number is the one that shows. */
@@ -142,7 +224,7 @@ static GArray *lb_sweep(GArray *pieces)
 {
 	GArray *out = g_array_new(FALSE, FALSE, sizeof(Seg));
 	size_t n = pieces->len, nev = 2 * n;
-	Event *ev = g_new(Event, nev ? nev : 1);
+	u128 *ev = g_new(u128, nev ? nev : 1);
 	bool *gone = g_new0(bool, n ? n : 1);
 	Heap heap = { .v = g_new(uint32_t, n ? n : 1), .n = 0 };
 	Int128 pos = 0;
@@ -150,22 +232,24 @@ static GArray *lb_sweep(GArray *pieces)
 	for (size_t i = 0; i < n; i++) {
 		const Piece *p = &g_array_index(pieces, Piece, i);
 
-		ev[2 * i] = (Event){ .addr = p->start, .piece = i, .start = true };
-		ev[2 * i + 1] = (Event){ .addr = p->end, .piece = i };
+		ev[2 * i] = lb_event(p->start, i, true);
+		ev[2 * i + 1] = lb_event(p->end, i, false);
 	}
-	qsort(ev, nev, sizeof(*ev), lb_event_cmp);
+	lb_sort_events(ev, nev);
 
 	for (size_t e = 0; e < nev;) {
-		Int128 at = ev[e].addr;
+		Int128 at = lb_event_addr(ev[e]);
 
 		if (heap.n && pos < at)
 			lb_emit(out, &g_array_index(pieces, Piece, heap.v[0]),
 				pos, at);
-		for (; e < nev && ev[e].addr == at; e++) {
-			if (ev[e].start)
-				lb_heap_push(&heap, ev[e].piece);
+		for (; e < nev && lb_event_addr(ev[e]) == at; e++) {
+			uint32_t piece = (uint32_t)ev[e];
+
+			if (ev[e] & LB_EV_START)
+				lb_heap_push(&heap, piece);
 			else
-				gone[ev[e].piece] = true;
+				gone[piece] = true;
 		}
 		while (heap.n && gone[heap.v[0]])
 			lb_heap_pop(&heap);
@@ -180,30 +264,11 @@ static GArray *lb_sweep(GArray *pieces)
 static void lb_range_init(FlatRange *fr, const Seg *seg)
 {
 	const Piece *p = seg->piece;
-	const MemoryRegion *mr = p->mr;
 
-	*fr = (FlatRange) {
-		.start = (uint64_t)seg->start,
-		.last = (uint64_t)(seg->start + seg->size - 1),
-		.mr = p->mr,
-		.offset_in_region = (hwaddr)((Int128)seg->start - p->base),
-		.host = mr->ram_block ? mr->ram_block->host : NULL,
-		.dirty_log_mask = mr->dirty_log_mask,
-		.romd_mode = mr->romd_mode,
-		.readonly = p->readonly,
-		.nonvolatile = p->nonvolatile,
-		.unmergeable = p->unmergeable,
-		.ram = mr->ram,
-		/*
-		 * Plain copies: RAM (not device RAM) and reads of a ROM device
-		 * in ROMD mode.  Writes need writable RAM: not a ROM, and not
-		 * RAM seen through a readonly alias.
-		 */
-		.direct_read = (mr->ram && !mr->ram_device) ||
-			       lb_region_is_romd(mr),
-		.direct_write = mr->ram && !mr->ram_device && !mr->readonly &&
-				!mr->rom_device && !p->readonly,
-	};
+	*fr = p->tmpl;
+	fr->start = (uint64_t)seg->start;
+	fr->last = (uint64_t)(seg->start + seg->size - 1);
+	fr->offset_in_region = (hwaddr)((Int128)seg->start - p->base);
 }
 
 static bool lb_can_merge(const FlatRange *a, const FlatRange *b)
@@ -284,10 +349,12 @@ FlatView *lb_flatview_render(MemoryRegion *root)
 	segs = lb_sweep(pieces);
 	lb_simplify(fv, segs);
 	g_array_free(segs, TRUE);
+	fv->nrefs = pieces->len;
+	fv->refs = g_new(MemoryRegion *, fv->nrefs ? fv->nrefs : 1);
+	for (uint32_t k = 0; k < fv->nrefs; k++)
+		fv->refs[k] = g_array_index(pieces, Piece, k).tmpl.mr;
 	g_array_free(pieces, TRUE);
 	fv->ranges = g_renew(FlatRange, fv->ranges, fv->nr ? fv->nr : 1);
-	for (uint32_t k = 0; k < fv->nr; k++)
-		memory_region_ref(fv->ranges[k].mr);
 	lb_build_index(fv);
 	return fv;
 }
@@ -302,8 +369,9 @@ static void lb_flatview_free(void *data)
 {
 	FlatView *fv = data;
 
-	for (uint32_t k = 0; k < fv->nr; k++)
-		memory_region_unref(fv->ranges[k].mr);
+	for (uint32_t k = 0; k < fv->nrefs; k++)
+		memory_region_unref(fv->refs[k]);
+	g_free(fv->refs);
 	if (fv->root)
 		memory_region_unref(fv->root);
 	g_free(fv->ranges);

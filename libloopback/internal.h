@@ -109,6 +109,9 @@ struct FlatView {
 	MemoryRegion *root;
 	uint32_t nr;
 	FlatRange *ranges;
+	/* one reference on each region rendered, shown or hidden */
+	uint32_t nrefs;
+	MemoryRegion **refs;
 	/*
 	 * Lookup index: bucket[b] is the first range whose last byte is at or
 	 * after index_base + (b << index_shift); nbuckets + 1 entries.

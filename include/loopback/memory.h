@@ -178,7 +178,7 @@ struct MemoryRegionOps {
  *
  * Lifetime: init gives the caller one reference.  A container holds one on
  * each subregion, an alias one on its target, and every flat view one on
- * each region it shows (dropped after the RCU grace period that follows the
+ * each region it rendered (dropped after the RCU grace period that follows the
  * commit which replaced it).  When the count drops to zero the region is
  * finalised (subregions detached, name and RAM released) and then the
  * destroy notify set with loopback_memory_region_set_free_notify() runs;
