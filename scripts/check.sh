@@ -1,9 +1,12 @@
 #!/bin/sh
 # Installs what is missing, then builds twice and runs the whole test suite
 # in each build: build/ (plain) and build-san/ (AddressSanitizer + UBSan).
+# The plain build's suite includes the kernel tests, in QEMU guests.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/deps.sh"
+# QEMU, busybox and the rest that the kernel tests' VMs need
+"$top/tests/vm/deps.sh"
 
 status=0
 passed=0
@@ -41,6 +44,8 @@ run_check build
 san="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+# the kernel tests boot VMs; they do not depend on the host build's flags
+export LOOPBACK_SKIP_VM="kernel tests ran in the plain build"
 run_check build-san CFLAGS="$san" LDFLAGS="-fsanitize=address,undefined"
 
 # the TAP results of both builds

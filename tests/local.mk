@@ -23,7 +23,12 @@ TESTS += \
 	tests/test-random-render \
 	tests/test-misuse \
 	tests/mtree-qemu.sh \
-	tests/mtree-bad-input.sh
+	tests/mtree-bad-input.sh \
+	tests/kmod/run-vm.sh
 
 EXTRA_DIST += tests/run-tap.sh tests/mtree-qemu.sh tests/mtree-bad-input.sh \
-	tests/data
+	tests/data tests/vm tests/kmod
+
+# The kernel-side tests alone: loopback.ko and its test programs in QEMU.
+check-vm:
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS=tests/kmod/run-vm.sh

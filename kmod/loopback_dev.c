@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * loopback.ko: a device and its file descriptor (an anonymous inode):
+ * read/write carry traps and replies, poll, the LOOPBACK_DEV_* ioctls,
+ * mmap of the DMA window, and release, which tears the device down.
+ */
+#include <linux/anon_inodes.h>
+#include <linux/compat.h>
+#include <linux/device.h>
+#include <linux/err.h>
+#include <linux/fs.h>
+#include <linux/idr.h>
+#include <linux/jiffies.h>
+#include <linux/kernel.h>
+#include <linux/module.h>
+#include <linux/poll.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+#include <linux/workqueue.h>
+
+#include "loopback_priv.h"
+
+/* Names "loopbackN" of the parent devices. */
+static DEFINE_IDA(loopback_ida);
+
+static void loopback_dev_free_work(struct work_struct *work)
+{
+	struct loopback_device *ldev =
+		container_of(work, struct loopback_device, free_work);
+
+	loopback_vdev_sync_irqs(ldev);
+	loopback_window_put(ldev->window);
+	ida_free(&loopback_ida, ldev->index);
+	kfree(ldev->config);
+	kfree(ldev);
+	/*
+	 * Taken in loopback_dev_create().  The module's exit drains
+	 * loopback_wq, so this function returns before its code goes away.
+	 */
+	module_put(THIS_MODULE);
+}
+
+/*
+ * The last reference may go in a device release that the driver core
+ * calls late (CONFIG_DEBUG_KOBJECT_RELEASE delays them by seconds): free
+ * from loopback_wq, where the module's exit waits for it.
+ */
+static void loopback_dev_free(struct kref *kref)
+{
+	struct loopback_device *ldev =
+		container_of(kref, struct loopback_device, kref);
+
+	queue_work(loopback_wq, &ldev->free_work);
+}
+
+void loopback_dev_put(struct loopback_device *ldev)
+{
+	kref_put(&ldev->kref, loopback_dev_free);
+}
+
+static void loopback_dev_parent_release(struct device *dev)
+{
+	loopback_dev_put(container_of(dev, struct loopback_device, parent));
+}
+
+/* Undoes loopback_dev_create() and loopback_vdev_start(). */
+static void loopback_dev_teardown(struct loopback_device *ldev)
+{
+	loopback_vdev_stop(ldev);
+	device_del(&ldev->parent);
+	put_device(&ldev->parent);
+}
+
+/* Destroys a device that has no file yet (a failed LOOPBACK_CREATE). */
+void loopback_dev_destroy(struct loopback_device *ldev)
+{
+	loopback_dev_teardown(ldev);
+	loopback_dev_put(ldev);
+}
+
+static void loopback_dev_destroy_work(struct work_struct *work)
+{
+	struct loopback_device *ldev =
+		container_of(work, struct loopback_device, destroy_work);
+
+	loopback_dev_teardown(ldev);
+	complete(&ldev->destroyed);
+	loopback_dev_put(ldev);		/* the file's reference */
+}
+
+/*
+ * Allocates a device from a validated request, copies its initial config
+ * space from user space and adds the parent device.  The virtio device is
+ * registered later, by loopback_vdev_start().
+ */
+struct loopback_device *loopback_dev_create(const struct loopback_create *req)
+{
+	struct loopback_device *ldev;
+	int ret;
+
+	ldev = kzalloc(struct_size(ldev, vqs, req->num_queues), GFP_KERNEL);
+	if (!ldev)
+		return ERR_PTR(-ENOMEM);
+
+	ldev->features = req->features;
+	ldev->window_size = req->window_size;
+	ldev->device_id = req->device_id;
+	ldev->vendor_id = req->vendor_id;
+	ldev->num_queues = req->num_queues;
+	ldev->max_queue_size = req->max_queue_size;
+	ldev->config_size = req->config_size;
+
+	if (req->config_size) {
+		ldev->config = memdup_user(u64_to_user_ptr(req->config),
+					   req->config_size);
+		if (IS_ERR(ldev->config)) {
+			ret = PTR_ERR(ldev->config);
+			goto err_free;
+		}
+	}
+
+	ret = ida_alloc(&loopback_ida, GFP_KERNEL);
+	if (ret < 0)
+		goto err_free_config;
+	ldev->index = ret;
+	snprintf(ldev->name, sizeof(ldev->name), "loopback%d", ldev->index);
+
+	ldev->window = loopback_window_create(LOOPBACK_WINDOW_BASE,
+					      req->window_size);
+	if (IS_ERR(ldev->window)) {
+		ret = PTR_ERR(ldev->window);
+		goto err_free_index;
+	}
+
+	loopback_vdev_init(ldev);
+	INIT_WORK(&ldev->destroy_work, loopback_dev_destroy_work);
+	INIT_WORK(&ldev->free_work, loopback_dev_free_work);
+	init_completion(&ldev->destroyed);
+
+	/*
+	 * From here on loopback_dev_free() undoes all of the above.  The
+	 * module stays loaded until then, whatever still holds the memory.
+	 */
+	__module_get(THIS_MODULE);
+	kref_init(&ldev->kref);
+
+	kref_get(&ldev->kref);	/* dropped by loopback_dev_parent_release() */
+	device_initialize(&ldev->parent);
+	ldev->parent.class = &loopback_class;
+	ldev->parent.release = loopback_dev_parent_release;
+	ret = dev_set_name(&ldev->parent, "%s", ldev->name);
+	if (ret)
+		goto err_put_parent;
+	loopback_window_bind(ldev->window, &ldev->parent);
+	ret = device_add(&ldev->parent);
+	if (ret)
+		goto err_put_parent;
+
+	return ldev;
+
+err_put_parent:
+	put_device(&ldev->parent);
+	loopback_dev_put(ldev);
+	return ERR_PTR(ret);
+
+err_free_index:
+	ida_free(&loopback_ida, ldev->index);
+err_free_config:
+	kfree(ldev->config);
+err_free:
+	kfree(ldev);
+	return ERR_PTR(ret);
+}
+
+static ssize_t loopback_dev_read(struct file *file, char __user *buf,
+				 size_t count, loff_t *ppos)
+{
+	return loopback_vdev_read(file->private_data, buf, count,
+				  file->f_flags & O_NONBLOCK);
+}
+
+static ssize_t loopback_dev_write(struct file *file, const char __user *buf,
+				  size_t count, loff_t *ppos)
+{
+	return loopback_vdev_write(file->private_data, buf, count);
+}
+
+static __poll_t loopback_dev_poll(struct file *file,
+				  struct poll_table_struct *wait)
+{
+	return loopback_vdev_poll(file->private_data, file, wait);
+}
+
+static long loopback_dev_get_info(struct loopback_device *ldev,
+				  struct loopback_dev_info __user *argp)
+{
+	struct loopback_dev_info info = {
+		.api_version = LOOPBACK_API_VERSION,
+		.device_id = ldev->device_id,
+		.vendor_id = ldev->vendor_id,
+		.num_queues = ldev->num_queues,
+		.features = ldev->features,
+		.regs_base = LOOPBACK_REGS_BASE,
+		.window_base = LOOPBACK_WINDOW_BASE,
+		.window_size = ldev->window_size,
+		.max_queue_size = ldev->max_queue_size,
+		.config_size = ldev->config_size,
+	};
+
+	strscpy(info.name, ldev->name, sizeof(info.name));
+	if (copy_to_user(argp, &info, sizeof(info)))
+		return -EFAULT;
+	return 0;
+}
+
+static long loopback_dev_ioctl(struct file *file, unsigned int cmd,
+			       unsigned long arg)
+{
+	struct loopback_device *ldev = file->private_data;
+	void __user *argp = (void __user *)arg;
+	union {
+		struct loopback_ioeventfd ioeventfd;
+		struct loopback_irqfd irqfd;
+		struct loopback_interrupt interrupt;
+		struct loopback_config config;
+	} u;
+
+	switch (cmd) {
+	case LOOPBACK_DEV_GET_INFO:
+		return loopback_dev_get_info(ldev, argp);
+	case LOOPBACK_DEV_IOEVENTFD:
+	case LOOPBACK_DEV_IRQFD:
+	case LOOPBACK_DEV_INTERRUPT:
+	case LOOPBACK_DEV_SET_CONFIG:
+		break;
+	default:
+		return -ENOTTY;
+	}
+
+	/* Everything but GET_INFO fails once the device is broken. */
+	if (loopback_vdev_broken(ldev))
+		return -EIO;
+	if (copy_from_user(&u, argp, _IOC_SIZE(cmd)))
+		return -EFAULT;
+
+	switch (cmd) {
+	case LOOPBACK_DEV_IOEVENTFD:
+		return loopback_vdev_ioeventfd(ldev, &u.ioeventfd);
+	case LOOPBACK_DEV_IRQFD:
+		return loopback_vdev_irqfd(ldev, &u.irqfd);
+	case LOOPBACK_DEV_INTERRUPT:
+		return loopback_vdev_interrupt(ldev, &u.interrupt);
+	default:
+		return loopback_vdev_set_config(ldev, &u.config);
+	}
+}
+
+static int loopback_dev_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct loopback_device *ldev = file->private_data;
+
+	return loopback_window_mmap(ldev->window, vma);
+}
+
+/*
+ * Close or process death.  The device breaks at once, so that every trap
+ * fails; the teardown runs in a work item that this waits for, up to the
+ * trap timeout.  Normally it is done by then.  A driver that never gives
+ * up I/O the dead device cannot complete (virtio-blk in 6.1 waits in
+ * del_gendisk()) leaves it running in the background instead of blocking
+ * the closing (or dying) process forever; the module stays loaded until
+ * it ends.
+ */
+static int loopback_dev_release(struct inode *inode, struct file *file)
+{
+	struct loopback_device *ldev = file->private_data;
+	unsigned int timeout_ms = READ_ONCE(loopback_trap_timeout_ms);
+
+	loopback_vdev_break(ldev);
+	/* The completion lives in ldev: keep it until the wait is over. */
+	kref_get(&ldev->kref);
+	queue_work(loopback_wq, &ldev->destroy_work);
+	if (!wait_for_completion_timeout(&ldev->destroyed,
+					 msecs_to_jiffies(timeout_ms)))
+		dev_warn(&ldev->parent,
+			 "removal still waits for its driver after %u ms; continuing in the background\n",
+			 timeout_ms);
+	loopback_dev_put(ldev);
+	return 0;
+}
+
+static const struct file_operations loopback_dev_fops = {
+	.owner = THIS_MODULE,
+	.read = loopback_dev_read,
+	.write = loopback_dev_write,
+	.poll = loopback_dev_poll,
+	.unlocked_ioctl = loopback_dev_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.mmap = loopback_dev_mmap,
+	.release = loopback_dev_release,
+	.llseek = noop_llseek,
+};
+
+/*
+ * The device's file: an anonymous inode whose .owner pins the module for
+ * as long as the file (and so any mapping of it) exists.
+ */
+struct file *loopback_dev_getfile(struct loopback_device *ldev)
+{
+	return anon_inode_getfile("[loopback]", &loopback_dev_fops, ldev,
+				  O_RDWR);
+}

@@ -1,0 +1,655 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * loopback: the DMA window.
+ *
+ * Every device owns one window: @size bytes of vmalloc memory that user
+ * space maps through the device fd, at guest-physical (and DMA) address
+ * @base.  The device's dma_map_ops hand out coherent memory straight from
+ * the window and bounce streaming mappings through it, so the driver never
+ * gives the device a DMA address outside the window and user space never
+ * sees any other kernel memory.
+ *
+ * The window is managed in pages: a bitmap says which pages are in use and
+ * a kernel-side array (never the window itself, which user space can
+ * write) says what each page holds.  Both are protected by a spinlock taken
+ * with interrupts disabled, because drivers map and unmap buffers from any
+ * context.  Copies between the window and the driver's buffers happen
+ * outside the lock.
+ *
+ * A streaming mapping keeps the buffer's offset within its page:
+ * dma = base + first_page * PAGE_SIZE + offset_in_page(buffer).
+ */
+
+#include <linux/bitmap.h>
+#include <linux/dma-map-ops.h>
+#include <linux/err.h>
+#include <linux/highmem.h>
+#include <linux/kref.h>
+#include <linux/mm.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/vmalloc.h>
+
+#include "loopback_compat.h"
+#include "loopback_internal.h"
+
+/* What a page of the window holds. */
+enum lbdma_kind {
+	LBDMA_FREE = 0,
+	LBDMA_COHERENT,		/* dma_alloc_coherent() memory */
+	LBDMA_STREAM,		/* a bounce buffer of a streaming mapping */
+	LBDMA_RELEASING,	/* head of a mapping being unmapped */
+};
+
+/*
+ * Per-page record.  @kind and @head are set on every page of an
+ * allocation; the other fields only on its first page (the head).
+ */
+struct lbdma_slot {
+	phys_addr_t orig;	/* stream: physical address of the buffer */
+	u32 head;		/* index of the allocation's first page */
+	u32 npages;		/* head: pages of the allocation */
+	u32 len;		/* head: bytes mapped or allocated */
+	u8 kind;		/* enum lbdma_kind */
+	u8 dir;			/* head, stream: enum dma_data_direction */
+};
+
+struct loopback_window {
+	struct kref ref;
+	u64 base;		/* guest-physical address of the first byte */
+	u64 size;		/* bytes, a page multiple */
+	void *vaddr;		/* the window's memory (vmalloc) */
+	unsigned long npages;
+
+	spinlock_t lock;	/* protects the fields below */
+	unsigned long *map;	/* one bit per page: in use */
+	struct lbdma_slot *slots;
+	unsigned long next;	/* where the next search starts */
+	unsigned long used;	/* pages in use */
+};
+
+#define LBDMA_GFP		(GFP_KERNEL_ACCOUNT | __GFP_NOWARN)
+
+/* Coherent allocations are aligned to their order, up to this one. */
+#define LBDMA_MAX_ALIGN_ORDER	10
+
+static void lbdma_release(struct kref *ref)
+{
+	struct loopback_window *win =
+		container_of(ref, struct loopback_window, ref);
+
+	vfree(win->vaddr);
+	kvfree(win->slots);
+	kvfree(win->map);
+	kfree(win);
+}
+
+struct loopback_window *loopback_window_create(u64 base, u64 size)
+{
+	struct loopback_window *win;
+
+	/* Every address of the window must be a dma_addr_t, not the error. */
+	if (!size || !PAGE_ALIGNED(size) || !PAGE_ALIGNED(base) ||
+	    size > LOOPBACK_MAX_WINDOW_SIZE || size > U64_MAX - base ||
+	    base + size - 1 >= (dma_addr_t)DMA_MAPPING_ERROR)
+		return ERR_PTR(-EINVAL);
+
+	win = kzalloc(sizeof(*win), GFP_KERNEL);
+	if (!win)
+		return ERR_PTR(-ENOMEM);
+	kref_init(&win->ref);
+	spin_lock_init(&win->lock);
+	win->base = base;
+	win->size = size;
+	win->npages = size >> PAGE_SHIFT;
+
+	/*
+	 * User space asks for up to LOOPBACK_MAX_WINDOW_SIZE: charge it to
+	 * the caller and fail quietly.  Faults map the pages one by one, so
+	 * the window needs no VM_USERMAP (vmalloc_user()).
+	 */
+	win->map = kvcalloc(BITS_TO_LONGS(win->npages), sizeof(long),
+			    LBDMA_GFP);
+	win->slots = kvcalloc(win->npages, sizeof(*win->slots), LBDMA_GFP);
+	win->vaddr = __vmalloc(size, LBDMA_GFP | __GFP_ZERO);
+	if (!win->map || !win->slots || !win->vaddr) {
+		lbdma_release(&win->ref);
+		return ERR_PTR(-ENOMEM);
+	}
+	return win;
+}
+
+void loopback_window_get(struct loopback_window *win)
+{
+	kref_get(&win->ref);
+}
+
+/* May sleep: the last reference frees the window with vfree(). */
+void loopback_window_put(struct loopback_window *win)
+{
+	if (!IS_ERR_OR_NULL(win))
+		kref_put(&win->ref, lbdma_release);
+}
+
+u64 loopback_window_used(struct loopback_window *win)
+{
+	unsigned long flags;
+	u64 used;
+
+	spin_lock_irqsave(&win->lock, flags);
+	used = (u64)win->used << PAGE_SHIFT;
+	spin_unlock_irqrestore(&win->lock, flags);
+	return used;
+}
+
+/* ---- the allocator ---- */
+
+static bool lbdma_search(struct loopback_window *win, unsigned long start,
+			 unsigned long npages, unsigned long align_mask,
+			 unsigned long *idx)
+{
+	unsigned long i;
+
+	i = bitmap_find_next_zero_area(win->map, win->npages, start, npages,
+				       align_mask);
+	if (i >= win->npages || win->npages - i < npages)
+		return false;
+	*idx = i;
+	return true;
+}
+
+/*
+ * Takes @npages free pages aligned to @align_mask + 1 pages and records
+ * what they hold.  Returns false when the window has no room.
+ */
+static bool lbdma_get_area(struct loopback_window *win, unsigned long npages,
+			   unsigned long align_mask, enum lbdma_kind kind,
+			   phys_addr_t orig, size_t len,
+			   enum dma_data_direction dir, unsigned long *idx)
+{
+	struct lbdma_slot *slot;
+	unsigned long flags, i;
+	bool found;
+
+	spin_lock_irqsave(&win->lock, flags);
+	found = lbdma_search(win, win->next, npages, align_mask, idx) ||
+		(win->next && lbdma_search(win, 0, npages, align_mask, idx));
+	if (found) {
+		bitmap_set(win->map, *idx, npages);
+		for (i = *idx; i < *idx + npages; i++) {
+			win->slots[i].kind = kind;
+			win->slots[i].head = *idx;
+		}
+		slot = &win->slots[*idx];
+		slot->orig = orig;
+		slot->npages = npages;
+		slot->len = len;
+		slot->dir = dir;
+		win->used += npages;
+		win->next = *idx + npages < win->npages ? *idx + npages : 0;
+	}
+	spin_unlock_irqrestore(&win->lock, flags);
+	return found;
+}
+
+static void lbdma_put_area_locked(struct loopback_window *win,
+				  unsigned long head)
+{
+	unsigned long i, npages = win->slots[head].npages;
+
+	for (i = head; i < head + npages; i++)
+		win->slots[i] = (struct lbdma_slot){ };
+	bitmap_clear(win->map, head, npages);
+	win->used -= npages;
+}
+
+/* First DMA address of the allocation whose first page is @head. */
+static u64 lbdma_start(struct loopback_window *win, unsigned long head)
+{
+	struct lbdma_slot *slot = &win->slots[head];
+	u64 start = win->base + ((u64)head << PAGE_SHIFT);
+
+	if (slot->kind != LBDMA_COHERENT)
+		start += offset_in_page(slot->orig);
+	return start;
+}
+
+/*
+ * The first page of the @kind allocation that [@dma, @dma + @len) lies in,
+ * or -1.  With @exact, @dma must be the allocation's first address.
+ */
+static long lbdma_find_locked(struct loopback_window *win, dma_addr_t dma,
+			      size_t len, enum lbdma_kind kind, bool exact)
+{
+	unsigned long idx, head;
+	u64 start, end;
+
+	if (dma < win->base || dma - win->base >= win->size)
+		return -1;
+	idx = (dma - win->base) >> PAGE_SHIFT;
+	if (win->slots[idx].kind != kind)
+		return -1;
+	head = win->slots[idx].head;
+	if (head > idx || win->slots[head].kind != kind)
+		return -1;
+	start = lbdma_start(win, head);
+	end = start + win->slots[head].len;
+	if (exact)
+		return dma == start ? head : -1;
+	if (dma < start || dma > end || len > end - dma)
+		return -1;
+	return head;
+}
+
+/* ---- copies between buffers and the window ---- */
+
+/* @len bytes at physical @phys to the window at offset @woff. */
+static void lbdma_copy_in(struct loopback_window *win, u64 woff,
+			  phys_addr_t phys, size_t len)
+{
+	char *dst = win->vaddr + woff;
+	size_t poff, n;
+
+	while (len) {
+		poff = offset_in_page(phys);
+		n = min_t(size_t, len, PAGE_SIZE - poff);
+		memcpy_from_page(dst, pfn_to_page(PHYS_PFN(phys)), poff, n);
+		dst += n;
+		phys += n;
+		len -= n;
+	}
+}
+
+/* @len bytes of the window at offset @woff to physical @phys. */
+static void lbdma_copy_out(struct loopback_window *win, u64 woff,
+			   phys_addr_t phys, size_t len)
+{
+	const char *src = win->vaddr + woff;
+	size_t poff, n;
+
+	while (len) {
+		poff = offset_in_page(phys);
+		n = min_t(size_t, len, PAGE_SIZE - poff);
+		memcpy_to_page(pfn_to_page(PHYS_PFN(phys)), poff, src, n);
+		src += n;
+		phys += n;
+		len -= n;
+	}
+}
+
+static bool lbdma_to_device(enum dma_data_direction dir)
+{
+	return dir == DMA_TO_DEVICE || dir == DMA_BIDIRECTIONAL;
+}
+
+static bool lbdma_from_device(enum dma_data_direction dir)
+{
+	return dir == DMA_FROM_DEVICE || dir == DMA_BIDIRECTIONAL;
+}
+
+/* ---- dma_map_ops ---- */
+
+static struct loopback_window *lbdma_window(struct device *dev)
+{
+	struct loopback_window *win = loopback_dma_dev_window(dev);
+
+	if (unlikely(!win))
+		dev_err_ratelimited(dev, "DMA request without a window\n");
+	return win;
+}
+
+static void *lbdma_alloc(struct device *dev, size_t size,
+			 dma_addr_t *dma_handle, gfp_t gfp,
+			 unsigned long attrs)
+{
+	struct loopback_window *win = lbdma_window(dev);
+	unsigned long npages, idx;
+	unsigned int order;
+	void *vaddr;
+
+	if (!win || !size || size > win->size)
+		return NULL;
+	npages = PAGE_ALIGN(size) >> PAGE_SHIFT;
+	order = min_t(unsigned int, get_order(size), LBDMA_MAX_ALIGN_ORDER);
+	if (!lbdma_get_area(win, npages, (1UL << order) - 1, LBDMA_COHERENT,
+			    0, size, DMA_BIDIRECTIONAL, &idx))
+		return NULL;
+
+	/* User space may have written to these pages while they were free. */
+	vaddr = win->vaddr + (idx << PAGE_SHIFT);
+	memset(vaddr, 0, npages << PAGE_SHIFT);
+	*dma_handle = win->base + ((u64)idx << PAGE_SHIFT);
+	return vaddr;
+}
+
+static void lbdma_free(struct device *dev, size_t size, void *vaddr,
+		       dma_addr_t dma, unsigned long attrs)
+{
+	struct loopback_window *win = lbdma_window(dev);
+	unsigned long flags;
+	long head;
+
+	if (!win)
+		return;
+	spin_lock_irqsave(&win->lock, flags);
+	head = lbdma_find_locked(win, dma, 0, LBDMA_COHERENT, true);
+	if (head >= 0 && vaddr == win->vaddr + (head << PAGE_SHIFT))
+		lbdma_put_area_locked(win, head);
+	else
+		head = -1;
+	spin_unlock_irqrestore(&win->lock, flags);
+	if (head < 0)
+		dev_err_ratelimited(dev, "free of %pad (%zu bytes): not coherent memory of the window\n",
+				    &dma, size);
+}
+
+/*
+ * Bounces [@phys, @phys + @size) into the window.  Returns the DMA address,
+ * or DMA_MAPPING_ERROR with *@err = -ENOMEM (the window is full for now)
+ * or -EINVAL (the buffer can never fit).
+ */
+static dma_addr_t lbdma_map(struct loopback_window *win, phys_addr_t phys,
+			    size_t size, enum dma_data_direction dir,
+			    unsigned long attrs, int *err)
+{
+	unsigned long npages, idx;
+	size_t off = offset_in_page(phys);
+	u64 woff;
+
+	if (size > win->size - off) {
+		*err = -EINVAL;
+		return DMA_MAPPING_ERROR;
+	}
+	npages = max_t(unsigned long, PAGE_ALIGN(off + size) >> PAGE_SHIFT, 1);
+	if (!lbdma_get_area(win, npages, 0, LBDMA_STREAM, phys, size, dir,
+			    &idx)) {
+		*err = -ENOMEM;
+		return DMA_MAPPING_ERROR;
+	}
+
+	woff = ((u64)idx << PAGE_SHIFT) + off;
+	if (lbdma_to_device(dir) && !(attrs & DMA_ATTR_SKIP_CPU_SYNC))
+		lbdma_copy_in(win, woff, phys, size);
+	else
+		/*
+		 * What the device does not write must not come back to the
+		 * buffer as stale data of an earlier mapping.
+		 */
+		memset(win->vaddr + woff, 0, size);
+	return win->base + woff;
+}
+
+static void lbdma_unmap(struct device *dev, struct loopback_window *win,
+			dma_addr_t dma, size_t size, unsigned long attrs)
+{
+	struct lbdma_slot *slot;
+	unsigned long flags;
+	phys_addr_t orig = 0;
+	size_t len = 0;
+	u8 dir = DMA_NONE;
+	long head;
+
+	spin_lock_irqsave(&win->lock, flags);
+	head = lbdma_find_locked(win, dma, 0, LBDMA_STREAM, true);
+	if (head >= 0) {
+		slot = &win->slots[head];
+		/* Rejects a second unmap or a sync while we copy. */
+		slot->kind = LBDMA_RELEASING;
+		orig = slot->orig;
+		len = slot->len;
+		dir = slot->dir;
+	}
+	spin_unlock_irqrestore(&win->lock, flags);
+	if (head < 0) {
+		dev_err_ratelimited(dev, "unmap of %pad (%zu bytes): not a mapping of the window\n",
+				    &dma, size);
+		return;
+	}
+	if (size != len)
+		dev_err_ratelimited(dev, "unmap of %pad: %zu bytes, mapped %zu\n",
+				    &dma, size, len);
+
+	if (lbdma_from_device(dir) && !(attrs & DMA_ATTR_SKIP_CPU_SYNC))
+		lbdma_copy_out(win, dma - win->base, orig, len);
+
+	spin_lock_irqsave(&win->lock, flags);
+	lbdma_put_area_locked(win, head);
+	spin_unlock_irqrestore(&win->lock, flags);
+}
+
+static void lbdma_sync(struct device *dev, dma_addr_t dma, size_t size,
+		       bool for_cpu)
+{
+	struct loopback_window *win = lbdma_window(dev);
+	struct lbdma_slot *slot;
+	unsigned long flags;
+	phys_addr_t orig = 0;
+	u8 dir = DMA_NONE;
+	long head;
+
+	if (!win)
+		return;
+	spin_lock_irqsave(&win->lock, flags);
+	head = lbdma_find_locked(win, dma, size, LBDMA_STREAM, false);
+	if (head >= 0) {
+		slot = &win->slots[head];
+		orig = slot->orig + (dma - lbdma_start(win, head));
+		dir = slot->dir;
+	}
+	spin_unlock_irqrestore(&win->lock, flags);
+	if (head < 0) {
+		dev_err_ratelimited(dev, "sync of %pad (%zu bytes): not a mapping of the window\n",
+				    &dma, size);
+		return;
+	}
+
+	/* The mapping's direction decides, whatever the caller passed. */
+	if (for_cpu && lbdma_from_device(dir))
+		lbdma_copy_out(win, dma - win->base, orig, size);
+	else if (!for_cpu && lbdma_to_device(dir))
+		lbdma_copy_in(win, dma - win->base, orig, size);
+}
+
+static dma_addr_t lbdma_map_page(struct device *dev, struct page *page,
+				 unsigned long offset, size_t size,
+				 enum dma_data_direction dir,
+				 unsigned long attrs)
+{
+	struct loopback_window *win = lbdma_window(dev);
+	int err;
+
+	if (!win)
+		return DMA_MAPPING_ERROR;
+	return lbdma_map(win, page_to_phys(page) + offset, size, dir, attrs,
+			 &err);
+}
+
+static void lbdma_unmap_page(struct device *dev, dma_addr_t dma, size_t size,
+			     enum dma_data_direction dir, unsigned long attrs)
+{
+	struct loopback_window *win = lbdma_window(dev);
+
+	if (win)
+		lbdma_unmap(dev, win, dma, size, attrs);
+}
+
+static int lbdma_map_sg(struct device *dev, struct scatterlist *sgl,
+			int nents, enum dma_data_direction dir,
+			unsigned long attrs)
+{
+	struct loopback_window *win = lbdma_window(dev);
+	struct scatterlist *sg;
+	int i, j, err = -EIO;
+
+	if (!win)
+		return -EIO;
+	for_each_sg(sgl, sg, nents, i) {
+		sg->dma_address = lbdma_map(win, sg_phys(sg), sg->length, dir,
+					    attrs, &err);
+		if (sg->dma_address == DMA_MAPPING_ERROR)
+			goto unwind;
+		sg_dma_len(sg) = sg->length;
+	}
+	return nents;
+
+unwind:
+	for_each_sg(sgl, sg, i, j)
+		lbdma_unmap(dev, win, sg->dma_address, sg_dma_len(sg),
+			    attrs | DMA_ATTR_SKIP_CPU_SYNC);
+	return err;
+}
+
+static void lbdma_unmap_sg(struct device *dev, struct scatterlist *sgl,
+			   int nents, enum dma_data_direction dir,
+			   unsigned long attrs)
+{
+	struct loopback_window *win = lbdma_window(dev);
+	struct scatterlist *sg;
+	int i;
+
+	if (!win)
+		return;
+	for_each_sg(sgl, sg, nents, i)
+		lbdma_unmap(dev, win, sg->dma_address, sg_dma_len(sg), attrs);
+}
+
+static void lbdma_sync_single_for_cpu(struct device *dev, dma_addr_t dma,
+				      size_t size, enum dma_data_direction dir)
+{
+	lbdma_sync(dev, dma, size, true);
+}
+
+static void lbdma_sync_single_for_device(struct device *dev, dma_addr_t dma,
+					 size_t size,
+					 enum dma_data_direction dir)
+{
+	lbdma_sync(dev, dma, size, false);
+}
+
+static void lbdma_sync_sg_for_cpu(struct device *dev, struct scatterlist *sgl,
+				  int nents, enum dma_data_direction dir)
+{
+	struct scatterlist *sg;
+	int i;
+
+	for_each_sg(sgl, sg, nents, i)
+		lbdma_sync(dev, sg->dma_address, sg_dma_len(sg), true);
+}
+
+static void lbdma_sync_sg_for_device(struct device *dev,
+				     struct scatterlist *sgl, int nents,
+				     enum dma_data_direction dir)
+{
+	struct scatterlist *sg;
+	int i;
+
+	for_each_sg(sgl, sg, nents, i)
+		lbdma_sync(dev, sg->dma_address, sg_dma_len(sg), false);
+}
+
+/* The device reaches every address of its window, and nothing else. */
+static int lbdma_dma_supported(struct device *dev, u64 mask)
+{
+	struct loopback_window *win = loopback_dma_dev_window(dev);
+
+	return win && mask >= win->base + win->size - 1;
+}
+
+static u64 lbdma_get_required_mask(struct device *dev)
+{
+	struct loopback_window *win = loopback_dma_dev_window(dev);
+
+	if (!win)
+		return DMA_BIT_MASK(64);
+	return DMA_BIT_MASK(fls64(win->base + win->size - 1));
+}
+
+/*
+ * Half the window: a mapping this big still fits while the rings and
+ * other mappings hold the rest.
+ */
+static size_t lbdma_max_mapping_size(struct device *dev)
+{
+	struct loopback_window *win = loopback_dma_dev_window(dev);
+
+	if (!win)
+		return PAGE_SIZE;
+	return max_t(size_t, PAGE_SIZE, (win->size / 2) & PAGE_MASK);
+}
+
+static const struct dma_map_ops loopback_dma_ops = {
+	.alloc			= lbdma_alloc,
+	.free			= lbdma_free,
+	.map_page		= lbdma_map_page,
+	.unmap_page		= lbdma_unmap_page,
+	.map_sg			= lbdma_map_sg,
+	.unmap_sg		= lbdma_unmap_sg,
+	.sync_single_for_cpu	= lbdma_sync_single_for_cpu,
+	.sync_single_for_device	= lbdma_sync_single_for_device,
+	.sync_sg_for_cpu	= lbdma_sync_sg_for_cpu,
+	.sync_sg_for_device	= lbdma_sync_sg_for_device,
+	.dma_supported		= lbdma_dma_supported,
+	.get_required_mask	= lbdma_get_required_mask,
+	.max_mapping_size	= lbdma_max_mapping_size,
+};
+
+void loopback_window_bind(struct loopback_window *win, struct device *dma_dev)
+{
+	set_dma_ops(dma_dev, &loopback_dma_ops);
+	dma_dev->coherent_dma_mask = DMA_BIT_MASK(64);
+	if (!dma_dev->dma_mask)
+		dma_dev->dma_mask = &dma_dev->coherent_dma_mask;
+	*dma_dev->dma_mask = DMA_BIT_MASK(64);
+	/* Optional: only devices that have DMA parameters get the limit. */
+	if (dma_dev->dma_parms)
+		dma_dev->dma_parms->max_segment_size =
+			min_t(u64, UINT_MAX, (win->size / 2) & PAGE_MASK);
+}
+
+/* ---- mmap ---- */
+
+static void lbdma_vm_open(struct vm_area_struct *vma)
+{
+	loopback_window_get(vma->vm_private_data);
+}
+
+static void lbdma_vm_close(struct vm_area_struct *vma)
+{
+	loopback_window_put(vma->vm_private_data);
+}
+
+/* vmf->pgoff is the guest-physical page number: no shift can wrap. */
+static vm_fault_t lbdma_vm_fault(struct vm_fault *vmf)
+{
+	struct loopback_window *win = vmf->vma->vm_private_data;
+	unsigned long first = win->base >> PAGE_SHIFT;
+	struct page *page;
+
+	if (vmf->pgoff < first || vmf->pgoff - first >= win->npages)
+		return VM_FAULT_SIGBUS;
+	page = vmalloc_to_page(win->vaddr +
+			       ((vmf->pgoff - first) << PAGE_SHIFT));
+	get_page(page);
+	vmf->page = page;
+	return 0;
+}
+
+static const struct vm_operations_struct lbdma_vm_ops = {
+	.open	= lbdma_vm_open,
+	.close	= lbdma_vm_close,
+	.fault	= lbdma_vm_fault,
+};
+
+int loopback_window_mmap(struct loopback_window *win,
+			 struct vm_area_struct *vma)
+{
+	/* MAP_SHARED, also of a read-only fd (VM_MAYSHARE without VM_SHARED) */
+	if (!(vma->vm_flags & VM_MAYSHARE))
+		return -EINVAL;
+	loopback_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
+	vma->vm_ops = &lbdma_vm_ops;
+	vma->vm_private_data = win;
+	loopback_window_get(win);
+	return 0;
+}

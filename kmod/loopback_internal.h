@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * loopback.ko internals shared by its files:
+ *
+ *   loopback_main.c       module init/exit, /dev/loopback (loopback_ctrl_*)
+ *   loopback_dev.c        the device fd: read/write/poll/ioctl/mmap/release
+ *                         (loopback_dev_*)
+ *   loopback_transport.c  the virtio transport: virtio_config_ops, vrings,
+ *                         traps, kicks and interrupts (loopback_vdev_*)
+ *   loopback_dma.c        the DMA window: allocator, dma_map_ops, mmap
+ *                         (loopback_window_*)
+ *   loopback_compat.h     kernel API differences across versions
+ */
+#ifndef LOOPBACK_INTERNAL_H
+#define LOOPBACK_INTERNAL_H
+
+#include <linux/device.h>
+#include <linux/dma-map-ops.h>
+#include <linux/mm.h>
+#include <linux/types.h>
+
+#include <linux/loopback.h>	/* include/uapi/linux/loopback.h */
+
+/* ---- the DMA window (loopback_dma.c) ---- */
+
+struct loopback_window;
+
+/*
+ * A window of @size bytes (page multiple) at guest-physical @base: the only
+ * memory the device can reach.  Returns ERR_PTR on failure.  The window is
+ * reference counted: the device holds one reference, every VMA mapping it
+ * another, so it outlives the device while user space still maps it.
+ */
+struct loopback_window *loopback_window_create(u64 base, u64 size);
+void loopback_window_get(struct loopback_window *win);
+void loopback_window_put(struct loopback_window *win);
+
+/*
+ * Makes @dma_dev's DMA API allocate coherent memory from @win and bounce
+ * streaming mappings through it: sets dma_map_ops and 64-bit masks.  The
+ * ops find the window with loopback_dma_dev_window().
+ */
+void loopback_window_bind(struct loopback_window *win, struct device *dma_dev);
+
+/*
+ * mmap of the device fd: MAP_SHARED only; offset = guest-physical address.
+ * Pages inside the window map the window; any other page faults SIGBUS.
+ */
+int loopback_window_mmap(struct loopback_window *win,
+			 struct vm_area_struct *vma);
+
+/* Bytes of the window in use by DMA (coherent + bounce), for debugging. */
+u64 loopback_window_used(struct loopback_window *win);
+
+/* ---- provided by the transport for the DMA ops ---- */
+
+/* The window of the device whose DMA parent is @dma_dev. */
+struct loopback_window *loopback_dma_dev_window(struct device *dma_dev);
+
+#endif /* LOOPBACK_INTERNAL_H */

@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * loopback.ko: module init/exit and the control node /dev/loopback
+ * (LOOPBACK_GET_API_VERSION, LOOPBACK_CREATE).
+ */
+#include <linux/compat.h>
+#include <linux/device.h>
+#include <linux/fcntl.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/kernel.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+#include <linux/virtio_config.h>
+#include <linux/workqueue.h>
+
+#include "loopback_priv.h"
+
+struct workqueue_struct *loopback_wq;
+
+/* Parent devices appear as /sys/class/loopback/loopbackN. */
+struct class loopback_class = {
+	.name = "loopback",
+};
+
+unsigned int loopback_trap_timeout_ms = 30000;
+
+static int loopback_set_trap_timeout(const char *val,
+				     const struct kernel_param *kp)
+{
+	unsigned int ms;
+	int ret;
+
+	ret = kstrtouint(val, 0, &ms);
+	if (ret)
+		return ret;
+	if (ms == 0)
+		return -EINVAL;
+	WRITE_ONCE(loopback_trap_timeout_ms, ms);
+	return 0;
+}
+
+static const struct kernel_param_ops loopback_trap_timeout_ops = {
+	.set = loopback_set_trap_timeout,
+	.get = param_get_uint,
+};
+
+module_param_cb(trap_timeout_ms, &loopback_trap_timeout_ops,
+		&loopback_trap_timeout_ms, 0644);
+MODULE_PARM_DESC(trap_timeout_ms,
+		 "milliseconds a trap waits for its reply before the device is broken (> 0, default 30000)");
+
+static int loopback_ctrl_validate(const struct loopback_create *req)
+{
+	const u64 required = BIT_ULL(VIRTIO_F_VERSION_1) |
+			     BIT_ULL(VIRTIO_F_ACCESS_PLATFORM);
+	unsigned int i;
+
+	if (req->api_version != LOOPBACK_API_VERSION || req->flags ||
+	    req->reserved0)
+		return -EINVAL;
+	for (i = 0; i < ARRAY_SIZE(req->reserved); i++)
+		if (req->reserved[i])
+			return -EINVAL;
+	if (req->device_id == 0 || req->device_id == VIRTIO_DEV_ANY_ID)
+		return -EINVAL;
+	if ((req->features & required) != required)
+		return -EINVAL;
+	if (req->num_queues < 1 || req->num_queues > LOOPBACK_MAX_QUEUES)
+		return -EINVAL;
+	if (req->max_queue_size < 2 ||
+	    req->max_queue_size > LOOPBACK_MAX_QUEUE_SIZE ||
+	    !is_power_of_2(req->max_queue_size))
+		return -EINVAL;
+	if (req->config_size > LOOPBACK_MAX_CONFIG_SIZE)
+		return -EINVAL;
+	if (req->window_size < LOOPBACK_MIN_WINDOW_SIZE ||
+	    req->window_size > LOOPBACK_MAX_WINDOW_SIZE ||
+	    !PAGE_ALIGNED(req->window_size))
+		return -EINVAL;
+	return 0;
+}
+
+static long loopback_ctrl_create(struct loopback_create __user *argp)
+{
+	struct loopback_create req;
+	struct loopback_device *ldev;
+	struct file *file;
+	int fd, ret;
+
+	if (copy_from_user(&req, argp, sizeof(req)))
+		return -EFAULT;
+	ret = loopback_ctrl_validate(&req);
+	if (ret)
+		return ret;
+
+	ldev = loopback_dev_create(&req);
+	if (IS_ERR(ldev))
+		return PTR_ERR(ldev);
+
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	if (fd < 0) {
+		ret = fd;
+		goto err_destroy;
+	}
+	file = loopback_dev_getfile(ldev);
+	if (IS_ERR(file)) {
+		ret = PTR_ERR(file);
+		goto err_put_fd;
+	}
+	/* From here on the file owns the device: fput() destroys it. */
+
+	req.regs_base = LOOPBACK_REGS_BASE;
+	req.window_base = LOOPBACK_WINDOW_BASE;
+	strscpy(req.name, ldev->name, sizeof(req.name));
+	if (copy_to_user(argp, &req, sizeof(req))) {
+		put_unused_fd(fd);
+		fput(file);
+		return -EFAULT;
+	}
+
+	/*
+	 * The driver's probe traps to user space, so the virtio device is
+	 * registered from a work item: this ioctl returns first.  Queue it
+	 * before fd_install() so that a racing close() finds it to cancel.
+	 */
+	loopback_vdev_start(ldev);
+	fd_install(fd, file);
+	return fd;
+
+err_put_fd:
+	put_unused_fd(fd);
+err_destroy:
+	loopback_dev_destroy(ldev);
+	return ret;
+}
+
+static long loopback_ctrl_ioctl(struct file *file, unsigned int cmd,
+				unsigned long arg)
+{
+	void __user *argp = (void __user *)arg;
+
+	switch (cmd) {
+	case LOOPBACK_GET_API_VERSION:
+		return put_user((u64)LOOPBACK_API_VERSION, (u64 __user *)argp);
+	case LOOPBACK_CREATE:
+		return loopback_ctrl_create(argp);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static const struct file_operations loopback_ctrl_fops = {
+	.owner = THIS_MODULE,
+	.unlocked_ioctl = loopback_ctrl_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.llseek = noop_llseek,
+};
+
+static struct miscdevice loopback_ctrl_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "loopback",
+	.fops = &loopback_ctrl_fops,
+	.mode = 0600,
+};
+
+static int __init loopback_init(void)
+{
+	int ret;
+
+	/*
+	 * WQ_MEM_RECLAIM: deferred kicks may be on the path that frees
+	 * memory (a virtio-blk device doing writeback).
+	 */
+	loopback_wq = alloc_workqueue("loopback", WQ_MEM_RECLAIM, 0);
+	if (!loopback_wq)
+		return -ENOMEM;
+
+	ret = class_register(&loopback_class);
+	if (ret)
+		goto err_destroy_wq;
+
+	ret = misc_register(&loopback_ctrl_misc);
+	if (ret)
+		goto err_unregister_class;
+
+	return 0;
+
+err_unregister_class:
+	class_unregister(&loopback_class);
+err_destroy_wq:
+	destroy_workqueue(loopback_wq);
+	return ret;
+}
+
+static void __exit loopback_exit(void)
+{
+	misc_deregister(&loopback_ctrl_misc);
+	/* Waits for the work that dropped the last device's module ref. */
+	destroy_workqueue(loopback_wq);
+	class_unregister(&loopback_class);
+}
+
+module_init(loopback_init);
+module_exit(loopback_exit);
+
+MODULE_DESCRIPTION("virtio devices emulated by user space on the same host");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * loopback.ko: state shared by loopback_main.c, loopback_dev.c and
+ * loopback_transport.c.  loopback_dma.c only sees loopback_internal.h.
+ */
+#ifndef LOOPBACK_PRIV_H
+#define LOOPBACK_PRIV_H
+
+#include <linux/bitmap.h>
+#include <linux/completion.h>
+#include <linux/device.h>
+#include <linux/fs.h>
+#include <linux/idr.h>
+#include <linux/irq_work.h>
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/virtio.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+
+#include "loopback_internal.h"
+
+/* Module-wide objects (loopback_main.c). */
+extern struct workqueue_struct *loopback_wq;
+extern struct class loopback_class;
+extern unsigned int loopback_trap_timeout_ms;
+
+/* One virtqueue slot of a device. */
+struct loopback_vq {
+	/*
+	 * Protects @vq: find_vqs/del_vqs change it, the interrupt path
+	 * (@irq) calls vring_interrupt() on it.  Taken with IRQs off.
+	 */
+	spinlock_t lock;
+	struct virtqueue *vq;
+	/* Raises the used-buffer interrupt in hard-IRQ context. */
+	struct irq_work irq;
+};
+
+struct loopback_irqfd_entry;
+
+/*
+ * A device: created by LOOPBACK_CREATE, owned by the file it returns.
+ *
+ * Lifetime: @kref counts the file (dropped at the end of the teardown),
+ * release() while it waits for the teardown, the parent device (dropped by
+ * its release), the virtio device once its registration started (dropped
+ * by its release) and irqfds being shut down after EPOLLHUP.  The last
+ * reference frees the structure, the window reference and the name, and
+ * drops the module reference taken at create.
+ */
+struct loopback_device {
+	struct kref kref;
+	/* The DMA device and sysfs parent of @vdev ("loopbackN"). */
+	struct device parent;
+	struct virtio_device vdev;
+	struct loopback_window *window;
+	int index;
+	char name[LOOPBACK_NAME_LEN];
+
+	/* Fixed at create. */
+	u64 features;
+	u64 window_size;
+	u32 device_id;
+	u32 vendor_id;
+	u32 num_queues;
+	u32 max_queue_size;
+	u32 config_size;
+
+	/*
+	 * Traps.  @trap_lock protects @pending (traps not yet read), @awaited
+	 * (read, waiting for a reply), @next_id, and the transition of
+	 * @broken to true.  @broken is read without the lock where a stale
+	 * value is harmless.  Never taken from IRQ context.
+	 */
+	spinlock_t trap_lock;
+	struct list_head pending;
+	struct list_head awaited;
+	u64 next_id;
+	bool broken;
+	/* read() and poll() wait here. */
+	wait_queue_head_t readq;
+	/* Kicks without an ioeventfd, reported as posted traps (atomic). */
+	DECLARE_BITMAP(kick_posted, LOOPBACK_MAX_QUEUES);
+	/* Kicks whose eventfd could not be signalled in place (atomic). */
+	DECLARE_BITMAP(kick_deferred, LOOPBACK_MAX_QUEUES);
+	struct work_struct kick_work;
+	/* Serialises the select-register sequences (QueueSel, ...). */
+	struct mutex sel_lock;
+	/* Status as last written by the driver (0 after a reset). */
+	u8 status;
+
+	/* @config_lock protects @config and @generation. */
+	spinlock_t config_lock;
+	u8 *config;
+	u32 generation;
+
+	/*
+	 * @irq_lock protects @vdev_live (the virtio device is registered, so
+	 * virtio_config_changed() may be called) and @config_irq_pending (a
+	 * configuration interrupt arrived before that).  Taken with IRQs off.
+	 */
+	spinlock_t irq_lock;
+	bool vdev_live;
+	bool config_irq_pending;
+	struct irq_work config_irq;
+
+	/* @fd_lock serialises ioeventfd and irqfd (de)assignment. */
+	struct mutex fd_lock;
+	/* struct loopback_ioeventfd_entry: RCU readers, written under @fd_lock. */
+	struct list_head ioeventfds;
+	/*
+	 * @irqfd_lock protects @irqfds against the EPOLLHUP path, which runs
+	 * under the eventfd's wait-queue lock with IRQs off.  Slot
+	 * @num_queues is the configuration interrupt.
+	 */
+	spinlock_t irqfd_lock;
+	struct loopback_irqfd_entry *irqfds[LOOPBACK_MAX_QUEUES + 1];
+
+	/* register_virtio_device() runs here, never in the CREATE ioctl. */
+	struct work_struct register_work;
+	/* Set by register_work once registered; read after it finished. */
+	bool registered;
+	/* virtio_break_device() is safe (see loopback_vdev_break()). */
+	bool vdev_initialized;
+
+	/* release() hands the teardown to this work and waits for it. */
+	struct work_struct destroy_work;
+	struct completion destroyed;
+	/* The last reference frees the device from here. */
+	struct work_struct free_work;
+
+	struct loopback_vq vqs[];
+};
+
+/* loopback_dev.c */
+struct loopback_device *loopback_dev_create(const struct loopback_create *req);
+void loopback_dev_destroy(struct loopback_device *ldev);
+struct file *loopback_dev_getfile(struct loopback_device *ldev);
+void loopback_dev_put(struct loopback_device *ldev);
+
+/* loopback_transport.c */
+void loopback_vdev_init(struct loopback_device *ldev);
+void loopback_vdev_start(struct loopback_device *ldev);
+void loopback_vdev_break(struct loopback_device *ldev);
+void loopback_vdev_stop(struct loopback_device *ldev);
+void loopback_vdev_sync_irqs(struct loopback_device *ldev);
+ssize_t loopback_vdev_read(struct loopback_device *ldev, char __user *buf,
+			   size_t count, bool nonblock);
+ssize_t loopback_vdev_write(struct loopback_device *ldev,
+			    const char __user *buf, size_t count);
+__poll_t loopback_vdev_poll(struct loopback_device *ldev, struct file *file,
+			    struct poll_table_struct *wait);
+int loopback_vdev_ioeventfd(struct loopback_device *ldev,
+			    const struct loopback_ioeventfd *arg);
+int loopback_vdev_irqfd(struct loopback_device *ldev,
+			const struct loopback_irqfd *arg);
+int loopback_vdev_interrupt(struct loopback_device *ldev,
+			    const struct loopback_interrupt *arg);
+int loopback_vdev_set_config(struct loopback_device *ldev,
+			     const struct loopback_config *arg);
+
+static inline bool loopback_vdev_broken(struct loopback_device *ldev)
+{
+	return READ_ONCE(ldev->broken);
+}
+
+#endif /* LOOPBACK_PRIV_H */

@@ -1,0 +1,8 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Guest scenario (tests/vm/run): the uapi, the window mapping, the rng device.
+. /test/vm-lib.sh
+lb_setup
+lb_run test-uapi
+lb_run test-mmap
+lb_run test-rng
+lb_finish
