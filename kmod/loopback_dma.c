@@ -22,7 +22,9 @@
 
 #include <linux/bitmap.h>
 #include <linux/dma-map-ops.h>
+#include <linux/anon_inodes.h>
 #include <linux/err.h>
+#include <linux/file.h>
 #include <linux/highmem.h>
 #include <linux/kref.h>
 #include <linux/mm.h>
@@ -641,12 +643,39 @@ static const struct vm_operations_struct lbdma_vm_ops = {
 	.fault	= lbdma_vm_fault,
 };
 
+static int lbdma_file_release(struct inode *inode, struct file *file)
+{
+	loopback_window_put(file->private_data);
+	return 0;
+}
+
+/* Pins the module: rmmod waits for the last mapping too. */
+static const struct file_operations lbdma_file_fops = {
+	.owner		= THIS_MODULE,
+	.release	= lbdma_file_release,
+};
+
 int loopback_window_mmap(struct loopback_window *win,
 			 struct vm_area_struct *vma)
 {
+	struct file *file;
+
 	/* MAP_SHARED, also of a read-only fd (VM_MAYSHARE without VM_SHARED) */
 	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
+	/*
+	 * The mapping must not keep the device fd's file alive: closing the
+	 * last fd has to break and remove the device even while user space
+	 * (or a backend it passed the fd to) still maps the window.  So the
+	 * VMA gets a file of its own that holds only the window.
+	 */
+	file = anon_inode_getfile("[loopback-window]", &lbdma_file_fops, win,
+				  O_RDWR);
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+	loopback_window_get(win);	/* the file's, dropped at its release */
+	vma_set_file(vma, file);
+	fput(file);			/* vma_set_file took its own */
 	loopback_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
 	vma->vm_ops = &lbdma_vm_ops;
 	vma->vm_private_data = win;
