@@ -1132,6 +1132,13 @@ void loopback_vdev_del_vqs(struct virtio_device *vdev)
 		lvq->vq = NULL;
 		spin_unlock_irqrestore(&lvq->lock, flags);
 
+		/*
+		 * Buffers a driver leaves posted (virtio-rng's pending read,
+		 * for one) still hold bounce pages of the window: detaching
+		 * unmaps them.  The tokens stay the driver's.
+		 */
+		while (virtqueue_detach_unused_buf(vq))
+			;
 		vring_del_virtqueue(vq);
 	}
 }
