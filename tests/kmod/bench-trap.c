@@ -211,7 +211,7 @@ int main(int argc, char **argv)
 		return tap_finish();
 	}
 	bench_trap(d, vdev);
-	if (lb_rng_wait_single(rng, sizeof(rng), 10000) == 0 && lb_rng_set_current(rng) == 0)
+	if (lb_rng_use_single(rng, sizeof(rng), 10000) == 0)
 		bench_hwrng();
 	else
 		tap_ok(false, "hwrng: no loopback hwrng to make current");

@@ -530,6 +530,13 @@ int lb_rng_wait_single(char *name, size_t len, unsigned int timeout_ms)
 	}
 }
 
+int lb_rng_use_single(char *name, size_t len, unsigned int timeout_ms)
+{
+	if (lb_rng_wait_single(name, len, timeout_ms) < 0)
+		return -1;
+	return lb_rng_set_current(name);
+}
+
 int lb_rng_set_current(const char *name)
 {
 	char cur[128];

@@ -161,6 +161,8 @@ int lb_rng_available(char *out, size_t len);
 /* waits until exactly one virtio_rng.* is available, returns its name */
 int lb_rng_wait_single(char *name, size_t len, unsigned int timeout_ms);
 int lb_rng_set_current(const char *name);
+/* lb_rng_wait_single() then lb_rng_set_current(): 0, or -1 (errno set) */
+int lb_rng_use_single(char *name, size_t len, unsigned int timeout_ms);
 /*
  * Reads n bytes (n a multiple of 64, read in chunks of `chunk` bytes, also a
  * multiple of 64: the hwrng core hands out its 64-byte buffer tail first

@@ -249,9 +249,7 @@ static void test_kill_mid_io(void)
 		kill_and_check(&p, what);
 		return;
 	}
-	rc = lb_rng_wait_single(rng, sizeof(rng), 10000);
-	if (rc == 0)
-		rc = lb_rng_set_current(rng);
+	rc = lb_rng_use_single(rng, sizeof(rng), 10000);
 	tap_ok(rc == 0, "%s: %s is the current hwrng", what, rng);
 	if (pipe2(rp, O_CLOEXEC) < 0)
 		tap_bail("pipe");
@@ -503,8 +501,7 @@ static void test_timeout_bound(void)
 	tap_ok(rc == 0, "%s: bound", what);
 	if (rc)
 		goto out;
-	if (lb_rng_wait_single(rng, sizeof(rng), 10000) == 0)
-		lb_rng_set_current(rng);
+	lb_rng_use_single(rng, sizeof(rng), 10000);
 	lbdev_stop(d);	/* the fd stays open; br reads traps and never answers */
 	br.fd = d->fd;
 	if (pthread_create(&brt, NULL, blocked_reader, &br))

@@ -158,9 +158,7 @@ static void run_case(const char *what, struct lbdev_opts o, void *(*fn)(void *))
 	name[LOOPBACK_NAME_LEN] = 0;
 	rc = lb_wait_bound(name, "virtio_rng", NULL, 0, 20000);
 	if (rc == 0)
-		rc = lb_rng_wait_single(rng, sizeof(rng), 10000);
-	if (rc == 0)
-		rc = lb_rng_set_current(rng);
+		rc = lb_rng_use_single(rng, sizeof(rng), 10000);
 	tap_ok(rc == 0, "%s: bound, hwrng current", what);
 	if (rc)
 		goto out;
@@ -224,9 +222,7 @@ static void test_irqfd_closed(void)
 	name[LOOPBACK_NAME_LEN] = 0;
 	rc = lb_wait_bound(name, "virtio_rng", NULL, 0, 20000);
 	if (rc == 0)
-		rc = lb_rng_wait_single(rng, sizeof(rng), 10000);
-	if (rc == 0)
-		rc = lb_rng_set_current(rng);
+		rc = lb_rng_use_single(rng, sizeof(rng), 10000);
 	tap_ok(rc == 0, "%s: bound, hwrng current", what);
 	if (rc)
 		goto out;

@@ -176,7 +176,7 @@ int main(int argc, char **argv)
 		struct lb_match m;
 		ssize_t n = -1;
 
-		if (lb_rng_wait_single(rng, sizeof(rng), 10000) == 0 && lb_rng_set_current(rng) == 0)
+		if (lb_rng_use_single(rng, sizeof(rng), 10000) == 0)
 			n = lb_hwrng_read(buf, sizeof(buf), sizeof(buf), 20000);
 		tap_ok(n == (ssize_t)sizeof(buf) &&
 			       lb_stream_match(d->o.seed, lbdev_produced(d), buf, sizeof(buf), 4, &m) == 0,
