@@ -210,6 +210,14 @@ static inline bool lb_region_is_romd(const MemoryRegion *mr)
 	return mr->rom_device && mr->romd_mode;
 }
 
+/* ---- dirty logging (dirty.c) ---- */
+
+/*
+ * Marks @len bytes at @addr of RAM region @mr dirty for the clients in
+ * @mask (DIRTY_MEMORY_* bits).  Any thread; lock-free.
+ */
+void lb_dirty_mark(MemoryRegion *mr, hwaddr addr, hwaddr len, uint8_t mask);
+
 /* ---- RCU (rcu.c) ---- */
 
 /* Inline read-side sections for the library's own hot paths. */

@@ -133,6 +133,12 @@ typedef struct MemoryRegionSection MemoryRegionSection;
 typedef struct AddressSpace AddressSpace;
 typedef struct FlatView FlatView;
 typedef struct RAMBlock RAMBlock;
+typedef struct MemoryListener MemoryListener;
+typedef struct EventNotifier EventNotifier;
+typedef struct IOMMUMemoryRegion IOMMUMemoryRegion;
+typedef struct IOMMUMemoryRegionOps IOMMUMemoryRegionOps;
+typedef struct RamDiscardManager RamDiscardManager;
+typedef struct DirtyBitmapSnapshot DirtyBitmapSnapshot;
 
 /*
  * Callbacks of an io region.  See Documentation/memory-api.md for the exact
@@ -208,7 +214,9 @@ struct MemoryRegion {
 	bool romd_mode;
 	bool unmergeable;
 	bool in_dispatch;	/* re-entrancy guard */
-	uint8_t dirty_log_mask;
+	uint8_t dirty_log_mask;	/* set_log clients (global bits excluded) */
+	bool is_iommu;		/* embedded in an IOMMUMemoryRegion */
+	bool flush_coalesced_mmio;
 
 	MemoryRegion *alias;
 	hwaddr alias_offset;
@@ -225,6 +233,12 @@ struct MemoryRegion {
 
 	GDestroyNotify free_notify;
 	void *free_data;
+
+	/* ioeventfds (ioeventfd.c): sorted, RCU-replaced on every change */
+	struct lb_ioeventfd_set *ioeventfds;
+	/* coalesced MMIO ranges (coalesced.c), offsets in the region */
+	struct lb_coalesced_range *coalesced;
+	RamDiscardManager *rdm;
 };
 
 /* A piece of a region as mapped in an address space (or NULL mr: nothing). */
@@ -248,6 +262,16 @@ struct AddressSpace {
 	MemoryRegion *root;
 	FlatView *current_map;	/* RCU-protected */
 	AddressSpace *next;	/* global list, in order of init */
+
+	/* listeners registered on this space, in call order (listener.c) */
+	MemoryListener *listeners;
+	/* the ioeventfds the listeners were last told about (listener.c) */
+	struct lb_as_ioeventfds *ioeventfds;
+	/* bounce buffers and map clients (map.c) */
+	GMutex map_lock;	/* protects map_clients */
+	uint64_t max_bounce_buffer_size;
+	uint64_t bounce_buffer_size;	/* in use; atomic */
+	GSList *map_clients;
 };
 
 /* ------------------------------------------------------------------ */
@@ -428,6 +452,475 @@ typedef bool (*flatview_cb)(Int128 start, Int128 len, const MemoryRegion *mr,
 			    hwaddr offset_in_region, void *opaque);
 /* Calls @cb for each range in address order until it returns true. */
 void flatview_for_each_range(FlatView *fv, flatview_cb cb, void *opaque);
+
+/* ------------------------------------------------------------------ */
+/* Event notifiers and ioeventfds                                      */
+/* ------------------------------------------------------------------ */
+
+/*
+ * An eventfd (EFD_NONBLOCK | EFD_CLOEXEC).  rfd == wfd for an eventfd; the
+ * fields are private.
+ */
+struct EventNotifier {
+	int rfd;
+	int wfd;
+	bool initialized;
+};
+
+/* 0, or -errno.  @active: start signalled. */
+int event_notifier_init(EventNotifier *e, int active);
+/* Wraps an eventfd the caller owns; cleanup does not close it. */
+void event_notifier_init_fd(EventNotifier *e, int fd);
+void event_notifier_cleanup(EventNotifier *e);
+int event_notifier_get_fd(const EventNotifier *e);
+int event_notifier_set(EventNotifier *e);
+/* Reads and clears the counter: 1 when it was signalled, else 0. */
+int event_notifier_test_and_clear(EventNotifier *e);
+
+/*
+ * A write of @size bytes (0: any size) at @addr in @mr signals @e instead of
+ * reaching the device; with @match_data only when the value, in the
+ * device's byte order after the endianness fix-up, equals @data.
+ */
+void memory_region_add_eventfd(MemoryRegion *mr, hwaddr addr, unsigned size,
+			       bool match_data, uint64_t data,
+			       EventNotifier *e);
+void memory_region_del_eventfd(MemoryRegion *mr, hwaddr addr, unsigned size,
+			       bool match_data, uint64_t data,
+			       EventNotifier *e);
+
+/* ------------------------------------------------------------------ */
+/* Listeners                                                           */
+/* ------------------------------------------------------------------ */
+
+/* Dirty-memory clients: bit numbers of the dirty-log masks. */
+#define DIRTY_MEMORY_VGA	0
+#define DIRTY_MEMORY_CODE	1
+#define DIRTY_MEMORY_MIGRATION	2
+#define DIRTY_MEMORY_NUM	3
+
+/* Reasons for global dirty tracking (memory_global_dirty_log_start). */
+#define GLOBAL_DIRTY_MIGRATION	(1U << 0)
+#define GLOBAL_DIRTY_DIRTY_RATE	(1U << 1)
+#define GLOBAL_DIRTY_LIMIT	(1U << 2)
+#define GLOBAL_DIRTY_MASK	(0x7)
+
+/*
+ * Callbacks on changes of one address space's flat view (or of every
+ * address space when registered with a NULL filter).  Any may be NULL.  All
+ * run with the writers' lock held, on the thread that committed.  Order:
+ * ascending @priority (equal: registration order) for begin, commit, the
+ * add/start callbacks; descending for the del/stop ones; the eventfd pair
+ * the other way round.  See Documentation/memory-api.md.
+ */
+struct MemoryListener {
+	void (*begin)(MemoryListener *listener);
+	void (*commit)(MemoryListener *listener);
+	void (*region_add)(MemoryListener *listener,
+			   MemoryRegionSection *section);
+	void (*region_del)(MemoryListener *listener,
+			   MemoryRegionSection *section);
+	void (*region_nop)(MemoryListener *listener,
+			   MemoryRegionSection *section);
+	void (*log_start)(MemoryListener *listener,
+			  MemoryRegionSection *section, int old_val,
+			  int new_val);
+	void (*log_stop)(MemoryListener *listener,
+			 MemoryRegionSection *section, int old_val,
+			 int new_val);
+	void (*log_sync)(MemoryListener *listener,
+			 MemoryRegionSection *section);
+	void (*log_sync_global)(MemoryListener *listener, bool last_stage);
+	void (*log_clear)(MemoryListener *listener,
+			  MemoryRegionSection *section);
+	/* false (with @errp set) refuses: the start is rolled back */
+	bool (*log_global_start)(MemoryListener *listener, GError **errp);
+	void (*log_global_stop)(MemoryListener *listener);
+	void (*log_global_after_sync)(MemoryListener *listener);
+	void (*eventfd_add)(MemoryListener *listener,
+			    MemoryRegionSection *section, bool match_data,
+			    uint64_t data, EventNotifier *e);
+	void (*eventfd_del)(MemoryListener *listener,
+			    MemoryRegionSection *section, bool match_data,
+			    uint64_t data, EventNotifier *e);
+	void (*coalesced_io_add)(MemoryListener *listener,
+				 MemoryRegionSection *section, hwaddr addr,
+				 hwaddr len);
+	void (*coalesced_io_del)(MemoryListener *listener,
+				 MemoryRegionSection *section, hwaddr addr,
+				 hwaddr len);
+	unsigned int priority;
+	const char *name;
+
+	/* private: */
+	AddressSpace *address_space;	/* the filter, or NULL */
+	MemoryListener *next;		/* global list, in call order */
+	MemoryListener *as_next;	/* per address space, in call order */
+	bool registered;
+};
+
+/*
+ * Registers @listener on @filter (NULL: every address space) and replays
+ * the current state to it alone: begin, region_add (and log_start) per
+ * range, eventfd_add per ioeventfd, coalesced_io_add, commit.
+ */
+void memory_listener_register(MemoryListener *listener, AddressSpace *filter);
+/* Mirrors the replay (eventfd_del, region_del, ...) and removes it. */
+void memory_listener_unregister(MemoryListener *listener);
+
+/* ------------------------------------------------------------------ */
+/* Dirty logging                                                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Pages are TARGET_PAGE_SIZE (4096) bytes.  Writes through this API
+ * (address_space_write, st*, map/unmap, the cached accessors) mark the
+ * pages they touch for every client in the region's dirty-log mask; a
+ * program that writes RAM through a host pointer marks them itself with
+ * memory_region_set_dirty().
+ */
+#define TARGET_PAGE_BITS	12
+#define TARGET_PAGE_SIZE	(1ULL << TARGET_PAGE_BITS)
+#define TARGET_PAGE_MASK	(~(TARGET_PAGE_SIZE - 1))
+
+/* Turns logging for @client on or off (QEMU accepts DIRTY_MEMORY_VGA only). */
+void memory_region_set_log(MemoryRegion *mr, bool log, unsigned client);
+bool memory_region_get_dirty(MemoryRegion *mr, hwaddr addr, hwaddr size,
+			     unsigned client);
+/* Marks the range for every client in memory_region_get_dirty_log_mask(). */
+void memory_region_set_dirty(MemoryRegion *mr, hwaddr addr, hwaddr size);
+bool memory_region_test_and_clear_dirty(MemoryRegion *mr, hwaddr addr,
+					hwaddr size, unsigned client);
+void memory_region_reset_dirty(MemoryRegion *mr, hwaddr addr, hwaddr size,
+			       unsigned client);
+/* Syncs from the listeners, then takes and clears the bits atomically. */
+DirtyBitmapSnapshot *memory_region_snapshot_and_clear_dirty(MemoryRegion *mr,
+							    hwaddr addr,
+							    hwaddr size,
+							    unsigned client);
+bool memory_region_snapshot_get_dirty(MemoryRegion *mr,
+				      DirtyBitmapSnapshot *snap, hwaddr addr,
+				      hwaddr size);
+void loopback_dirty_bitmap_snapshot_free(DirtyBitmapSnapshot *snap);
+/* Calls log_sync for every section of @mr in every address space. */
+void memory_region_sync_dirty_bitmap(MemoryRegion *mr, bool last_stage);
+
+/* Global dirty tracking adds DIRTY_MEMORY_MIGRATION to every RAM range. */
+bool memory_global_dirty_log_start(unsigned int flags, GError **errp);
+void memory_global_dirty_log_stop(unsigned int flags);
+void memory_global_dirty_log_sync(bool last_stage);
+void memory_global_after_dirty_log_sync(void);
+/* The GLOBAL_DIRTY_* reasons now active. */
+unsigned int loopback_global_dirty_tracking(void);
+
+/* ------------------------------------------------------------------ */
+/* Mapping, bounce buffers, region caches                              */
+/* ------------------------------------------------------------------ */
+
+/* QEMU's default per-address-space bounce budget. */
+#define DEFAULT_MAX_BOUNCE_BUFFER_SIZE 4096
+
+/*
+ * Direct RAM gives a host pointer, extended over contiguous pieces of the
+ * same region; anything else a bounce buffer from @as's budget, *plen cut
+ * to what remains (NULL with *plen = 0 when nothing does).  A read mapping
+ * is pre-filled.
+ */
+void *address_space_map(AddressSpace *as, hwaddr addr, hwaddr *plen,
+			bool is_write, MemTxAttrs attrs);
+/* Writes back @access_len bytes of a write bounce, marks dirty, frees. */
+void address_space_unmap(AddressSpace *as, void *buffer, hwaddr len,
+			 bool is_write, hwaddr access_len);
+/*
+ * Runs @cb(@opaque) once, from the thread that frees bounce space, when a
+ * mapping may succeed again (at once if it may now).  QEMU takes a QEMUBH.
+ */
+void address_space_register_map_client(AddressSpace *as,
+				       void (*cb)(void *opaque),
+				       void *opaque);
+void address_space_unregister_map_client(AddressSpace *as,
+					 void (*cb)(void *opaque),
+					 void *opaque);
+/* QEMU's x-max-bounce-buffer-size property. */
+void loopback_address_space_set_max_bounce_buffer_size(AddressSpace *as,
+							uint64_t size);
+
+/*
+ * A translation kept for repeated access to one range (a virtqueue's
+ * rings).  Fields are private.  Holds a reference on the region: destroy
+ * it before the region can go, and re-init it after a map change.
+ */
+typedef struct MemoryRegionCache {
+	uint8_t *ptr;		/* host pointer when the range is direct RAM */
+	hwaddr xlat;
+	hwaddr len;
+	FlatView *fv;
+	MemoryRegionSection mrs;
+	bool is_write;
+} MemoryRegionCache;
+
+#define MEMORY_REGION_CACHE_INVALID ((MemoryRegionCache) { .mrs.mr = NULL })
+
+/* The length cached (may be less than @len), or -errno. */
+int64_t address_space_cache_init(MemoryRegionCache *cache, AddressSpace *as,
+				 hwaddr addr, hwaddr len, bool is_write);
+/* Marks @access_len bytes at @addr (cache offsets) written: dirty logging. */
+void address_space_cache_invalidate(MemoryRegionCache *cache, hwaddr addr,
+				    hwaddr access_len);
+void address_space_cache_destroy(MemoryRegionCache *cache);
+
+MemTxResult address_space_read_cached(MemoryRegionCache *cache, hwaddr addr,
+				      void *buf, hwaddr len);
+MemTxResult address_space_write_cached(MemoryRegionCache *cache, hwaddr addr,
+				       const void *buf, hwaddr len);
+uint8_t address_space_ldub_cached(MemoryRegionCache *cache, hwaddr addr,
+				  MemTxAttrs attrs, MemTxResult *result);
+uint16_t address_space_lduw_le_cached(MemoryRegionCache *cache, hwaddr addr,
+				      MemTxAttrs attrs, MemTxResult *result);
+uint16_t address_space_lduw_be_cached(MemoryRegionCache *cache, hwaddr addr,
+				      MemTxAttrs attrs, MemTxResult *result);
+uint32_t address_space_ldl_le_cached(MemoryRegionCache *cache, hwaddr addr,
+				     MemTxAttrs attrs, MemTxResult *result);
+uint32_t address_space_ldl_be_cached(MemoryRegionCache *cache, hwaddr addr,
+				     MemTxAttrs attrs, MemTxResult *result);
+uint64_t address_space_ldq_le_cached(MemoryRegionCache *cache, hwaddr addr,
+				     MemTxAttrs attrs, MemTxResult *result);
+uint64_t address_space_ldq_be_cached(MemoryRegionCache *cache, hwaddr addr,
+				     MemTxAttrs attrs, MemTxResult *result);
+void address_space_stb_cached(MemoryRegionCache *cache, hwaddr addr,
+			      uint8_t val, MemTxAttrs attrs,
+			      MemTxResult *result);
+void address_space_stw_le_cached(MemoryRegionCache *cache, hwaddr addr,
+				 uint16_t val, MemTxAttrs attrs,
+				 MemTxResult *result);
+void address_space_stw_be_cached(MemoryRegionCache *cache, hwaddr addr,
+				 uint16_t val, MemTxAttrs attrs,
+				 MemTxResult *result);
+void address_space_stl_le_cached(MemoryRegionCache *cache, hwaddr addr,
+				 uint32_t val, MemTxAttrs attrs,
+				 MemTxResult *result);
+void address_space_stl_be_cached(MemoryRegionCache *cache, hwaddr addr,
+				 uint32_t val, MemTxAttrs attrs,
+				 MemTxResult *result);
+void address_space_stq_le_cached(MemoryRegionCache *cache, hwaddr addr,
+				 uint64_t val, MemTxAttrs attrs,
+				 MemTxResult *result);
+void address_space_stq_be_cached(MemoryRegionCache *cache, hwaddr addr,
+				 uint64_t val, MemTxAttrs attrs,
+				 MemTxResult *result);
+
+/* ------------------------------------------------------------------ */
+/* IOMMU regions                                                       */
+/* ------------------------------------------------------------------ */
+
+typedef enum {
+	IOMMU_NONE = 0,
+	IOMMU_RO = 1,
+	IOMMU_WO = 2,
+	IOMMU_RW = 3,
+} IOMMUAccessFlags;
+
+#define IOMMU_ACCESS_FLAG(r, w) (((r) ? IOMMU_RO : 0) | ((w) ? IOMMU_WO : 0))
+
+/*
+ * One translation: [iova, iova | addr_mask] maps to translated_addr in
+ * target_as with permissions perm (IOMMU_NONE: fault).
+ */
+typedef struct IOMMUTLBEntry {
+	AddressSpace *target_as;
+	hwaddr iova;
+	hwaddr translated_addr;
+	hwaddr addr_mask;
+	IOMMUAccessFlags perm;
+} IOMMUTLBEntry;
+
+typedef enum {
+	IOMMU_NOTIFIER_NONE = 0,
+	IOMMU_NOTIFIER_UNMAP = 0x1,
+	IOMMU_NOTIFIER_MAP = 0x2,
+	IOMMU_NOTIFIER_DEVIOTLB_UNMAP = 0x4,
+} IOMMUNotifierFlag;
+
+#define IOMMU_NOTIFIER_IOTLB_EVENTS (IOMMU_NOTIFIER_MAP | IOMMU_NOTIFIER_UNMAP)
+#define IOMMU_NOTIFIER_DEVIOTLB_EVENTS IOMMU_NOTIFIER_DEVIOTLB_UNMAP
+#define IOMMU_NOTIFIER_ALL (IOMMU_NOTIFIER_IOTLB_EVENTS | \
+			    IOMMU_NOTIFIER_DEVIOTLB_EVENTS)
+
+typedef struct IOMMUTLBEvent {
+	IOMMUNotifierFlag type;
+	IOMMUTLBEntry entry;
+} IOMMUTLBEvent;
+
+typedef struct IOMMUNotifier IOMMUNotifier;
+typedef void (*IOMMUNotify)(IOMMUNotifier *notifier, IOMMUTLBEntry *data);
+
+/* Watches [start, end] (inclusive) of one IOMMU index. */
+struct IOMMUNotifier {
+	IOMMUNotify notify;
+	IOMMUNotifierFlag notifier_flags;
+	hwaddr start;
+	hwaddr end;
+	int iommu_idx;
+	/* private: */
+	IOMMUNotifier *next;
+};
+
+void iommu_notifier_init(IOMMUNotifier *n, IOMMUNotify fn,
+			 IOMMUNotifierFlag flags, hwaddr start, hwaddr end,
+			 int iommu_idx);
+
+/*
+ * QEMU's IOMMUMemoryRegionClass methods.  translate is required; the others
+ * may be NULL (QEMU's defaults: min page size TARGET_PAGE_SIZE, replay by
+ * translating every page, one index).
+ */
+struct IOMMUMemoryRegionOps {
+	IOMMUTLBEntry (*translate)(IOMMUMemoryRegion *iommu, hwaddr addr,
+				   IOMMUAccessFlags flag, int iommu_idx);
+	uint64_t (*get_min_page_size)(IOMMUMemoryRegion *iommu);
+	/* 0, or -errno with @errp set to refuse the new notifier flags */
+	int (*notify_flag_changed)(IOMMUMemoryRegion *iommu,
+				   IOMMUNotifierFlag old_flags,
+				   IOMMUNotifierFlag new_flags,
+				   GError **errp);
+	void (*replay)(IOMMUMemoryRegion *iommu, IOMMUNotifier *notifier);
+	int (*attrs_to_index)(IOMMUMemoryRegion *iommu, MemTxAttrs attrs);
+	int (*num_indexes)(IOMMUMemoryRegion *iommu);
+};
+
+/* Caller storage; embed it and use container_of in the ops. */
+struct IOMMUMemoryRegion {
+	MemoryRegion parent_obj;
+	/* private: */
+	const IOMMUMemoryRegionOps *ops;
+	IOMMUNotifier *notifiers;
+	IOMMUNotifierFlag notify_flags;	/* union of the notifiers' flags */
+};
+
+#define IOMMU_MEMORY_REGION(mr) \
+	((IOMMUMemoryRegion *)((char *)(mr) - offsetof(IOMMUMemoryRegion, parent_obj)))
+
+void memory_region_init_iommu(IOMMUMemoryRegion *iommu_mr, void *owner,
+			      const IOMMUMemoryRegionOps *ops,
+			      const char *name, uint64_t size);
+/* The IOMMU region @mr is or aliases, or NULL. */
+IOMMUMemoryRegion *memory_region_get_iommu(MemoryRegion *mr);
+uint64_t memory_region_iommu_get_min_page_size(IOMMUMemoryRegion *iommu_mr);
+int memory_region_iommu_attrs_to_index(IOMMUMemoryRegion *iommu_mr,
+				       MemTxAttrs attrs);
+int memory_region_iommu_num_indexes(IOMMUMemoryRegion *iommu_mr);
+/* 0, or -errno with @errp set (bad flags or index, or refused). */
+int memory_region_register_iommu_notifier(MemoryRegion *mr, IOMMUNotifier *n,
+					  GError **errp);
+void memory_region_unregister_iommu_notifier(MemoryRegion *mr,
+					     IOMMUNotifier *n);
+void memory_region_notify_iommu(IOMMUMemoryRegion *iommu_mr, int iommu_idx,
+				IOMMUTLBEvent event);
+void memory_region_notify_iommu_one(IOMMUNotifier *notifier,
+				    IOMMUTLBEvent *event);
+void memory_region_iommu_replay(IOMMUMemoryRegion *iommu_mr,
+				IOMMUNotifier *n);
+/*
+ * The translation of @addr through every IOMMU on the way: perm IOMMU_NONE
+ * when there is none or access is refused.
+ */
+IOMMUTLBEntry address_space_get_iotlb_entry(AddressSpace *as, hwaddr addr,
+					    bool is_write, MemTxAttrs attrs);
+
+/* ------------------------------------------------------------------ */
+/* Coalesced MMIO                                                      */
+/* ------------------------------------------------------------------ */
+
+/* The whole region, or the range [@offset, @offset + @size), may be coalesced. */
+void memory_region_set_coalescing(MemoryRegion *mr);
+void memory_region_add_coalescing(MemoryRegion *mr, hwaddr offset,
+				  uint64_t size);
+void memory_region_clear_coalescing(MemoryRegion *mr);
+/* Accesses to @mr flush the coalesced buffer first. */
+void memory_region_set_flush_coalesced(MemoryRegion *mr);
+void memory_region_clear_flush_coalesced(MemoryRegion *mr);
+/*
+ * Flushes through the handler the program installed (an accelerator's
+ * ring); without one it does nothing.
+ */
+void qemu_flush_coalesced_mmio_buffer(void);
+void loopback_set_coalesced_mmio_flush(void (*flush)(void *opaque),
+				       void *opaque);
+
+/* ------------------------------------------------------------------ */
+/* RAM discard managers                                                */
+/* ------------------------------------------------------------------ */
+
+typedef struct RamDiscardListener RamDiscardListener;
+typedef int (*NotifyRamPopulate)(RamDiscardListener *rdl,
+				 MemoryRegionSection *section);
+typedef void (*NotifyRamDiscard)(RamDiscardListener *rdl,
+				 MemoryRegionSection *section);
+typedef int (*ReplayRamPopulate)(MemoryRegionSection *section, void *opaque);
+typedef void (*ReplayRamDiscard)(MemoryRegionSection *section, void *opaque);
+
+/* Told which parts of one section are populated. */
+struct RamDiscardListener {
+	NotifyRamPopulate notify_populate;
+	NotifyRamDiscard notify_discard;
+	bool double_discard_supported;
+	/* private: */
+	MemoryRegionSection *section;
+	RamDiscardListener *next;
+};
+
+void ram_discard_listener_init(RamDiscardListener *rdl,
+			       NotifyRamPopulate populate_fn,
+			       NotifyRamDiscard discard_fn,
+			       bool double_discard_supported);
+
+/* QEMU's RamDiscardManagerClass methods, all required. */
+typedef struct RamDiscardManagerOps {
+	uint64_t (*get_min_granularity)(const RamDiscardManager *rdm,
+					const MemoryRegion *mr);
+	bool (*is_populated)(const RamDiscardManager *rdm,
+			     const MemoryRegionSection *section);
+	int (*replay_populated)(const RamDiscardManager *rdm,
+				MemoryRegionSection *section,
+				ReplayRamPopulate replay_fn, void *opaque);
+	void (*replay_discarded)(const RamDiscardManager *rdm,
+				 MemoryRegionSection *section,
+				 ReplayRamDiscard replay_fn, void *opaque);
+	void (*register_listener)(RamDiscardManager *rdm,
+				  RamDiscardListener *rdl,
+				  MemoryRegionSection *section);
+	void (*unregister_listener)(RamDiscardManager *rdm,
+				    RamDiscardListener *rdl);
+} RamDiscardManagerOps;
+
+/* Caller storage; embed it. */
+struct RamDiscardManager {
+	const RamDiscardManagerOps *ops;
+};
+
+/* 0, or -EBUSY when @mr already has one (NULL clears). */
+int memory_region_set_ram_discard_manager(MemoryRegion *mr,
+					  RamDiscardManager *rdm);
+RamDiscardManager *memory_region_get_ram_discard_manager(MemoryRegion *mr);
+bool memory_region_has_ram_discard_manager(MemoryRegion *mr);
+
+uint64_t ram_discard_manager_get_min_granularity(const RamDiscardManager *rdm,
+						 const MemoryRegion *mr);
+bool ram_discard_manager_is_populated(const RamDiscardManager *rdm,
+				      const MemoryRegionSection *section);
+int ram_discard_manager_replay_populated(const RamDiscardManager *rdm,
+					 MemoryRegionSection *section,
+					 ReplayRamPopulate replay_fn,
+					 void *opaque);
+void ram_discard_manager_replay_discarded(const RamDiscardManager *rdm,
+					  MemoryRegionSection *section,
+					  ReplayRamDiscard replay_fn,
+					  void *opaque);
+void ram_discard_manager_register_listener(RamDiscardManager *rdm,
+					   RamDiscardListener *rdl,
+					   MemoryRegionSection *section);
+void ram_discard_manager_unregister_listener(RamDiscardManager *rdm,
+					     RamDiscardListener *rdl);
 
 /* ------------------------------------------------------------------ */
 /* RCU                                                                 */
