@@ -65,15 +65,18 @@ static uint64_t lb_load_he(const uint8_t *buf, hwaddr l)
 	}
 }
 
-static MemTxResult lb_flatview_read(FlatView *fv, hwaddr addr,
-				    MemTxAttrs attrs, uint8_t *buf, hwaddr len)
+/* Inlined into its one caller: a call here is measurable on small reads. */
+static inline __attribute__((always_inline)) MemTxResult
+lb_flatview_read(FlatView *fv, hwaddr addr, MemTxAttrs attrs, uint8_t *buf,
+		 hwaddr len)
 {
 	MemTxResult r = MEMTX_OK;
 
 	while (len) {
 		const FlatRange *fr;
 		hwaddr xlat, l = len;
-		MemoryRegion *mr = lb_translate(fv, addr, &xlat, &l, &fr);
+		MemoryRegion *mr = lb_translate_attrs(fv, addr, &xlat, &l, &fr,
+						      false, attrs);
 
 		if (lb_access_is_direct(fr, false)) {
 			memcpy(buf, fr->host + xlat, l);
@@ -92,16 +95,17 @@ static MemTxResult lb_flatview_read(FlatView *fv, hwaddr addr,
 	return r;
 }
 
-static MemTxResult lb_flatview_write(FlatView *fv, hwaddr addr,
-				     MemTxAttrs attrs, const uint8_t *buf,
-				     hwaddr len)
+static inline __attribute__((always_inline)) MemTxResult
+lb_flatview_write(FlatView *fv, hwaddr addr, MemTxAttrs attrs,
+		  const uint8_t *buf, hwaddr len)
 {
 	MemTxResult r = MEMTX_OK;
 
 	while (len) {
 		const FlatRange *fr;
 		hwaddr xlat, l = len;
-		MemoryRegion *mr = lb_translate(fv, addr, &xlat, &l, &fr);
+		MemoryRegion *mr = lb_translate_attrs(fv, addr, &xlat, &l, &fr,
+						      true, attrs);
 
 		if (lb_access_is_direct(fr, true)) {
 			memcpy(fr->host + xlat, buf, l);
@@ -121,14 +125,55 @@ static MemTxResult lb_flatview_write(FlatView *fv, hwaddr addr,
 	return r;
 }
 
+/*
+ * The IOMMU path of flatview_translate(), out of line.  The arguments it
+ * needs beyond the lookup's come packed in one word (bit 0 is_write, bit 1
+ * "no len", attrs above): with more live registers the lookup no longer
+ * fits in the call-clobbered ones, and every translation would pay for
+ * saving the others.
+ */
+#define LB_PACK_WRITE	1u
+#define LB_PACK_NOLEN	2u
+#define LB_PACK_SHIFT	2
+
+static __attribute__((noinline)) MemoryRegion *
+lb_translate_iommu_tail(MemoryRegion *mr, hwaddr *xlat, hwaddr *len,
+			uint64_t packed)
+{
+	const FlatRange *fr;
+	hwaddr dummy = 1;
+	uint32_t bits = packed >> LB_PACK_SHIFT;
+	MemTxAttrs attrs;
+
+	memcpy(&attrs, &bits, sizeof(attrs));
+	return lb_translate_iommu(mr, xlat,
+				  packed & LB_PACK_NOLEN ? &dummy : len, &fr,
+				  packed & LB_PACK_WRITE, attrs, NULL, NULL);
+}
+
 LOOPBACK_API MemoryRegion *flatview_translate(FlatView *fv, hwaddr addr,
 					      hwaddr *xlat, hwaddr *len,
 					      bool is_write, MemTxAttrs attrs)
 {
 	const FlatRange *fr;
 	hwaddr dummy = 1;
+	uint32_t bits;
+	uint64_t packed;
+	MemoryRegion *mr;
 
-	return lb_translate(fv, addr, xlat, len ? len : &dummy, &fr);
+	G_STATIC_ASSERT(sizeof(attrs) == sizeof(bits));
+	memcpy(&bits, &attrs, sizeof(bits));
+	packed = (uint64_t)bits << LB_PACK_SHIFT |
+		 (is_write ? LB_PACK_WRITE : 0) | (len ? 0 : LB_PACK_NOLEN);
+	/* pack now: is_write, attrs and len must not stay live below */
+	__asm__("" : "+r"(packed));
+	if (!len)
+		len = &dummy;
+	mr = lb_translate(fv, addr, xlat, len, &fr);
+	/* len may point at this frame's dummy: the tail does not use it then */
+	if (G_UNLIKELY(fr && fr->iommu))
+		return lb_translate_iommu_tail(mr, xlat, len, packed);
+	return mr;
 }
 
 LOOPBACK_API MemoryRegion *address_space_translate(AddressSpace *as,
@@ -136,11 +181,8 @@ LOOPBACK_API MemoryRegion *address_space_translate(AddressSpace *as,
 						   hwaddr *len, bool is_write,
 						   MemTxAttrs attrs)
 {
-	const FlatRange *fr;
-	hwaddr dummy = 1;
-
-	return lb_translate(rcu_dereference(as->current_map), addr, xlat,
-			    len ? len : &dummy, &fr);
+	return flatview_translate(rcu_dereference(as->current_map), addr, xlat,
+				  len, is_write, attrs);
 }
 
 LOOPBACK_API MemTxResult address_space_read_full(AddressSpace *as,
@@ -203,12 +245,19 @@ LOOPBACK_API MemTxResult address_space_write_rom(AddressSpace *as,
 	while (len) {
 		const FlatRange *fr;
 		hwaddr xlat, l = len;
-		MemoryRegion *mr = lb_translate(fv, addr, &xlat, &l, &fr);
+		MemoryRegion *mr = lb_translate_attrs(fv, addr, &xlat, &l, &fr,
+						      true, attrs);
 
 		if (mr->ram || lb_region_is_romd(mr)) {
-			/* A ROM device's RAM is not clamped by translation. */
-			if (!mr->ram && l - 1 > fr->last - addr)
-				l = fr->last - addr + 1;
+			/*
+			 * A ROM device's RAM is not clamped by translation.
+			 * Measured from xlat: an IOMMU may have moved us.
+			 */
+			hwaddr left = fr->last - fr->start -
+				      (xlat - fr->offset_in_region);
+
+			if (!mr->ram && l - 1 > left)
+				l = left + 1;
 			memcpy(fr->host + xlat, p, l);
 		} else {
 			l = lb_access_size(mr, l, xlat);
@@ -233,7 +282,8 @@ LOOPBACK_API bool address_space_access_valid(AddressSpace *as, hwaddr addr,
 	while (len && ok) {
 		const FlatRange *fr;
 		hwaddr xlat, l = len;
-		MemoryRegion *mr = lb_translate(fv, addr, &xlat, &l, &fr);
+		MemoryRegion *mr = lb_translate_attrs(fv, addr, &xlat, &l, &fr,
+						      is_write, attrs);
 
 		if (!lb_access_is_direct(fr, is_write)) {
 			l = lb_access_size(mr, l, addr);

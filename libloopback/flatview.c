@@ -64,6 +64,7 @@ static void lb_range_template(FlatRange *fr, MemoryRegion *mr, bool readonly,
 			       lb_region_is_romd(mr),
 		.direct_write = mr->ram && !mr->ram_device && !mr->readonly &&
 				!mr->rom_device && !readonly,
+		.iommu = mr->is_iommu,
 	};
 }
 

@@ -93,7 +93,9 @@ typedef struct FlatRange {
 	bool romd_mode;
 	bool readonly;
 	bool nonvolatile;
-	bool unmergeable;
+	/* two bits in one byte: the range stays 48 bytes */
+	bool unmergeable:1;
+	bool iommu:1;		/* mr is an IOMMU: translate, never access */
 	bool ram;		/* mr->ram, copied to spare a cache line */
 	bool direct_read;	/* plain copies allowed: see lb_range_init() */
 	bool direct_write;
@@ -199,9 +201,39 @@ static inline MemoryRegion *lb_translate(const FlatView *fv, hwaddr addr,
 	return fr->mr;
 }
 
+/*
+ * The rest of a translation that landed on an IOMMU range (iommu.c): the
+ * same outputs as lb_translate(), in the view of the last target address
+ * space.  Optional: *@page_mask (the IOMMU pages' mask, ANDed over the
+ * hops) and *@as (the last target).
+ */
+MemoryRegion *lb_translate_iommu(MemoryRegion *mr, hwaddr *xlat, hwaddr *plen,
+				 const FlatRange **pfr, bool is_write,
+				 MemTxAttrs attrs, hwaddr *page_mask,
+				 AddressSpace **as);
+
 static inline bool lb_access_is_direct(const FlatRange *fr, bool is_write)
 {
 	return fr && (is_write ? fr->direct_write : fr->direct_read);
+}
+
+/*
+ * lb_translate() through any IOMMUs on the way (QEMU's flatview_translate),
+ * for callers that next test lb_access_is_direct(): an IOMMU range is never
+ * direct, so testing that first leaves the RAM path's branches as they were.
+ */
+static inline __attribute__((always_inline)) MemoryRegion *
+lb_translate_attrs(const FlatView *fv, hwaddr addr, hwaddr *xlat,
+		   hwaddr *plen, const FlatRange **pfr, bool is_write,
+		   MemTxAttrs attrs)
+{
+	MemoryRegion *mr = lb_translate(fv, addr, xlat, plen, pfr);
+	const FlatRange *fr = *pfr;
+
+	if (G_UNLIKELY(!lb_access_is_direct(fr, is_write) && fr && fr->iommu))
+		mr = lb_translate_iommu(mr, xlat, plen, pfr, is_write, attrs,
+					NULL, NULL);
+	return mr;
 }
 
 hwaddr lb_access_size(const MemoryRegion *mr, hwaddr l, hwaddr addr);

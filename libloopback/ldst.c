@@ -18,8 +18,8 @@ static uint64_t lb_ld(AddressSpace *as, hwaddr addr, MemTxAttrs attrs,
 	uint64_t val = 0;
 
 	lb_rcu_read_lock();
-	mr = lb_translate(rcu_dereference(as->current_map), addr, &xlat, &l,
-			  &fr);
+	mr = lb_translate_attrs(rcu_dereference(as->current_map), addr, &xlat,
+				&l, &fr, false, attrs);
 	if (l < size || !lb_access_is_direct(fr, false)) {
 		r = memory_region_dispatch_read(mr, xlat, &val,
 						size_memop(size) | end, attrs);
@@ -49,8 +49,8 @@ static void lb_st(AddressSpace *as, hwaddr addr, uint64_t val,
 	MemTxResult r = MEMTX_OK;
 
 	lb_rcu_read_lock();
-	mr = lb_translate(rcu_dereference(as->current_map), addr, &xlat, &l,
-			  &fr);
+	mr = lb_translate_attrs(rcu_dereference(as->current_map), addr, &xlat,
+				&l, &fr, true, attrs);
 	if (l < size || !lb_access_is_direct(fr, true)) {
 		if (fr && fr->readonly && mr->ram)
 			r = MEMTX_DECODE_ERROR;

@@ -446,7 +446,7 @@ LOOPBACK_API bool memory_region_is_nonvolatile(MemoryRegion *mr)
 
 LOOPBACK_API bool memory_region_is_iommu(MemoryRegion *mr)
 {
-	return false;
+	return memory_region_get_iommu(mr) != NULL;
 }
 
 LOOPBACK_API bool memory_region_is_mapped(MemoryRegion *mr)

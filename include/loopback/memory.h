@@ -821,8 +821,10 @@ void memory_region_notify_iommu_one(IOMMUNotifier *notifier,
 void memory_region_iommu_replay(IOMMUMemoryRegion *iommu_mr,
 				IOMMUNotifier *n);
 /*
- * The translation of @addr through every IOMMU on the way: perm IOMMU_NONE
- * when there is none or access is refused.
+ * QEMU's IOTLB entry for @addr: the address in the last address space
+ * reached, masked by the AND of the IOMMUs' addr_masks (TARGET_PAGE_SIZE
+ * pages when no IOMMU is on the way), perm IOMMU_RW.  All zero (perm
+ * IOMMU_NONE) when an IOMMU refuses the access or nothing is mapped there.
  */
 IOMMUTLBEntry address_space_get_iotlb_entry(AddressSpace *as, hwaddr addr,
 					    bool is_write, MemTxAttrs attrs);
