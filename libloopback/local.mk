@@ -15,6 +15,7 @@ libloopback_libloopback_la_SOURCES = \
 	libloopback/ldst.c \
 	libloopback/find.c \
 	libloopback/iommu.c \
+	libloopback/ram-discard.c \
 	libloopback/mtree.c
 libloopback_libloopback_la_CFLAGS = $(AM_CFLAGS) $(URCU_CFLAGS) -fvisibility=hidden \
 	-fno-semantic-interposition

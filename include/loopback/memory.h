@@ -861,12 +861,15 @@ typedef void (*NotifyRamDiscard)(RamDiscardListener *rdl,
 typedef int (*ReplayRamPopulate)(MemoryRegionSection *section, void *opaque);
 typedef void (*ReplayRamDiscard)(MemoryRegionSection *section, void *opaque);
 
-/* Told which parts of one section are populated. */
+/*
+ * Told which parts of one section are populated.  As in QEMU, the manager
+ * replays the populated parts on register and discards them on unregister.
+ */
 struct RamDiscardListener {
 	NotifyRamPopulate notify_populate;
 	NotifyRamDiscard notify_discard;
 	bool double_discard_supported;
-	/* private: */
+	/* the manager's: its copy of the section, and its list link */
 	MemoryRegionSection *section;
 	RamDiscardListener *next;
 };
