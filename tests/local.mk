@@ -9,7 +9,8 @@ check_PROGRAMS += \
 	tests/test-access \
 	tests/test-random-render \
 	tests/test-misuse \
-	tests/test-iommu
+	tests/test-iommu \
+	tests/test-ram-discard
 
 tests_test_region_SOURCES = tests/test-region.c tests/testutil.c tests/testutil.h
 tests_test_render_SOURCES = tests/test-render.c tests/testutil.c tests/testutil.h
@@ -17,6 +18,7 @@ tests_test_access_SOURCES = tests/test-access.c tests/testutil.c tests/testutil.
 tests_test_random_render_SOURCES = tests/test-random-render.c tests/testutil.c tests/testutil.h
 tests_test_misuse_SOURCES = tests/test-misuse.c tests/testutil.c tests/testutil.h
 tests_test_iommu_SOURCES = tests/test-iommu.c tests/testutil.c tests/testutil.h
+tests_test_ram_discard_SOURCES = tests/test-ram-discard.c tests/testutil.c tests/testutil.h
 
 TESTS += \
 	tests/test-region \
@@ -25,6 +27,7 @@ TESTS += \
 	tests/test-random-render \
 	tests/test-misuse \
 	tests/test-iommu \
+	tests/test-ram-discard \
 	tests/mtree-qemu.sh \
 	tests/mtree-bad-input.sh \
 	tests/kmod/run-vm.sh
