@@ -36,6 +36,8 @@ struct RAMBlock {
 	ram_addr_t offset;	/* in the global ram_addr_t space */
 	RAMBlock *next;		/* global list, protected by lb_ram_lock */
 	RAMBlock *prev;
+	/* per client, a bit per TARGET_PAGE_SIZE page; made on first use */
+	unsigned long *dirty[DIRTY_MEMORY_NUM];
 };
 
 RAMBlock *lb_ram_block_new_memfd(const char *name, uint64_t size,

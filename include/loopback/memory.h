@@ -215,6 +215,7 @@ struct MemoryRegion {
 	bool unmergeable;
 	bool in_dispatch;	/* re-entrancy guard */
 	uint8_t dirty_log_mask;	/* set_log clients (global bits excluded) */
+	uint8_t vga_logging_count;	/* set_log(VGA) nesting (dirty.c) */
 	bool is_iommu;		/* embedded in an IOMMUMemoryRegion */
 	bool flush_coalesced_mmio;
 
