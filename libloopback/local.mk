@@ -17,6 +17,7 @@ libloopback_libloopback_la_SOURCES = \
 	libloopback/mtree.c \
 	libloopback/dirty.c \
 	libloopback/map.c \
+	libloopback/cache.c \
 	libloopback/merge-stub.c
 libloopback_libloopback_la_CFLAGS = $(AM_CFLAGS) $(URCU_CFLAGS) -fvisibility=hidden \
 	-fno-semantic-interposition

@@ -655,8 +655,9 @@ typedef struct MemoryRegionCache {
 	uint8_t *ptr;		/* host pointer when the range is direct RAM */
 	hwaddr xlat;
 	hwaddr len;
-	FlatView *fv;
-	MemoryRegionSection mrs;
+	AddressSpace *as;	/* the rest goes through dispatch here */
+	hwaddr addr;		/* at this address */
+	MemoryRegionSection mrs;	/* mrs.mr holds a reference */
 	bool is_write;
 } MemoryRegionCache;
 
