@@ -8,13 +8,17 @@ check_PROGRAMS += \
 	tests/test-render \
 	tests/test-access \
 	tests/test-random-render \
-	tests/test-misuse
+	tests/test-misuse \
+	tests/test-dirty \
+	tests/test-map
 
 tests_test_region_SOURCES = tests/test-region.c tests/testutil.c tests/testutil.h
 tests_test_render_SOURCES = tests/test-render.c tests/testutil.c tests/testutil.h
 tests_test_access_SOURCES = tests/test-access.c tests/testutil.c tests/testutil.h
 tests_test_random_render_SOURCES = tests/test-random-render.c tests/testutil.c tests/testutil.h
 tests_test_misuse_SOURCES = tests/test-misuse.c tests/testutil.c tests/testutil.h
+tests_test_dirty_SOURCES = tests/test-dirty.c tests/testutil.c tests/testutil.h
+tests_test_map_SOURCES = tests/test-map.c tests/testutil.c tests/testutil.h
 
 TESTS += \
 	tests/test-region \
@@ -22,6 +26,8 @@ TESTS += \
 	tests/test-access \
 	tests/test-random-render \
 	tests/test-misuse \
+	tests/test-dirty \
+	tests/test-map \
 	tests/mtree-qemu.sh \
 	tests/mtree-bad-input.sh \
 	tests/kmod/run-vm.sh
