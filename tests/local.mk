@@ -10,7 +10,8 @@ check_PROGRAMS += \
 	tests/test-random-render \
 	tests/test-misuse \
 	tests/test-dirty \
-	tests/test-map
+	tests/test-map \
+	tests/test-cache
 
 tests_test_region_SOURCES = tests/test-region.c tests/testutil.c tests/testutil.h
 tests_test_render_SOURCES = tests/test-render.c tests/testutil.c tests/testutil.h
@@ -19,6 +20,7 @@ tests_test_random_render_SOURCES = tests/test-random-render.c tests/testutil.c t
 tests_test_misuse_SOURCES = tests/test-misuse.c tests/testutil.c tests/testutil.h
 tests_test_dirty_SOURCES = tests/test-dirty.c tests/testutil.c tests/testutil.h
 tests_test_map_SOURCES = tests/test-map.c tests/testutil.c tests/testutil.h
+tests_test_cache_SOURCES = tests/test-cache.c tests/testutil.c tests/testutil.h
 
 TESTS += \
 	tests/test-region \
@@ -28,6 +30,7 @@ TESTS += \
 	tests/test-misuse \
 	tests/test-dirty \
 	tests/test-map \
+	tests/test-cache \
 	tests/mtree-qemu.sh \
 	tests/mtree-bad-input.sh \
 	tests/kmod/run-vm.sh
