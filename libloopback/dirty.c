@@ -45,8 +45,9 @@ static unsigned long *lb_bitmap(RAMBlock *rb, unsigned int client,
 	words = lb_words(lb_block_pages(rb));
 	fresh = g_try_new0(unsigned long, words ? words : 1);
 	if (!fresh) {
-		g_critical("dirty logging: no memory for a %zu-word bitmap of %s",
-			   words, rb->mr ? rb->mr->name : "RAM");
+		g_critical("dirty logging: no memory for a %zu-word "
+			   "bitmap of %s", words,
+			   rb->mr ? rb->mr->name : "RAM");
 		return NULL;
 	}
 	/* First writers may race: one bitmap is published, the others go. */
@@ -91,7 +92,8 @@ static bool lb_take_pages(unsigned long *bm, uint64_t first, uint64_t last,
 		if (m == ~0UL)
 			old = __atomic_exchange_n(&bm[w], 0, __ATOMIC_SEQ_CST);
 		else
-			old = __atomic_fetch_and(&bm[w], ~m, __ATOMIC_SEQ_CST) & m;
+			old = __atomic_fetch_and(&bm[w], ~m,
+						 __ATOMIC_SEQ_CST) & m;
 		any |= old != 0;
 		while (take && old) {
 			take(data, w * LB_WORD_BITS + __builtin_ctzl(old));
@@ -150,8 +152,8 @@ static RAMBlock *lb_dirty_range(MemoryRegion *mr, hwaddr addr, hwaddr size,
 	}
 	if (addr > rb->size || size > rb->size - addr) {
 		g_critical("%s: range %#" PRIx64 "+%#" PRIx64
-			   " is outside %s (size %#" PRIx64 ")", func, addr, size,
-			   mr->name, rb->size);
+			   " is outside %s (size %#" PRIx64 ")", func, addr,
+			   size, mr->name, rb->size);
 		return NULL;
 	}
 	return rb;
@@ -175,8 +177,9 @@ LOOPBACK_API void memory_region_set_log(MemoryRegion *mr, bool log,
 	if (!lb_region_check(mr, __func__))
 		return;
 	if (client != DIRTY_MEMORY_VGA) {
-		g_critical("%s: %s: only DIRTY_MEMORY_VGA can be set per region, "
-			   "not client %u", __func__, mr->name, client);
+		g_critical("%s: %s: only DIRTY_MEMORY_VGA can be set per "
+			   "region, not client %u", __func__, mr->name,
+			   client);
 		return;
 	}
 	if (mr->alias) {
@@ -195,7 +198,7 @@ LOOPBACK_API void memory_region_set_log(MemoryRegion *mr, bool log,
 			   mr->name, UINT8_MAX);
 	} else {
 		mr->vga_logging_count += log ? 1 : -1;
-		/* Nested calls count; only the first start, last stop change. */
+		/* Calls nest: only the first start and last stop count. */
 		if (!old != !mr->vga_logging_count) {
 			mr->dirty_log_mask = (mr->dirty_log_mask & ~bit) |
 					     (log ? bit : 0);

@@ -98,15 +98,17 @@ hwaddr lb_map_extend(const FlatView *fv, const FlatRange *fr, hwaddr addr,
 {
 	hwaddr done = lb_direct_len(fr, addr, xlat, len);
 
-	/* QEMU's rule (flatview_extend_translation): same region, no gap. */
-	/* The caller keeps addr + len - 1 from wrapping. */
+	/*
+	 * QEMU's rule (flatview_extend_translation): same region, no gap.
+	 * The caller keeps addr + len - 1 from wrapping.
+	 */
 	while (done < len) {
 		const FlatRange *next;
 		hwaddr nx, nl = len - done;
 		MemoryRegion *mr = lb_translate(fv, addr + done, &nx, &nl,
 						&next);
 
-		/* Also direct: a readonly alias piece must not become writable. */
+		/* And direct: RAM behind a readonly alias stays readonly. */
 		if (mr != fr->mr || nx != xlat + done ||
 		    !lb_access_is_direct(next, is_write))
 			break;
