@@ -109,6 +109,8 @@ lb_flatview_write(FlatView *fv, hwaddr addr, MemTxAttrs attrs,
 
 		if (lb_access_is_direct(fr, true)) {
 			memcpy(fr->host + xlat, buf, l);
+			if (G_UNLIKELY(fr->dirty_log_mask))
+				lb_dirty_mark(mr, xlat, l, fr->dirty_log_mask);
 		} else if (fr && fr->readonly && mr->ram) {
 			/* RAM behind a readonly alias: dropped like a ROM write. */
 			r |= MEMTX_DECODE_ERROR;
@@ -259,6 +261,8 @@ LOOPBACK_API MemTxResult address_space_write_rom(AddressSpace *as,
 			if (!mr->ram && l - 1 > left)
 				l = left + 1;
 			memcpy(fr->host + xlat, p, l);
+			if (G_UNLIKELY(fr->dirty_log_mask))
+				lb_dirty_mark(mr, xlat, l, fr->dirty_log_mask);
 		} else {
 			l = lb_access_size(mr, l, xlat);
 		}

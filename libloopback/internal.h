@@ -36,6 +36,9 @@ struct RAMBlock {
 	ram_addr_t offset;	/* in the global ram_addr_t space */
 	RAMBlock *next;		/* global list, protected by lb_ram_lock */
 	RAMBlock *prev;
+	/* per client, a bit per TARGET_PAGE_SIZE page; made on first use */
+	unsigned long *dirty[DIRTY_MEMORY_NUM];
+	unsigned int maps;	/* direct address_space_map()s; atomic */
 };
 
 RAMBlock *lb_ram_block_new_memfd(const char *name, uint64_t size,
@@ -249,6 +252,19 @@ static inline bool lb_region_is_romd(const MemoryRegion *mr)
  * @mask (DIRTY_MEMORY_* bits).  Any thread; lock-free.
  */
 void lb_dirty_mark(MemoryRegion *mr, hwaddr addr, hwaddr len, uint8_t mask);
+
+/* ---- bounce buffers and map clients (map.c) ---- */
+
+/* Called by address_space_init (after the memset) and _destroy. */
+void lb_map_init(AddressSpace *as);
+void lb_map_destroy(AddressSpace *as);
+/*
+ * The length, up to @len, of a direct access at @addr (offset @xlat in
+ * @fr's region): @fr's part, extended over the following ranges of the
+ * same region at continuous offsets.  Inside an RCU read-side section.
+ */
+hwaddr lb_map_extend(const FlatView *fv, const FlatRange *fr, hwaddr addr,
+		     hwaddr xlat, hwaddr len, bool is_write);
 
 /* ---- RCU (rcu.c) ---- */
 

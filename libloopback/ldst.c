@@ -67,6 +67,8 @@ static void lb_st(AddressSpace *as, hwaddr addr, uint64_t val,
 		val <<= 64 - size * 8;
 #endif
 		memcpy(fr->host + xlat, &val, size);
+		if (G_UNLIKELY(fr->dirty_log_mask))
+			lb_dirty_mark(mr, xlat, size, fr->dirty_log_mask);
 	}
 	lb_rcu_read_unlock();
 	if (result)

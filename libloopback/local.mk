@@ -16,6 +16,10 @@ libloopback_libloopback_la_SOURCES = \
 	libloopback/find.c \
 	libloopback/iommu.c \
 	libloopback/ram-discard.c \
+	libloopback/dirty.c \
+	libloopback/map.c \
+	libloopback/cache.c \
+	libloopback/merge-stub.c \
 	libloopback/mtree.c
 libloopback_libloopback_la_CFLAGS = $(AM_CFLAGS) $(URCU_CFLAGS) -fvisibility=hidden \
 	-fno-semantic-interposition

@@ -171,6 +171,8 @@ void lb_ram_block_free(RAMBlock *rb)
 		munmap(rb->host, rb->mapped_len);
 	if (rb->owns_fd && rb->fd >= 0)
 		close(rb->fd);
+	for (unsigned int c = 0; c < DIRTY_MEMORY_NUM; c++)
+		g_free(rb->dirty[c]);
 	g_free(rb);
 }
 

@@ -122,6 +122,7 @@ LOOPBACK_API void address_space_init(AddressSpace *as, MemoryRegion *root,
 
 	memory_region_transaction_begin();
 	memset(as, 0, sizeof(*as));
+	lb_map_init(as);
 	memory_region_ref(root);
 	as->root = root;
 	as->name = g_strdup(name ? name : "anonymous");
@@ -158,6 +159,7 @@ LOOPBACK_API void address_space_destroy(AddressSpace *as)
 	/* Readers may still hold the view; it goes after a grace period. */
 	if (old)
 		lb_flatview_unref(old);
+	lb_map_destroy(as);
 	memory_region_unref(as->root);
 	g_free(as->name);
 	as->name = NULL;

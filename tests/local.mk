@@ -10,7 +10,10 @@ check_PROGRAMS += \
 	tests/test-random-render \
 	tests/test-misuse \
 	tests/test-iommu \
-	tests/test-ram-discard
+	tests/test-ram-discard \
+	tests/test-dirty \
+	tests/test-map \
+	tests/test-cache
 
 tests_test_region_SOURCES = tests/test-region.c tests/testutil.c tests/testutil.h
 tests_test_render_SOURCES = tests/test-render.c tests/testutil.c tests/testutil.h
@@ -19,6 +22,9 @@ tests_test_random_render_SOURCES = tests/test-random-render.c tests/testutil.c t
 tests_test_misuse_SOURCES = tests/test-misuse.c tests/testutil.c tests/testutil.h
 tests_test_iommu_SOURCES = tests/test-iommu.c tests/testutil.c tests/testutil.h
 tests_test_ram_discard_SOURCES = tests/test-ram-discard.c tests/testutil.c tests/testutil.h
+tests_test_dirty_SOURCES = tests/test-dirty.c tests/testutil.c tests/testutil.h
+tests_test_map_SOURCES = tests/test-map.c tests/testutil.c tests/testutil.h
+tests_test_cache_SOURCES = tests/test-cache.c tests/testutil.c tests/testutil.h
 
 TESTS += \
 	tests/test-region \
@@ -28,6 +34,9 @@ TESTS += \
 	tests/test-misuse \
 	tests/test-iommu \
 	tests/test-ram-discard \
+	tests/test-dirty \
+	tests/test-map \
+	tests/test-cache \
 	tests/mtree-qemu.sh \
 	tests/mtree-bad-input.sh \
 	tests/kmod/run-vm.sh

@@ -215,6 +215,7 @@ struct MemoryRegion {
 	bool unmergeable;
 	bool in_dispatch;	/* re-entrancy guard */
 	uint8_t dirty_log_mask;	/* set_log clients (global bits excluded) */
+	uint8_t vga_logging_count;	/* set_log(VGA) nesting (dirty.c) */
 	bool is_iommu;		/* embedded in an IOMMUMemoryRegion */
 	bool flush_coalesced_mmio;
 
@@ -654,8 +655,9 @@ typedef struct MemoryRegionCache {
 	uint8_t *ptr;		/* host pointer when the range is direct RAM */
 	hwaddr xlat;
 	hwaddr len;
-	FlatView *fv;
-	MemoryRegionSection mrs;
+	AddressSpace *as;	/* the rest goes through dispatch here */
+	hwaddr addr;		/* at this address */
+	MemoryRegionSection mrs;	/* mrs.mr holds a reference */
 	bool is_write;
 } MemoryRegionCache;
 

@@ -1,0 +1,447 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Dirty logging.  Expectations come from QEMU's system/memory.c
+ * (memory_region_set_log counts nested VGA starts; get/set/test_and_clear/
+ * reset_dirty work on the pages covering the byte range; snapshots take and
+ * clear the bits) and system/physmem.c (invalidate_and_set_dirty after
+ * every direct RAM write: address_space_write, st*, write_rom, unmap of a
+ * write mapping, address_space_cache_invalidate).
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "testutil.h"
+
+#define ATTRS MEMTXATTRS_UNSPECIFIED
+#define BASE 0x100000		/* where the RAM under test is mapped */
+#define RAM_SIZE 0x10000	/* 16 pages */
+#define PG TARGET_PAGE_SIZE
+#define VGA DIRTY_MEMORY_VGA
+
+typedef struct Fix {
+	LbtWorld *w;
+	MemoryRegion *ram;
+	uint8_t *p;
+} Fix;
+
+static Fix *fix_new(bool logging)
+{
+	Fix *f = g_new0(Fix, 1);
+
+	f->w = lbt_world_new(UINT64_MAX);
+	f->ram = lbt_new_ram(f->w, "ram", RAM_SIZE);
+	f->p = memory_region_get_ram_ptr(f->ram);
+	memory_region_add_subregion(f->w->root, BASE, f->ram);
+	if (logging)
+		memory_region_set_log(f->ram, true, VGA);
+	return f;
+}
+
+static void fix_free(Fix *f)
+{
+	lbt_world_free(f->w);
+	g_free(f);
+}
+
+/* "0110..." : page i of the region dirty for @client, from get_dirty. */
+static char *pages(MemoryRegion *mr, unsigned int client)
+{
+	GString *s = g_string_new(NULL);
+
+	for (hwaddr a = 0; a < memory_region_size(mr); a += PG)
+		g_string_append_c(s, memory_region_get_dirty(mr, a, PG, client) ?
+				  '1' : '0');
+	return g_string_free(s, FALSE);
+}
+
+#define assert_pages(mr, client, expected) do {				\
+	char *s_ = pages((mr), (client));				\
+	g_assert_cmpstr(s_, ==, (expected));				\
+	g_free(s_);							\
+} while (0)
+
+static void expect_critical(const char *pattern)
+{
+	g_test_expect_message(NULL, G_LOG_LEVEL_CRITICAL, pattern);
+}
+
+static void test_set_log_nests(void)
+{
+	Fix *f = fix_new(false);
+
+	g_assert_false(memory_region_is_logging(f->ram, VGA));
+	memory_region_set_log(f->ram, true, VGA);
+	memory_region_set_log(f->ram, true, VGA);
+	g_assert_true(memory_region_is_logging(f->ram, VGA));
+	g_assert_cmphex(memory_region_get_dirty_log_mask(f->ram) & (1 << VGA),
+			==, 1 << VGA);
+	/* QEMU counts: the second stop ends logging, not the first */
+	memory_region_set_log(f->ram, false, VGA);
+	g_assert_true(memory_region_is_logging(f->ram, VGA));
+	memory_region_set_log(f->ram, false, VGA);
+	g_assert_false(memory_region_is_logging(f->ram, VGA));
+	expect_critical("*more often than started*");
+	memory_region_set_log(f->ram, false, VGA);
+	g_test_assert_expected_messages();
+	g_assert_false(memory_region_is_logging(f->ram, VGA));
+	fix_free(f);
+}
+
+static void test_set_log_bad_client(void)
+{
+	Fix *f = fix_new(false);
+
+	/* QEMU asserts client == DIRTY_MEMORY_VGA */
+	expect_critical("*only DIRTY_MEMORY_VGA*");
+	memory_region_set_log(f->ram, true, DIRTY_MEMORY_MIGRATION);
+	g_test_assert_expected_messages();
+	g_assert_cmphex(memory_region_get_dirty_log_mask(f->ram), ==, 0);
+	fix_free(f);
+}
+
+static void test_set_log_alias(void)
+{
+	Fix *f = fix_new(false);
+	MemoryRegion *a = lbt_new_alias(f->w, "alias", f->ram, 0, PG);
+
+	expect_critical("*is an alias*");
+	memory_region_set_log(a, true, VGA);
+	g_test_assert_expected_messages();
+	g_assert_false(memory_region_is_logging(a, VGA));
+	fix_free(f);
+}
+
+static void test_write_marks_across_page_boundary(void)
+{
+	Fix *f = fix_new(true);
+	uint8_t buf[0x10];
+
+	memset(buf, 0xaa, sizeof(buf));
+	g_assert_cmpuint(address_space_write(f->w->as, BASE + PG - 8, ATTRS,
+					     buf, sizeof(buf)), ==, MEMTX_OK);
+	assert_pages(f->ram, VGA, "1100000000000000");
+	g_assert_cmpuint(f->p[PG - 8], ==, 0xaa);
+	/* only the clients logging are marked */
+	assert_pages(f->ram, DIRTY_MEMORY_MIGRATION, "0000000000000000");
+	assert_pages(f->ram, DIRTY_MEMORY_CODE, "0000000000000000");
+	address_space_rw(f->w->as, BASE + 15 * PG, ATTRS, buf, 1, true);
+	assert_pages(f->ram, VGA, "1100000000000001");
+	fix_free(f);
+}
+
+static void test_write_without_logging_not_marked(void)
+{
+	Fix *f = fix_new(false);
+	uint8_t b = 1;
+
+	address_space_write(f->w->as, BASE, ATTRS, &b, 1);
+	address_space_stl_le(f->w->as, BASE + PG, 1, ATTRS, NULL);
+	memory_region_set_log(f->ram, true, VGA);
+	assert_pages(f->ram, VGA, "0000000000000000");
+	/* and after logging stops, writes stop marking */
+	memory_region_set_log(f->ram, false, VGA);
+	address_space_write(f->w->as, BASE + 2 * PG, ATTRS, &b, 1);
+	assert_pages(f->ram, VGA, "0000000000000000");
+	fix_free(f);
+}
+
+static void test_st_marks(void)
+{
+	Fix *f = fix_new(true);
+
+	address_space_stb(f->w->as, BASE + 3 * PG, 1, ATTRS, NULL);
+	assert_pages(f->ram, VGA, "0001000000000000");
+	address_space_stw_be(f->w->as, BASE + 5 * PG + 2, 1, ATTRS, NULL);
+	address_space_stl_le(f->w->as, BASE + 6 * PG, 1, ATTRS, NULL);
+	/* an 8-byte store across a page boundary marks both pages */
+	address_space_stq_be(f->w->as, BASE + 9 * PG - 4, 1, ATTRS, NULL);
+	assert_pages(f->ram, VGA, "0001011011000000");
+	fix_free(f);
+}
+
+static void test_write_rom_marks(void)
+{
+	Fix *f = fix_new(true);
+	uint8_t b = 7;
+
+	/* physmem.c: address_space_write_rom calls invalidate_and_set_dirty */
+	address_space_write_rom(f->w->as, BASE + 4 * PG, ATTRS, &b, 1);
+	assert_pages(f->ram, VGA, "0000100000000000");
+	g_assert_cmpuint(f->p[4 * PG], ==, 7);
+	fix_free(f);
+}
+
+static void test_alias_write_marks_target(void)
+{
+	Fix *f = fix_new(true);
+	MemoryRegion *a = lbt_new_alias(f->w, "alias", f->ram, 2 * PG, 4 * PG);
+	uint8_t b = 1;
+
+	memory_region_add_subregion(f->w->root, 0x800000, a);
+	address_space_write(f->w->as, 0x800000 + PG, ATTRS, &b, 1);
+	assert_pages(f->ram, VGA, "0001000000000000");
+	fix_free(f);
+}
+
+static void test_unmap_marks_access_len(void)
+{
+	Fix *f = fix_new(true);
+	hwaddr len = 3 * PG;
+	void *p = address_space_map(f->w->as, BASE + PG, &len, true, ATTRS);
+
+	g_assert_true(p == f->p + PG);
+	g_assert_cmphex(len, ==, 3 * PG);
+	/* nothing is marked while the mapping is held */
+	assert_pages(f->ram, VGA, "0000000000000000");
+	address_space_unmap(f->w->as, p, len, true, PG + 1);
+	assert_pages(f->ram, VGA, "0110000000000000");
+
+	/* a read mapping marks nothing */
+	len = PG;
+	p = address_space_map(f->w->as, BASE + 8 * PG, &len, false, ATTRS);
+	address_space_unmap(f->w->as, p, len, false, len);
+	assert_pages(f->ram, VGA, "0110000000000000");
+	fix_free(f);
+}
+
+static void test_cache_write_and_invalidate_mark(void)
+{
+	Fix *f = fix_new(true);
+	MemoryRegionCache c = MEMORY_REGION_CACHE_INVALID;
+	uint8_t b = 1;
+
+	g_assert_cmpint(address_space_cache_init(&c, f->w->as, BASE + 4 * PG,
+						 4 * PG, true), ==, 4 * PG);
+	address_space_write_cached(&c, 0, &b, 1);
+	address_space_stl_le_cached(&c, 2 * PG - 2, 1, ATTRS, NULL);
+	assert_pages(f->ram, VGA, "0000111000000000");
+	/* QEMU: address_space_cache_invalidate marks access_len bytes */
+	memory_region_reset_dirty(f->ram, 0, RAM_SIZE, VGA);
+	address_space_cache_invalidate(&c, 3 * PG, PG);
+	assert_pages(f->ram, VGA, "0000000100000000");
+	address_space_cache_destroy(&c);
+	fix_free(f);
+}
+
+static void test_test_and_clear(void)
+{
+	Fix *f = fix_new(true);
+
+	memory_region_set_dirty(f->ram, 2 * PG, 2 * PG);
+	assert_pages(f->ram, VGA, "0011000000000000");
+	g_assert_false(memory_region_test_and_clear_dirty(f->ram, 0, 2 * PG,
+							  VGA));
+	g_assert_true(memory_region_test_and_clear_dirty(f->ram, PG, 2 * PG,
+							 VGA));
+	/* the range it looked at is clean now, the rest untouched */
+	assert_pages(f->ram, VGA, "0001000000000000");
+	g_assert_true(memory_region_test_and_clear_dirty(f->ram, 3 * PG, 1,
+							 VGA));
+	g_assert_false(memory_region_test_and_clear_dirty(f->ram, 3 * PG, 1,
+							  VGA));
+	fix_free(f);
+}
+
+static void test_reset(void)
+{
+	Fix *f = fix_new(true);
+
+	memory_region_set_dirty(f->ram, 0, RAM_SIZE);
+	assert_pages(f->ram, VGA, "1111111111111111");
+	memory_region_reset_dirty(f->ram, 4 * PG, 8 * PG, VGA);
+	assert_pages(f->ram, VGA, "1111000000001111");
+	fix_free(f);
+}
+
+static void test_large_region_words(void)
+{
+	LbtWorld *w = lbt_world_new(UINT64_MAX);
+	MemoryRegion *ram = lbt_new_ram(w, "big", 200 * PG);
+
+	memory_region_add_subregion(w->root, 0, ram);
+	memory_region_set_log(ram, true, VGA);
+	/* pages 60..131 span three bitmap words on 64-bit hosts */
+	memory_region_set_dirty(ram, 60 * PG, 72 * PG);
+	g_assert_false(memory_region_get_dirty(ram, 0, 60 * PG, VGA));
+	g_assert_true(memory_region_get_dirty(ram, 60 * PG, 1, VGA));
+	g_assert_true(memory_region_get_dirty(ram, 131 * PG, PG, VGA));
+	g_assert_false(memory_region_get_dirty(ram, 132 * PG, 68 * PG, VGA));
+	memory_region_reset_dirty(ram, 61 * PG, 70 * PG, VGA);
+	g_assert_true(memory_region_get_dirty(ram, 60 * PG, PG, VGA));
+	g_assert_false(memory_region_get_dirty(ram, 61 * PG, 70 * PG, VGA));
+	g_assert_true(memory_region_get_dirty(ram, 131 * PG, PG, VGA));
+	lbt_world_free(w);
+}
+
+static void test_unaligned_ranges(void)
+{
+	Fix *f = fix_new(true);
+
+	/* 2 bytes across the first page boundary touch pages 0 and 1 */
+	memory_region_set_dirty(f->ram, PG - 1, 2);
+	assert_pages(f->ram, VGA, "1100000000000000");
+	memory_region_reset_dirty(f->ram, 0, RAM_SIZE, VGA);
+	memory_region_set_dirty(f->ram, 5 * PG + 7, 1);
+	g_assert_true(memory_region_get_dirty(f->ram, 4 * PG + 0x800,
+					      PG - 0x800 + 8, VGA));
+	g_assert_false(memory_region_get_dirty(f->ram, 4 * PG + 0x800,
+					       PG - 0x800, VGA));
+	/* clearing any byte of a page clears the page */
+	g_assert_true(memory_region_test_and_clear_dirty(f->ram, 5 * PG + 0xfff,
+							 1, VGA));
+	assert_pages(f->ram, VGA, "0000000000000000");
+	/* an empty range is never dirty */
+	memory_region_set_dirty(f->ram, 0, PG);
+	g_assert_false(memory_region_get_dirty(f->ram, 0, 0, VGA));
+	fix_free(f);
+}
+
+static void test_set_dirty_every_client_in_mask(void)
+{
+	Fix *f = fix_new(true);
+
+	/*
+	 * Global dirty tracking (another part of the library) adds
+	 * DIRTY_MEMORY_MIGRATION to memory_region_get_dirty_log_mask(); the
+	 * region's own mask stands in for it here.
+	 */
+	f->ram->dirty_log_mask |= 1 << DIRTY_MEMORY_MIGRATION;
+	memory_region_set_dirty(f->ram, PG, PG);
+	assert_pages(f->ram, VGA, "0100000000000000");
+	assert_pages(f->ram, DIRTY_MEMORY_MIGRATION, "0100000000000000");
+	assert_pages(f->ram, DIRTY_MEMORY_CODE, "0000000000000000");
+	/* clients are independent */
+	memory_region_reset_dirty(f->ram, 0, RAM_SIZE, VGA);
+	assert_pages(f->ram, VGA, "0000000000000000");
+	assert_pages(f->ram, DIRTY_MEMORY_MIGRATION, "0100000000000000");
+	fix_free(f);
+}
+
+static void test_snapshot(void)
+{
+	Fix *f = fix_new(true);
+	DirtyBitmapSnapshot *snap;
+	uint8_t b = 1;
+
+	memory_region_set_dirty(f->ram, PG, 1);
+	memory_region_set_dirty(f->ram, 5 * PG, 1);
+	memory_region_set_dirty(f->ram, 9 * PG, 1);
+	snap = memory_region_snapshot_and_clear_dirty(f->ram, 0, 8 * PG, VGA);
+	g_assert_nonnull(snap);
+	/* the bits it took are cleared; page 9 was outside and stays */
+	assert_pages(f->ram, VGA, "0000000001000000");
+	g_assert_true(memory_region_snapshot_get_dirty(f->ram, snap, PG, PG));
+	g_assert_false(memory_region_snapshot_get_dirty(f->ram, snap, 2 * PG,
+							PG));
+	g_assert_true(memory_region_snapshot_get_dirty(f->ram, snap, 2 * PG,
+						       4 * PG));
+	/* later writes reach the bitmap, not the snapshot */
+	address_space_write(f->w->as, BASE + 2 * PG, ATTRS, &b, 1);
+	g_assert_false(memory_region_snapshot_get_dirty(f->ram, snap, 2 * PG,
+							PG));
+	g_assert_true(memory_region_get_dirty(f->ram, 2 * PG, PG, VGA));
+	expect_critical("*outside the snapshot*");
+	g_assert_false(memory_region_snapshot_get_dirty(f->ram, snap, 8 * PG,
+							PG));
+	g_test_assert_expected_messages();
+	loopback_dirty_bitmap_snapshot_free(snap);
+
+	/* an unaligned range snapshots the pages it touches */
+	memory_region_set_dirty(f->ram, 3 * PG, 1);
+	snap = memory_region_snapshot_and_clear_dirty(f->ram, 2 * PG + 0x10,
+						      PG, VGA);
+	g_assert_true(memory_region_snapshot_get_dirty(f->ram, snap, 3 * PG,
+						       PG));
+	g_assert_true(memory_region_snapshot_get_dirty(f->ram, snap, 2 * PG,
+						       1));
+	assert_pages(f->ram, VGA, "0000000001000000");
+	loopback_dirty_bitmap_snapshot_free(snap);
+	fix_free(f);
+}
+
+static void test_snapshot_other_region(void)
+{
+	Fix *f = fix_new(true);
+	MemoryRegion *other = lbt_new_ram(f->w, "other", RAM_SIZE);
+	DirtyBitmapSnapshot *snap;
+
+	snap = memory_region_snapshot_and_clear_dirty(f->ram, 0, RAM_SIZE, VGA);
+	expect_critical("*outside the snapshot*");
+	g_assert_false(memory_region_snapshot_get_dirty(other, snap, 0, PG));
+	g_test_assert_expected_messages();
+	loopback_dirty_bitmap_snapshot_free(snap);
+	fix_free(f);
+}
+
+static void test_out_of_range(void)
+{
+	Fix *f = fix_new(true);
+	MemoryRegion *a = lbt_new_alias(f->w, "alias", f->ram, 0, PG);
+	MemoryRegion *io = lbt_new_io(f->w, "io", PG);
+
+	expect_critical("*outside ram*");
+	g_assert_false(memory_region_get_dirty(f->ram, RAM_SIZE - 1, 2, VGA));
+	g_test_assert_expected_messages();
+	/* the end of the range would wrap: still refused */
+	expect_critical("*outside ram*");
+	memory_region_set_dirty(f->ram, 8, UINT64_MAX);
+	g_test_assert_expected_messages();
+	assert_pages(f->ram, VGA, "0000000000000000");
+	expect_critical("*outside ram*");
+	memory_region_reset_dirty(f->ram, RAM_SIZE + PG, 1, VGA);
+	g_test_assert_expected_messages();
+	expect_critical("*outside ram*");
+	g_assert_null(memory_region_snapshot_and_clear_dirty(f->ram, PG,
+							     RAM_SIZE, VGA));
+	g_test_assert_expected_messages();
+	/* QEMU asserts mr->ram_block: an alias or io region has none */
+	expect_critical("*alias is not a RAM region*its target*");
+	memory_region_set_dirty(a, 0, 1);
+	g_test_assert_expected_messages();
+	expect_critical("*io is not a RAM region*");
+	g_assert_false(memory_region_test_and_clear_dirty(io, 0, 1, VGA));
+	g_test_assert_expected_messages();
+	expect_critical("*no dirty memory client 9*");
+	g_assert_false(memory_region_get_dirty(f->ram, 0, 1, 9));
+	g_test_assert_expected_messages();
+	fix_free(f);
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_set_nonfatal_assertions();
+
+	g_test_add_func("/dirty/set-log/nested-starts-need-as-many-stops",
+			test_set_log_nests);
+	g_test_add_func("/dirty/set-log/only-vga-client", test_set_log_bad_client);
+	g_test_add_func("/dirty/set-log/alias-refused", test_set_log_alias);
+	g_test_add_func("/dirty/write/marks-pages-across-boundary",
+			test_write_marks_across_page_boundary);
+	g_test_add_func("/dirty/write/not-marked-without-logging",
+			test_write_without_logging_not_marked);
+	g_test_add_func("/dirty/write/st-marks-touched-pages", test_st_marks);
+	g_test_add_func("/dirty/write/write-rom-marks", test_write_rom_marks);
+	g_test_add_func("/dirty/write/through-alias-marks-target",
+			test_alias_write_marks_target);
+	g_test_add_func("/dirty/write/unmap-marks-access-len",
+			test_unmap_marks_access_len);
+	g_test_add_func("/dirty/write/cached-write-and-invalidate-mark",
+			test_cache_write_and_invalidate_mark);
+	g_test_add_func("/dirty/test-and-clear/reports-and-clears-range",
+			test_test_and_clear);
+	g_test_add_func("/dirty/reset/clears-range-only", test_reset);
+	g_test_add_func("/dirty/bitmap/ranges-across-words",
+			test_large_region_words);
+	g_test_add_func("/dirty/range/unaligned-covers-touched-pages",
+			test_unaligned_ranges);
+	g_test_add_func("/dirty/set-dirty/every-client-in-mask",
+			test_set_dirty_every_client_in_mask);
+	g_test_add_func("/dirty/snapshot/clears-and-answers-from-snapshot",
+			test_snapshot);
+	g_test_add_func("/dirty/snapshot/other-region-refused",
+			test_snapshot_other_region);
+	g_test_add_func("/dirty/range/out-of-range-critical", test_out_of_range);
+	return g_test_run();
+}
