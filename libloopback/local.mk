@@ -14,7 +14,10 @@ libloopback_libloopback_la_SOURCES = \
 	libloopback/access.c \
 	libloopback/ldst.c \
 	libloopback/find.c \
-	libloopback/mtree.c
+	libloopback/mtree.c \
+	libloopback/listener.c \
+	libloopback/ioeventfd.c \
+	libloopback/coalesced.c
 libloopback_libloopback_la_CFLAGS = $(AM_CFLAGS) $(URCU_CFLAGS) -fvisibility=hidden \
 	-fno-semantic-interposition
 libloopback_libloopback_la_LIBADD = $(GLIB_LIBS) $(URCU_LIBS)
