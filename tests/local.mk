@@ -8,13 +8,19 @@ check_PROGRAMS += \
 	tests/test-render \
 	tests/test-access \
 	tests/test-random-render \
-	tests/test-misuse
+	tests/test-misuse \
+	tests/test-listener \
+	tests/test-ioeventfd \
+	tests/test-coalesced
 
 tests_test_region_SOURCES = tests/test-region.c tests/testutil.c tests/testutil.h
 tests_test_render_SOURCES = tests/test-render.c tests/testutil.c tests/testutil.h
 tests_test_access_SOURCES = tests/test-access.c tests/testutil.c tests/testutil.h
 tests_test_random_render_SOURCES = tests/test-random-render.c tests/testutil.c tests/testutil.h
 tests_test_misuse_SOURCES = tests/test-misuse.c tests/testutil.c tests/testutil.h
+tests_test_listener_SOURCES = tests/test-listener.c tests/trace-listener.h tests/testutil.c tests/testutil.h
+tests_test_ioeventfd_SOURCES = tests/test-ioeventfd.c tests/trace-listener.h tests/testutil.c tests/testutil.h
+tests_test_coalesced_SOURCES = tests/test-coalesced.c tests/trace-listener.h tests/testutil.c tests/testutil.h
 
 TESTS += \
 	tests/test-region \
@@ -22,6 +28,9 @@ TESTS += \
 	tests/test-access \
 	tests/test-random-render \
 	tests/test-misuse \
+	tests/test-listener \
+	tests/test-ioeventfd \
+	tests/test-coalesced \
 	tests/mtree-qemu.sh \
 	tests/mtree-bad-input.sh \
 	tests/kmod/run-vm.sh
