@@ -282,8 +282,9 @@ static struct lb_as_ioeventfds *lb_ioeventfds_collect(const FlatView *fv)
 			g_array_append_val(a, fd);
 		}
 	}
-	qsort(a->data, a->len, sizeof(struct lb_ioeventfd),
-	      lb_ioeventfd_qsort_cmp);
+	if (a->len > 1)
+		qsort(a->data, a->len, sizeof(struct lb_ioeventfd),
+		      lb_ioeventfd_qsort_cmp);
 	set = g_malloc(sizeof(*set) + a->len * sizeof(set->fd[0]));
 	for (guint i = 0; i < a->len; i++) {
 		const struct lb_ioeventfd *fd =
