@@ -250,6 +250,8 @@ int lb_ioeventfd_cmp(const struct lb_ioeventfd *a,
  */
 bool lb_ioeventfd_signal(MemoryRegion *mr, hwaddr addr, uint64_t data,
 			 unsigned int size);
+/* Regions with at least one ioeventfd: commits skip the scan when 0. */
+extern gint lb_ioeventfd_regions;
 /* Frees @mr's ioeventfd set (region finalisation). */
 void lb_ioeventfd_free_all(MemoryRegion *mr);
 

@@ -85,6 +85,8 @@ LOOPBACK_API int event_notifier_test_and_clear(EventNotifier *e)
 	return n == sizeof(value) && value != 0;
 }
 
+gint lb_ioeventfd_regions;
+
 /* ---- ordering and matching ---- */
 
 int lb_ioeventfd_cmp(const struct lb_ioeventfd *a,
@@ -153,6 +155,8 @@ static void lb_ioeventfd_publish(MemoryRegion *mr, struct lb_ioeventfd_set *set)
 {
 	struct lb_ioeventfd_set *old = mr->ioeventfds;
 
+	if (!old != !set)
+		g_atomic_int_add(&lb_ioeventfd_regions, set ? 1 : -1);
 	rcu_assign_pointer(mr->ioeventfds, set);
 	if (old)
 		lb_call_rcu(lb_ioeventfd_set_free, old);
@@ -291,6 +295,8 @@ out:
 void lb_ioeventfd_free_all(MemoryRegion *mr)
 {
 	/* Finalised: no view shows the region, so no dispatcher can see it. */
+	if (mr->ioeventfds)
+		g_atomic_int_add(&lb_ioeventfd_regions, -1);
 	g_free(mr->ioeventfds);
 	mr->ioeventfds = NULL;
 }

@@ -311,9 +311,14 @@ static MemoryRegionSection lb_eventfd_section(const struct lb_ioeventfd *fd,
 
 void lb_listeners_ioeventfds(AddressSpace *as)
 {
-	struct lb_as_ioeventfds *new = lb_ioeventfds_collect(as->current_map);
-	struct lb_as_ioeventfds *old = as->ioeventfds;
-	unsigned int io = 0, in = 0, on = old ? old->nr : 0, nn = new->nr;
+	struct lb_as_ioeventfds *new, *old = as->ioeventfds;
+	unsigned int io = 0, in = 0, on = old ? old->nr : 0, nn;
+
+	/* nothing before, nothing anywhere: spare large maps the scan */
+	if (!on && !g_atomic_int_get(&lb_ioeventfd_regions))
+		return;
+	new = lb_ioeventfds_collect(as->current_map);
+	nn = new->nr;
 
 	lb_callback_depth++;
 	/* QEMU's inverted order: eventfd_del forward, eventfd_add reverse. */
