@@ -196,7 +196,7 @@ LOOPBACK_API void memory_region_set_log(MemoryRegion *mr, bool log,
 	} else if (log && old == UINT8_MAX) {
 		g_critical("%s: %s: logging started %u times", __func__,
 			   mr->name, UINT8_MAX);
-	} else {
+	} else if (!mr->enabled || lb_memory_change_allowed(__func__)) {
 		mr->vga_logging_count += log ? 1 : -1;
 		/* Calls nest: only the first start and last stop count. */
 		if (!old != !mr->vga_logging_count) {

@@ -154,6 +154,13 @@ static uint64_t lb_swap(uint64_t v, unsigned size)
 	}
 }
 
+uint64_t lb_adjust_endianness(const MemoryRegion *mr, uint64_t v, MemOp op)
+{
+	if ((op & MO_BSWAP) != lb_device_memop(mr))
+		v = lb_swap(v, memop_size(op));
+	return v;
+}
+
 static bool lb_op_ok(MemOp op, const char *func)
 {
 	if (G_UNLIKELY(op & ~(MO_SIZE | MO_BSWAP))) {
@@ -178,6 +185,9 @@ LOOPBACK_API MemTxResult memory_region_dispatch_read(MemoryRegion *mr,
 		addr += mr->alias_offset;
 		mr = mr->alias;
 	}
+	/* QEMU's prepare_mmio_access() */
+	if (G_UNLIKELY(CMM_LOAD_SHARED(mr->flush_coalesced_mmio)))
+		qemu_flush_coalesced_mmio_buffer();
 	if (!memory_region_access_valid(mr, addr, size, false, attrs))
 		return MEMTX_DECODE_ERROR;
 	r = lb_access_adjusted(mr, addr, pval, size, lb_read_piece, attrs);
@@ -202,12 +212,17 @@ LOOPBACK_API MemTxResult memory_region_dispatch_write(MemoryRegion *mr,
 		addr += mr->alias_offset;
 		mr = mr->alias;
 	}
+	if (G_UNLIKELY(CMM_LOAD_SHARED(mr->flush_coalesced_mmio)))
+		qemu_flush_coalesced_mmio_buffer();
 	if (!memory_region_access_valid(mr, addr, size, true, attrs))
 		return MEMTX_DECODE_ERROR;
 	if (size < 8)
 		data &= (1ull << (size * 8)) - 1;
 	if ((op & MO_BSWAP) != lb_device_memop(mr))
 		data = lb_swap(data, size);
+	/* a matching ioeventfd takes the write instead of the device */
+	if (lb_ioeventfd_signal(mr, addr, data, size))
+		return MEMTX_OK;
 	return lb_access_adjusted(mr, addr, &data, size, lb_write_piece,
 				  attrs);
 }

@@ -49,7 +49,8 @@ static void lb_range_template(FlatRange *fr, MemoryRegion *mr, bool readonly,
 	*fr = (FlatRange) {
 		.mr = mr,
 		.host = mr->ram_block ? mr->ram_block->host : NULL,
-		.dirty_log_mask = mr->dirty_log_mask,
+		/* with the global MIGRATION bit: log_start sees it come */
+		.dirty_log_mask = lb_region_dirty_log_mask(mr),
 		.romd_mode = mr->romd_mode,
 		.readonly = readonly,
 		.nonvolatile = nonvolatile,

@@ -80,6 +80,17 @@ void lb_memory_update_pending(void);
 /* First address space, in init order; walk with as->next.  Under the lock. */
 AddressSpace *lb_address_spaces(void);
 
+/*
+ * False, with a critical naming @func, when the calling thread is inside
+ * listener callbacks: a change the listeners would have to hear about
+ * cannot be made while they are being told about the last one.  Setters
+ * call it, under the lock, before changing anything visible.
+ */
+bool lb_memory_change_allowed(const char *func);
+
+/* Marks that only the ioeventfd sets must be diffed at the outermost commit. */
+void lb_memory_ioeventfd_update_pending(void);
+
 /* ---- flat views (flatview.c) ---- */
 
 /*
@@ -175,6 +186,99 @@ static inline const FlatRange *lb_flatview_lookup(const FlatView *fv,
 	return NULL;
 }
 
+/* ---- listeners (listener.c) ---- */
+
+/*
+ * The commit sequence, called by transaction.c with the lock held: begin
+ * on every listener (or, with @only, on those that see that address
+ * space), then per address space the topology diff of @old (may be NULL)
+ * against @new before @new is published, and the ioeventfd diff after;
+ * then commit.
+ */
+void lb_listeners_begin(AddressSpace *only);
+void lb_listeners_topology(AddressSpace *as, FlatView *old, FlatView *new);
+/* Recomputes @as's ioeventfds from its current view and tells the diff. */
+void lb_listeners_ioeventfds(AddressSpace *as);
+void lb_listeners_commit(AddressSpace *only);
+/* True while this thread runs listener callbacks (under the lock). */
+bool lb_listeners_running(void);
+/* @as is going away: unregisters listeners bound to it, frees its state. */
+void lb_listeners_as_destroy(AddressSpace *as);
+
+/* The reasons for global dirty tracking (GLOBAL_DIRTY_*); under the lock. */
+extern unsigned int lb_global_dirty_tracking;
+
+/*
+ * memory_region_get_dirty_log_mask(): the region's own clients, plus
+ * MIGRATION for RAM (and IOMMU) regions while global tracking is on.
+ * Device RAM is never migrated, so it does not get the bit.
+ */
+static inline uint8_t lb_region_dirty_log_mask(const MemoryRegion *mr)
+{
+	uint8_t mask = mr->dirty_log_mask;
+
+	if (CMM_LOAD_SHARED(lb_global_dirty_tracking) &&
+	    ((mr->ram_block && !mr->ram_device) || mr->is_iommu))
+		mask |= 1 << DIRTY_MEMORY_MIGRATION;
+	return mask;
+}
+
+/* ---- ioeventfds (ioeventfd.c) ---- */
+
+/* One ioeventfd; @addr is in the region, or absolute in an AS's list. */
+struct lb_ioeventfd {
+	hwaddr addr;
+	unsigned int size;	/* 0: any access size */
+	bool match_data;
+	uint64_t data;		/* in the device's byte order */
+	EventNotifier *e;
+};
+
+/* A region's ioeventfds, sorted; immutable once published. */
+struct lb_ioeventfd_set {
+	unsigned int nr;
+	struct lb_ioeventfd fd[];
+};
+
+/* The sorted ioeventfds of an address space, as listeners last heard. */
+struct lb_as_ioeventfds {
+	unsigned int nr;
+	struct lb_ioeventfd fd[];
+};
+
+/* QEMU's order: address, size, match_data, data (if matched), notifier. */
+int lb_ioeventfd_cmp(const struct lb_ioeventfd *a,
+		     const struct lb_ioeventfd *b);
+/*
+ * Signals the first of @mr's ioeventfds that a write of @size bytes of
+ * @data (already in the device's order) at @addr matches; true if one did.
+ */
+bool lb_ioeventfd_signal(MemoryRegion *mr, hwaddr addr, uint64_t data,
+			 unsigned int size);
+/* Regions with at least one ioeventfd: commits skip the scan when 0. */
+extern gint lb_ioeventfd_regions;
+/* Frees @mr's ioeventfd set (region finalisation). */
+void lb_ioeventfd_free_all(MemoryRegion *mr);
+
+/* ---- coalesced MMIO (coalesced.c) ---- */
+
+/* A coalesced range, offsets in the region; the list is in add order. */
+struct lb_coalesced_range {
+	u128 start;
+	u128 size;
+	struct lb_coalesced_range *next;
+};
+
+/*
+ * Tells @as's listeners about the part of @cmr (a range of fr->mr) that
+ * @fr shows: coalesced_io_add forward, or coalesced_io_del in reverse.
+ * listener.c.
+ */
+void lb_listeners_coalesced(AddressSpace *as, const FlatRange *fr,
+			    const struct lb_coalesced_range *cmr, bool add);
+/* Frees @mr's coalesced ranges (region finalisation). */
+void lb_coalesced_free_all(MemoryRegion *mr);
+
 /* ---- dispatch (dispatch.c, access.c) ---- */
 
 /*
@@ -240,6 +344,8 @@ lb_translate_attrs(const FlatView *fv, hwaddr addr, hwaddr *xlat,
 }
 
 hwaddr lb_access_size(const MemoryRegion *mr, hwaddr l, hwaddr addr);
+/* @v of @size bytes in order @op, turned into @mr's device order. */
+uint64_t lb_adjust_endianness(const MemoryRegion *mr, uint64_t v, MemOp op);
 static inline bool lb_region_is_romd(const MemoryRegion *mr)
 {
 	return mr->rom_device && mr->romd_mode;

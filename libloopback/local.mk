@@ -19,7 +19,9 @@ libloopback_libloopback_la_SOURCES = \
 	libloopback/dirty.c \
 	libloopback/map.c \
 	libloopback/cache.c \
-	libloopback/merge-stub.c \
+	libloopback/listener.c \
+	libloopback/ioeventfd.c \
+	libloopback/coalesced.c \
 	libloopback/mtree.c
 libloopback_libloopback_la_CFLAGS = $(AM_CFLAGS) $(URCU_CFLAGS) -fvisibility=hidden \
 	-fno-semantic-interposition

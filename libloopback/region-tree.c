@@ -79,6 +79,9 @@ static void lb_add_subregion(MemoryRegion *mr, hwaddr offset,
 	} else if (lb_would_cycle(mr, sub)) {
 		g_critical("%s: adding %s to %s would make a cycle", func,
 			   sub->name, mr->name);
+	} else if (mr->enabled && sub->enabled &&
+		   !lb_memory_change_allowed(func)) {
+		/* refused: a listener callback */
 	} else {
 		memory_region_ref(sub);
 		sub->container = mr;
@@ -121,6 +124,11 @@ LOOPBACK_API void memory_region_del_subregion(MemoryRegion *mr,
 		memory_region_transaction_commit();
 		return;
 	}
+	if (mr->enabled && subregion->enabled &&
+	    !lb_memory_change_allowed(__func__)) {
+		memory_region_transaction_commit();
+		return;
+	}
 	lb_unlink_subregion(mr, subregion);
 	subregion->container = NULL;
 	for (MemoryRegion *a = subregion->alias; a; a = a->alias)
@@ -137,7 +145,9 @@ LOOPBACK_API void memory_region_del_subregion(MemoryRegion *mr,
 		if (!lb_region_check(mr, __func__))			\
 			return;						\
 		memory_region_transaction_begin();			\
-		if ((mr)->field != (value)) {				\
+		if ((mr)->field != (value) &&				\
+		    (!((always) || (mr)->enabled) ||			\
+		     lb_memory_change_allowed(__func__))) {		\
 			(mr)->field = (value);				\
 			if ((always) || (mr)->enabled)			\
 				lb_memory_update_pending();		\
@@ -198,7 +208,10 @@ LOOPBACK_API void memory_region_set_address(MemoryRegion *mr, hwaddr addr)
 		return;
 	memory_region_transaction_begin();
 	container = mr->container;
-	if (addr != mr->addr && container) {
+	if (addr != mr->addr && container && container->enabled &&
+	    mr->enabled && !lb_memory_change_allowed(__func__)) {
+		/* refused: a listener callback */
+	} else if (addr != mr->addr && container) {
 		/* Re-adding puts it first among its equal-priority siblings. */
 		memory_region_ref(mr);
 		memory_region_del_subregion(container, mr);
@@ -225,6 +238,8 @@ void lb_region_finalize(MemoryRegion *mr)
 		memory_region_del_subregion(mr, mr->subregions_first);
 	memory_region_transaction_commit();
 
+	lb_ioeventfd_free_all(mr);
+	lb_coalesced_free_all(mr);
 	if (mr->ram_block)
 		lb_ram_block_free(mr->ram_block);
 	g_free(mr->name);

@@ -466,12 +466,12 @@ LOOPBACK_API bool memory_region_is_readonly(MemoryRegion *mr)
 
 LOOPBACK_API bool memory_region_is_logging(MemoryRegion *mr, uint8_t client)
 {
-	return mr->dirty_log_mask & (1 << client);
+	return client < 8 && (lb_region_dirty_log_mask(mr) & (1u << client));
 }
 
 LOOPBACK_API uint8_t memory_region_get_dirty_log_mask(MemoryRegion *mr)
 {
-	return mr->dirty_log_mask;
+	return lb_region_dirty_log_mask(mr);
 }
 
 LOOPBACK_API MemoryRegion *memory_region_get_container(MemoryRegion *mr)

@@ -14,6 +14,7 @@ static unsigned int lb_lock_depth;
 
 static unsigned int lb_transaction_depth;
 static bool lb_update_pending;
+static bool lb_ioeventfd_pending;
 static AddressSpace *lb_as_first;
 static AddressSpace *lb_as_last;
 
@@ -41,7 +42,20 @@ bool lb_memory_locked(void)
 void lb_memory_update_pending(void)
 {
 	g_assert(lb_memory_locked());
+	/* callers check lb_memory_change_allowed(); this catches the others */
+	if (G_UNLIKELY(lb_listeners_running()))
+		g_critical("the map changed inside a memory listener callback; "
+			   "the change waits for the next commit");
 	lb_update_pending = true;
+}
+
+void lb_memory_ioeventfd_update_pending(void)
+{
+	g_assert(lb_memory_locked());
+	if (G_UNLIKELY(lb_listeners_running()))
+		g_critical("ioeventfds changed inside a memory listener "
+			   "callback; the change waits for the next commit");
+	lb_ioeventfd_pending = true;
 }
 
 AddressSpace *lb_address_spaces(void)
@@ -59,43 +73,47 @@ static void lb_publish(AddressSpace *as, FlatView *fv)
 		lb_flatview_unref(old);
 }
 
-/* Renders one view per distinct flat-view root and gives it to its users. */
+/*
+ * QEMU's commit: render every view first, so that listeners only ever see
+ * finished views; then begin, per address space the topology passes
+ * (against the view it still shows), the new view published and the
+ * ioeventfd diff; then commit.
+ */
 static void lb_rebuild_views(void)
 {
 	GHashTable *views = g_hash_table_new(NULL, NULL);
-	FlatView *empty = NULL;
-
-	for (AddressSpace *as = lb_as_first; as; as = as->next) {
-		MemoryRegion *root = lb_flatview_root(as->root);
-		FlatView *fv;
-
-		if (!root) {
-			if (!empty)
-				empty = lb_flatview_render(NULL);
-			lb_publish(as, empty);
-			continue;
-		}
-		fv = g_hash_table_lookup(views, root);
-		if (!fv) {
-			fv = lb_flatview_render(root);
-			g_hash_table_insert(views, root, fv);
-		}
-		lb_publish(as, fv);
-	}
-	/* Drop the render references: the address spaces hold their own. */
 	GHashTableIter it;
 	gpointer key, value;
 
+	/* the key NULL stands for the empty view */
+	for (AddressSpace *as = lb_as_first; as; as = as->next) {
+		MemoryRegion *root = lb_flatview_root(as->root);
+
+		if (!g_hash_table_contains(views, root))
+			g_hash_table_insert(views, root,
+					    lb_flatview_render(root));
+	}
+	lb_listeners_begin(NULL);
+	for (AddressSpace *as = lb_as_first; as; as = as->next) {
+		FlatView *fv = g_hash_table_lookup(views,
+						   lb_flatview_root(as->root));
+
+		lb_listeners_topology(as, as->current_map, fv);
+		lb_publish(as, fv);
+		lb_listeners_ioeventfds(as);
+	}
+	lb_listeners_commit(NULL);
+	/* Drop the render references: the address spaces hold their own. */
 	g_hash_table_iter_init(&it, views);
 	while (g_hash_table_iter_next(&it, &key, &value))
 		lb_flatview_unref(value);
 	g_hash_table_destroy(views);
-	if (empty)
-		lb_flatview_unref(empty);
 }
 
 LOOPBACK_API void memory_region_transaction_begin(void)
 {
+	/* QEMU flushes here: buffered writes land on the map they were made on */
+	qemu_flush_coalesced_mmio_buffer();
 	lb_memory_lock();
 	lb_transaction_depth++;
 }
@@ -106,21 +124,47 @@ LOOPBACK_API void memory_region_transaction_commit(void)
 		g_critical("%s: no transaction is open in this thread", __func__);
 		return;
 	}
-	if (--lb_transaction_depth == 0 && lb_update_pending) {
-		lb_update_pending = false;
-		lb_rebuild_views();
+	/* inside listener callbacks nothing may recurse into another commit */
+	if (--lb_transaction_depth == 0 && !lb_listeners_running()) {
+		if (lb_update_pending) {
+			lb_update_pending = false;
+			lb_ioeventfd_pending = false;
+			lb_rebuild_views();
+		} else if (lb_ioeventfd_pending) {
+			lb_ioeventfd_pending = false;
+			for (AddressSpace *as = lb_as_first; as; as = as->next)
+				lb_listeners_ioeventfds(as);
+		}
 	}
 	lb_memory_unlock();
+}
+
+/* The view @as shows now: another space's with the same root, or a new one. */
+static FlatView *lb_view_for(AddressSpace *as)
+{
+	MemoryRegion *root = lb_flatview_root(as->root);
+
+	for (AddressSpace *o = lb_as_first; o; o = o->next)
+		if (o != as && o->current_map &&
+		    lb_flatview_root(o->root) == root) {
+			lb_flatview_ref(o->current_map);
+			return o->current_map;
+		}
+	return lb_flatview_render(root);
 }
 
 LOOPBACK_API void address_space_init(AddressSpace *as, MemoryRegion *root,
 				     const char *name)
 {
+	FlatView *fv;
+
 	g_return_if_fail(as != NULL);
 	if (!lb_region_check(root, __func__))
 		return;
 
 	memory_region_transaction_begin();
+	if (!lb_memory_change_allowed(__func__))
+		goto out;
 	memset(as, 0, sizeof(*as));
 	lb_map_init(as);
 	memory_region_ref(root);
@@ -131,8 +175,18 @@ LOOPBACK_API void address_space_init(AddressSpace *as, MemoryRegion *root,
 	else
 		lb_as_first = as;
 	lb_as_last = as;
-	/* Only this address space needs a view, but a full rebuild is simple. */
-	lb_memory_update_pending();
+	/*
+	 * As QEMU: only this space gets a view, the others keep theirs.  Only
+	 * catch-all listeners can see it yet; they hear it as one commit.
+	 */
+	fv = lb_view_for(as);
+	lb_listeners_begin(as);
+	lb_listeners_topology(as, NULL, fv);
+	lb_publish(as, fv);
+	lb_flatview_unref(fv);
+	lb_listeners_ioeventfds(as);
+	lb_listeners_commit(as);
+out:
 	memory_region_transaction_commit();
 }
 
@@ -151,11 +205,23 @@ LOOPBACK_API void address_space_destroy(AddressSpace *as)
 		memory_region_transaction_commit();
 		return;
 	}
+	if (!lb_memory_change_allowed(__func__)) {
+		memory_region_transaction_commit();
+		return;
+	}
+	lb_listeners_as_destroy(as);
+	/* Catch-all listeners hear everything go, as one commit. */
+	old = as->current_map;
+	lb_listeners_begin(as);
+	lb_listeners_topology(as, old, NULL);
+	rcu_assign_pointer(as->current_map, NULL);
+	lb_listeners_ioeventfds(as);
+	lb_listeners_commit(as);
+	g_free(as->ioeventfds);
+	as->ioeventfds = NULL;
 	*pp = as->next;
 	if (lb_as_last == as)
 		lb_as_last = prev;
-	old = as->current_map;
-	rcu_assign_pointer(as->current_map, NULL);
 	/* Readers may still hold the view; it goes after a grace period. */
 	if (old)
 		lb_flatview_unref(old);

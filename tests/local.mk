@@ -13,7 +13,10 @@ check_PROGRAMS += \
 	tests/test-ram-discard \
 	tests/test-dirty \
 	tests/test-map \
-	tests/test-cache
+	tests/test-cache \
+	tests/test-listener \
+	tests/test-ioeventfd \
+	tests/test-coalesced
 
 tests_test_region_SOURCES = tests/test-region.c tests/testutil.c tests/testutil.h
 tests_test_render_SOURCES = tests/test-render.c tests/testutil.c tests/testutil.h
@@ -25,6 +28,9 @@ tests_test_ram_discard_SOURCES = tests/test-ram-discard.c tests/testutil.c tests
 tests_test_dirty_SOURCES = tests/test-dirty.c tests/testutil.c tests/testutil.h
 tests_test_map_SOURCES = tests/test-map.c tests/testutil.c tests/testutil.h
 tests_test_cache_SOURCES = tests/test-cache.c tests/testutil.c tests/testutil.h
+tests_test_listener_SOURCES = tests/test-listener.c tests/trace-listener.h tests/testutil.c tests/testutil.h
+tests_test_ioeventfd_SOURCES = tests/test-ioeventfd.c tests/trace-listener.h tests/testutil.c tests/testutil.h
+tests_test_coalesced_SOURCES = tests/test-coalesced.c tests/trace-listener.h tests/testutil.c tests/testutil.h
 
 TESTS += \
 	tests/test-region \
@@ -37,6 +43,9 @@ TESTS += \
 	tests/test-dirty \
 	tests/test-map \
 	tests/test-cache \
+	tests/test-listener \
+	tests/test-ioeventfd \
+	tests/test-coalesced \
 	tests/mtree-qemu.sh \
 	tests/mtree-bad-input.sh \
 	tests/kmod/run-vm.sh

@@ -264,8 +264,6 @@ struct AddressSpace {
 	FlatView *current_map;	/* RCU-protected */
 	AddressSpace *next;	/* global list, in order of init */
 
-	/* listeners registered on this space, in call order (listener.c) */
-	MemoryListener *listeners;
 	/* the ioeventfds the listeners were last told about (listener.c) */
 	struct lb_as_ioeventfds *ioeventfds;
 	/* bounce buffers and map clients (map.c) */
@@ -480,8 +478,12 @@ int event_notifier_test_and_clear(EventNotifier *e);
 
 /*
  * A write of @size bytes (0: any size) at @addr in @mr signals @e instead of
- * reaching the device; with @match_data only when the value, in the
- * device's byte order after the endianness fix-up, equals @data.
+ * reaching the device; with @match_data only when the value written equals
+ * @data as a host-order (MO_TE) store of @size bytes would write it: both
+ * sides are compared after the fix-up to the device's byte order, as QEMU
+ * does with its target's order.  @mr must not be an alias.  Delete it
+ * before @e goes, and let a grace period pass (loopback_memory_drain())
+ * before closing @e: a dispatcher may still be signalling it.
  */
 void memory_region_add_eventfd(MemoryRegion *mr, hwaddr addr, unsigned size,
 			       bool match_data, uint64_t data,
@@ -555,8 +557,6 @@ struct MemoryListener {
 
 	/* private: */
 	AddressSpace *address_space;	/* the filter, or NULL */
-	MemoryListener *next;		/* global list, in call order */
-	MemoryListener *as_next;	/* per address space, in call order */
 	bool registered;
 };
 
