@@ -408,6 +408,102 @@ static void test_out_of_range(void)
 	fix_free(f);
 }
 
+/*
+ * A listener standing in for an accelerator that keeps its own dirty log
+ * (QEMU's KVM listener): log_sync copies it into the library's bitmap, and
+ * the trace records the order of the calls.
+ */
+typedef struct SyncListener {
+	MemoryListener l;
+	MemoryRegion *ram;
+	hwaddr pending;		/* offset the "accelerator" saw written */
+	GString *trace;
+} SyncListener;
+
+static void sl_log_sync(MemoryListener *l, MemoryRegionSection *s)
+{
+	SyncListener *sl = (SyncListener *)l;
+
+	g_string_append_printf(sl->trace, "sync %s;", memory_region_name(s->mr));
+	if (s->mr == sl->ram && sl->pending != HWADDR_MAX) {
+		memory_region_set_dirty(sl->ram, sl->pending, 1);
+		sl->pending = HWADDR_MAX;
+	}
+}
+
+static void sl_after_sync(MemoryListener *l)
+{
+	g_string_append(((SyncListener *)l)->trace, "after;");
+}
+
+/*
+ * QEMU's memory_region_snapshot_and_clear_dirty syncs the region's
+ * sections through the listeners before it takes the bits, and runs
+ * memory_global_after_dirty_log_sync afterwards: a page only the listener
+ * knew about is in the snapshot.
+ */
+static void test_snapshot_syncs_listeners_first(void)
+{
+	Fix *f = fix_new(true);
+	SyncListener sl = {
+		.l = {
+			.log_sync = sl_log_sync,
+			.log_global_after_sync = sl_after_sync,
+			.name = "sync",
+		},
+		.ram = f->ram,
+		.pending = 6 * PG,
+		.trace = g_string_new(""),
+	};
+	DirtyBitmapSnapshot *snap;
+
+	memory_listener_register(&sl.l, f->w->as);
+	g_string_truncate(sl.trace, 0);
+	snap = memory_region_snapshot_and_clear_dirty(f->ram, 0, RAM_SIZE, VGA);
+	g_assert_cmpstr(sl.trace->str, ==, "sync ram;after;");
+	g_assert_true(memory_region_snapshot_get_dirty(f->ram, snap, 6 * PG,
+						       PG));
+	g_assert_false(memory_region_snapshot_get_dirty(f->ram, snap, 5 * PG,
+							PG));
+	/* taken by the snapshot */
+	assert_pages(f->ram, VGA, "0000000000000000");
+	loopback_dirty_bitmap_snapshot_free(snap);
+	memory_listener_unregister(&sl.l);
+	g_string_free(sl.trace, TRUE);
+	fix_free(f);
+}
+
+/*
+ * Global dirty tracking adds DIRTY_MEMORY_MIGRATION to every RAM range
+ * (QEMU's memory_region_get_dirty_log_mask), so API writes mark the
+ * migration bitmap while it is on, and only then.
+ */
+static void test_global_tracking_marks_migration(void)
+{
+	Fix *f = fix_new(false);
+	uint32_t v = 0x12345678;
+	g_autoptr(GError) err = NULL;
+
+	address_space_write(f->w->as, BASE + PG, ATTRS, &v, sizeof(v));
+	assert_pages(f->ram, DIRTY_MEMORY_MIGRATION, "0000000000000000");
+	g_assert_true(memory_global_dirty_log_start(GLOBAL_DIRTY_MIGRATION,
+						    &err));
+	g_assert_no_error(err);
+	g_assert_true(memory_region_is_logging(f->ram, DIRTY_MEMORY_MIGRATION));
+	address_space_write(f->w->as, BASE + 3 * PG - 2, ATTRS, &v, sizeof(v));
+	address_space_stq_le(f->w->as, BASE + 7 * PG, 1, ATTRS, NULL);
+	assert_pages(f->ram, DIRTY_MEMORY_MIGRATION, "0011000100000000");
+	/* VGA logging is off: its bitmap stays clean */
+	assert_pages(f->ram, VGA, "0000000000000000");
+	memory_global_dirty_log_stop(GLOBAL_DIRTY_MIGRATION);
+	g_assert_false(memory_region_is_logging(f->ram,
+						DIRTY_MEMORY_MIGRATION));
+	memory_region_reset_dirty(f->ram, 0, RAM_SIZE, DIRTY_MEMORY_MIGRATION);
+	address_space_write(f->w->as, BASE + 9 * PG, ATTRS, &v, sizeof(v));
+	assert_pages(f->ram, DIRTY_MEMORY_MIGRATION, "0000000000000000");
+	fix_free(f);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -443,5 +539,9 @@ int main(int argc, char **argv)
 	g_test_add_func("/dirty/snapshot/other-region-refused",
 			test_snapshot_other_region);
 	g_test_add_func("/dirty/range/out-of-range-critical", test_out_of_range);
+	g_test_add_func("/dirty/snapshot/syncs-listeners-first",
+			test_snapshot_syncs_listeners_first);
+	g_test_add_func("/dirty/global/tracking-marks-migration",
+			test_global_tracking_marks_migration);
 	return g_test_run();
 }

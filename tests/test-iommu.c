@@ -1016,6 +1016,53 @@ static void test_replay_custom(void)
 	fix_free(f);
 }
 
+/*
+ * address_space_map and region caches behind an IOMMU: QEMU translates
+ * through it (flatview_translate) and, the range not being direct RAM,
+ * bounces or dispatches; the bytes are the target's.  A write reaching RAM
+ * through the IOMMU marks the target's pages dirty.
+ */
+static void test_map_cache_dirty_through_iommu(void)
+{
+	Fix *f = fix_new();
+	uint8_t out[16];
+	MemoryRegionCache c = MEMORY_REGION_CACHE_INVALID;
+	MemTxResult r = MEMTX_ERROR;
+	hwaddr len = sizeof(out);
+	uint8_t *p;
+
+	ti_map(f->ti, 0x1000, 0xfff, 0x3000, IOMMU_RW);
+	p = address_space_map(f->dma, 0x1008, &len, false, ATTRS);
+	g_assert_nonnull(p);
+	g_assert_cmpuint(len, ==, sizeof(out));
+	g_assert_cmpmem(p, len, f->host + 0x3008, len);
+	address_space_unmap(f->dma, p, len, false, len);
+
+	memory_region_set_log(f->ram, true, DIRTY_MEMORY_VGA);
+	memset(out, 0xa5, sizeof(out));
+	len = sizeof(out);
+	p = address_space_map(f->dma, 0x1010, &len, true, ATTRS);
+	g_assert_nonnull(p);
+	memcpy(p, out, len);
+	address_space_unmap(f->dma, p, len, true, len);
+	g_assert_cmpmem(f->host + 0x3010, sizeof(out), out, sizeof(out));
+	g_assert_true(memory_region_get_dirty(f->ram, 0x3000, 0x1000,
+					      DIRTY_MEMORY_VGA));
+	g_assert_false(memory_region_get_dirty(f->ram, 0x1000, 0x1000,
+					       DIRTY_MEMORY_VGA));
+
+	g_assert_cmpint(address_space_cache_init(&c, f->dma, 0x1000, 0x100,
+						 false), >, 0);
+	g_assert_cmphex(address_space_ldl_le_cached(&c, 0x10, ATTRS, &r), ==,
+			0xa5a5a5a5);
+	g_assert_cmpuint(r, ==, MEMTX_OK);
+	g_assert_cmphex(address_space_ldub_cached(&c, 0x20, ATTRS, &r), ==,
+			f->host[0x3020]);
+	address_space_cache_destroy(&c);
+	memory_region_set_log(f->ram, false, DIRTY_MEMORY_VGA);
+	fix_free(f);
+}
+
 int main(int argc, char **argv)
 {
 	static const PermCase ro = { IOMMU_RO, true, false };
@@ -1056,6 +1103,8 @@ int main(int argc, char **argv)
 			test_attrs_to_index);
 	g_test_add_func("/iommu/ldst/through-iommu", test_ldst);
 	g_test_add_func("/iommu/access-valid/through-iommu", test_access_valid);
+	g_test_add_func("/iommu/map-cache-dirty/through-iommu",
+			test_map_cache_dirty_through_iommu);
 	g_test_add_func("/iommu/write-rom/through-iommu", test_write_rom);
 	g_test_add_func("/iommu/iotlb-entry/through-iommu",
 			test_iotlb_through_iommu);
