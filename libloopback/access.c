@@ -205,7 +205,8 @@ LOOPBACK_API MemTxResult address_space_write_rom(AddressSpace *as,
 		hwaddr xlat, l = len;
 		MemoryRegion *mr = lb_translate(fv, addr, &xlat, &l, &fr);
 
-		if (mr->ram || lb_region_is_romd(mr)) {
+		/* fr's copy of romd_mode: the region's may change meanwhile */
+		if (mr->ram || (fr && fr->romd_mode && mr->rom_device)) {
 			/* A ROM device's RAM is not clamped by translation. */
 			if (!mr->ram && l - 1 > fr->last - addr)
 				l = fr->last - addr + 1;
