@@ -20,7 +20,7 @@ libloopback_libloopback_la_CFLAGS = $(AM_CFLAGS) $(URCU_CFLAGS) -fvisibility=hid
 libloopback_libloopback_la_LIBADD = $(GLIB_LIBS) $(URCU_LIBS)
 libloopback_libloopback_la_LDFLAGS = -version-info 0:0:0 \
 	-Wl,--version-script=$(srcdir)/libloopback/libloopback.sym \
-	-Wl,--no-undefined -Wl,-Bsymbolic-functions
+	$(NO_UNDEFINED_LDFLAGS) -Wl,-Bsymbolic-functions
 EXTRA_libloopback_libloopback_la_DEPENDENCIES = libloopback/libloopback.sym
 EXTRA_DIST += libloopback/libloopback.sym
 
