@@ -20,6 +20,13 @@ struct lb_rcu_work {
  * with all of them, not just the last.
  */
 static gint lb_rcu_pending;
+/*
+ * Where drain sleeps until lb_rcu_pending is 0.  Not urcu_bp_barrier():
+ * besides waiting for callbacks that are not ours, it hands memory between
+ * threads inside liburcu, which ThreadSanitizer cannot follow.
+ */
+static GMutex lb_drain_lock;
+static GCond lb_drain_cond;
 /* Set on liburcu's callback thread while one of ours runs. */
 static __thread bool lb_in_rcu_callback;
 
@@ -51,7 +58,12 @@ static void lb_rcu_run(struct rcu_head *head)
 	w->fn(w->data);
 	lb_in_rcu_callback = false;
 	g_free(w);
-	g_atomic_int_dec_and_test(&lb_rcu_pending);
+	/* the waiter checks under the lock, so the wakeup cannot be lost */
+	if (g_atomic_int_dec_and_test(&lb_rcu_pending)) {
+		g_mutex_lock(&lb_drain_lock);
+		g_cond_broadcast(&lb_drain_cond);
+		g_mutex_unlock(&lb_drain_lock);
+	}
 }
 
 void lb_call_rcu(void (*fn)(void *data), void *data)
@@ -89,7 +101,12 @@ LOOPBACK_API void loopback_memory_drain(void)
 			   "memory lock held", __func__);
 		return;
 	}
-	/* A callback may drop the last reference of a region and queue more. */
+	/*
+	 * liburcu's thread runs the callbacks after their grace periods; a
+	 * callback may drop the last reference of a region and queue more.
+	 */
+	g_mutex_lock(&lb_drain_lock);
 	while (g_atomic_int_get(&lb_rcu_pending) > 0)
-		urcu_bp_barrier();
+		g_cond_wait(&lb_drain_cond, &lb_drain_lock);
+	g_mutex_unlock(&lb_drain_lock);
 }
