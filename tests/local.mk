@@ -8,13 +8,15 @@ check_PROGRAMS += \
 	tests/test-render \
 	tests/test-access \
 	tests/test-random-render \
-	tests/test-misuse
+	tests/test-misuse \
+	tests/test-stress
 
 tests_test_region_SOURCES = tests/test-region.c tests/testutil.c tests/testutil.h
 tests_test_render_SOURCES = tests/test-render.c tests/testutil.c tests/testutil.h
 tests_test_access_SOURCES = tests/test-access.c tests/testutil.c tests/testutil.h
 tests_test_random_render_SOURCES = tests/test-random-render.c tests/testutil.c tests/testutil.h
 tests_test_misuse_SOURCES = tests/test-misuse.c tests/testutil.c tests/testutil.h
+tests_test_stress_SOURCES = tests/test-stress.c
 
 TESTS += \
 	tests/test-region \
@@ -22,6 +24,7 @@ TESTS += \
 	tests/test-access \
 	tests/test-random-render \
 	tests/test-misuse \
+	tests/test-stress \
 	tests/mtree-qemu.sh \
 	tests/mtree-bad-input.sh \
 	tests/kmod/run-vm.sh
