@@ -5,14 +5,9 @@
 
 #include "config.h"
 
-/* ThreadSanitizer builds (GCC says __SANITIZE_THREAD__, clang has_feature). */
-#if defined(__SANITIZE_THREAD__)
-#define LB_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define LB_TSAN 1
-#endif
-#endif
+#include <glib.h>
+
+#include "tsan.h"
 
 /*
  * liburcu's inline read side, except under AddressSanitizer builds: liburcu
@@ -233,8 +228,8 @@ void lb_dirty_mark(MemoryRegion *mr, hwaddr addr, hwaddr len, uint8_t mask);
 
 /*
  * ThreadSanitizer only sees code built with it.  Debian's liburcu is not,
- * and GLib's GMutex and GCond are futexes inside GLib, so TSan misses the
- * happens-before edges they give and reports races that cannot happen.
+ * so TSan misses the happens-before edges it gives and reports races that
+ * cannot happen.
  * The annotations below give it exactly those edges, no more:
  *
  * - rcu_assign_pointer()/rcu_dereference() become release/acquire atomics:
@@ -254,16 +249,9 @@ void lb_dirty_mark(MemoryRegion *mr, hwaddr addr, hwaddr len, uint8_t mask);
  *   section when the object is freed is still reported.
  * - call_rcu() itself: the queue is liburcu's, so lb_call_rcu() releases
  *   the work item and the callback acquires it.
- * - GMutex: each lock acquires the mutex's address and each unlock
- *   releases it; GCond waits unlock and relock the mutex inside GLib, so
- *   the wrappers release before and acquire after.  GMutexLocker's
- *   g_autoptr cleanup is redirected to the annotated unlock too.
- *   GRecMutex and GRWLock are pthread objects, which TSan intercepts.
+ * - GMutex and GCond: see tsan.h.
  */
 #ifdef LB_TSAN
-void __tsan_acquire(void *addr);
-void __tsan_release(void *addr);
-
 extern int lb_rcu_gp_token;
 
 #undef rcu_dereference
@@ -283,59 +271,6 @@ extern int lb_rcu_gp_token;
 	lb_old_;							\
 })
 
-static inline void lb_tsan_mutex_lock(GMutex *m)
-{
-	(g_mutex_lock)(m);
-	__tsan_acquire(m);
-}
-
-static inline gboolean lb_tsan_mutex_trylock(GMutex *m)
-{
-	if (!(g_mutex_trylock)(m))
-		return FALSE;
-	__tsan_acquire(m);
-	return TRUE;
-}
-
-static inline void lb_tsan_mutex_unlock(GMutex *m)
-{
-	__tsan_release(m);
-	(g_mutex_unlock)(m);
-}
-
-static inline void lb_tsan_cond_wait(GCond *c, GMutex *m)
-{
-	__tsan_release(m);
-	(g_cond_wait)(c, m);
-	__tsan_acquire(m);
-}
-
-static inline gboolean lb_tsan_cond_wait_until(GCond *c, GMutex *m,
-					       gint64 end_time)
-{
-	gboolean r;
-
-	__tsan_release(m);
-	r = (g_cond_wait_until)(c, m, end_time);
-	__tsan_acquire(m);
-	return r;
-}
-
-static inline void lb_tsan_locker_cleanup(GMutexLocker **locker)
-{
-	if (*locker)
-		lb_tsan_mutex_unlock((GMutex *)*locker);
-}
-
-#define g_mutex_lock(m) lb_tsan_mutex_lock(m)
-#define g_mutex_trylock(m) lb_tsan_mutex_trylock(m)
-#define g_mutex_unlock(m) lb_tsan_mutex_unlock(m)
-#define g_cond_wait(c, m) lb_tsan_cond_wait((c), (m))
-#define g_cond_wait_until(c, m, t) lb_tsan_cond_wait_until((c), (m), (t))
-#define g_mutex_locker_new(m) \
-	(lb_tsan_mutex_lock(m), (GMutexLocker *)(m))
-#define g_mutex_locker_free(l) lb_tsan_mutex_unlock((GMutex *)(l))
-#define glib_autoptr_cleanup_GMutexLocker lb_tsan_locker_cleanup
 #endif /* LB_TSAN */
 
 /* Inline read-side sections for the library's own hot paths. */

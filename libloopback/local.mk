@@ -4,6 +4,7 @@ loopbackinclude_HEADERS = include/loopback/memory.h
 
 libloopback_libloopback_la_SOURCES = \
 	libloopback/internal.h \
+	libloopback/tsan.h \
 	libloopback/rcu.c \
 	libloopback/region.c \
 	libloopback/region-tree.c \
