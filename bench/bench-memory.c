@@ -12,6 +12,9 @@
  * 2. Commits.  N regions added in one transaction, and N regions added with
  *    one commit each (every commit re-renders the whole view).
  *
+ * 3. With --threads N, only this: reads by 1, 2, 4 ... N reader threads
+ *    while a writer commits 1,000 times a second (see run_threads()).
+ *
  * With DPDK, rte_vhost_va_from_guest_pa() is timed on the same RAM layout
  * and addresses.
  */
@@ -23,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include <loopback/memory.h>
 
@@ -944,6 +948,314 @@ static void print_targets(const struct lookup_row *rows, unsigned int nrows,
 	}
 }
 
+/* ------------------------------------------------------------------ */
+/* Readers while a writer commits (--threads)                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Each reader runs batches of THR_BATCH 4-byte address_space_read()s over
+ * its own slice of the address list and reads the clock around each
+ * batch: its throughput is accesses / time, its worst stall the longest
+ * batch (a bound on the longest single access, and on the longest gap
+ * between two progress samples).  The writer toggles one spare region
+ * (outside every address read) once per millisecond, on an absolute
+ * schedule: each toggle is one commit that renders the whole view again.
+ */
+#define THR_REGIONS		1000
+#define THR_BATCH		256
+#define THR_DEFAULT_BATCHES	200000
+#define THR_WRITER_HZ		1000
+#define THR_MAX			64
+
+struct thr_reader {
+	GThread *thread;
+	AddressSpace *as;
+	const hwaddr *addrs;	/* this reader's slice start */
+	unsigned int nlist;	/* addresses in the whole list */
+	unsigned int batches;
+	const int *go;
+	/* results */
+	uint64_t ns;
+	double *batch_ns;
+};
+
+struct thr_writer {
+	GThread *thread;
+	MemoryRegion *spare;
+	int stop;
+	unsigned int commits;
+	uint64_t ns;
+	uint64_t max_commit_ns;
+	unsigned int late;	/* commits that started > 1 period late */
+};
+
+static gpointer thr_reader_main(gpointer data)
+{
+	struct thr_reader *r = data;
+	unsigned int pos = 0;
+	uint64_t acc = 0, start, t0, t1;
+
+	while (!__atomic_load_n(r->go, __ATOMIC_ACQUIRE))
+		;
+	start = t0 = bench_now_ns();
+	for (unsigned int b = 0; b < r->batches; b++) {
+		for (unsigned int i = 0; i < THR_BATCH; i++) {
+			uint32_t v;
+
+			acc += address_space_read(r->as, r->addrs[pos + i],
+						  MEMTXATTRS_UNSPECIFIED, &v,
+						  ACCESS_SIZE);
+			acc += v;
+		}
+		pos += THR_BATCH;
+		if (pos + THR_BATCH > r->nlist)
+			pos = 0;
+		t1 = bench_now_ns();
+		r->batch_ns[b] = (double)(t1 - t0);
+		t0 = t1;
+	}
+	r->ns = t0 - start;
+	bench_sink = acc;
+	return NULL;
+}
+
+static void thr_sleep_until(uint64_t ns)
+{
+	struct timespec ts = { .tv_sec = ns / 1000000000u,
+			       .tv_nsec = ns % 1000000000u };
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+	       EINTR)
+		;
+}
+
+static gpointer thr_writer_main(gpointer data)
+{
+	struct thr_writer *w = data;
+	const uint64_t period = 1000000000u / THR_WRITER_HZ;
+	uint64_t start = bench_now_ns(), next = start;
+	bool on = true;
+
+	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+		uint64_t t0, t1;
+
+		next += period;
+		thr_sleep_until(next);
+		t0 = bench_now_ns();
+		/* fell behind: keep the rate, do not try to catch up */
+		if (t0 > next + period) {
+			w->late++;
+			next = t0;
+		}
+		on = !on;
+		memory_region_set_enabled(w->spare, on);
+		t1 = bench_now_ns();
+		if (t1 - t0 > w->max_commit_ns)
+			w->max_commit_ns = t1 - t0;
+		w->commits++;
+	}
+	w->ns = bench_now_ns() - start;
+	return NULL;
+}
+
+struct thr_result {
+	unsigned int readers;
+	bool writer;
+	double mops_min, mops_median, mops_max;	/* per reader */
+	double worst_us;	/* longest batch of any reader */
+	double p999_us;		/* 99.9th percentile of batches, all readers */
+	double commits_per_s;
+	double max_commit_us;
+	unsigned int late;
+};
+
+static void thr_run(struct bench_as *b, const hwaddr *addrs,
+		    unsigned int nlist, unsigned int batches,
+		    unsigned int nreaders, bool writer,
+		    struct thr_result *res)
+{
+	struct thr_reader *r = g_new0(struct thr_reader, nreaders);
+	struct thr_writer w = { .spare = &b->mr[b->n - 1] };
+	double *mops = g_new(double, nreaders);
+	double *all = g_new(double, (size_t)nreaders * batches);
+	unsigned int slice = nlist / nreaders;
+	int go = 0;
+
+	slice -= slice % THR_BATCH;
+	for (unsigned int i = 0; i < nreaders; i++) {
+		r[i].as = &b->as;
+		/* disjoint slices: no reader replays another's cache misses */
+		r[i].addrs = addrs + (size_t)i * slice;
+		r[i].nlist = slice;
+		r[i].batches = batches;
+		r[i].go = &go;
+		r[i].batch_ns = g_new(double, batches);
+		r[i].thread = g_thread_new("reader", thr_reader_main, &r[i]);
+	}
+	if (writer)
+		w.thread = g_thread_new("writer", thr_writer_main, &w);
+	__atomic_store_n(&go, 1, __ATOMIC_RELEASE);
+
+	res->readers = nreaders;
+	res->writer = writer;
+	res->worst_us = 0;
+	for (unsigned int i = 0; i < nreaders; i++) {
+		g_thread_join(r[i].thread);
+		mops[i] = (double)batches * THR_BATCH / (double)r[i].ns * 1e3;
+		for (unsigned int k = 0; k < batches; k++) {
+			all[(size_t)i * batches + k] = r[i].batch_ns[k];
+			if (r[i].batch_ns[k] / 1e3 > res->worst_us)
+				res->worst_us = r[i].batch_ns[k] / 1e3;
+		}
+		g_free(r[i].batch_ns);
+	}
+	if (writer) {
+		__atomic_store_n(&w.stop, 1, __ATOMIC_RELEASE);
+		g_thread_join(w.thread);
+		res->commits_per_s = w.commits / ((double)w.ns / 1e9);
+		res->max_commit_us = (double)w.max_commit_ns / 1e3;
+		res->late = w.late;
+		/* leave the spare as it was for the next run */
+		memory_region_set_enabled(w.spare, true);
+	}
+	bench_sort(mops, nreaders);
+	res->mops_min = mops[0];
+	res->mops_max = mops[nreaders - 1];
+	res->mops_median = bench_percentile(mops, nreaders, 50.0);
+	bench_sort(all, (size_t)nreaders * batches);
+	res->p999_us = bench_percentile(all, (size_t)nreaders * batches,
+					99.9) / 1e3;
+	g_free(all);
+	g_free(mops);
+	g_free(r);
+}
+
+static void thr_print(const char *kind, const struct thr_result *x,
+		      const struct thr_result *base)
+{
+	printf("%-4s %7u %6s %8.2f %8.2f %8.2f %6.2f %10.1f %10.1f",
+	       kind, x->readers, x->writer ? "yes" : "no", x->mops_min,
+	       x->mops_median, x->mops_max, x->mops_min / base->mops_median,
+	       x->p999_us, x->worst_us);
+	if (x->writer)
+		printf(" %9.0f %10.1f %5u\n", x->commits_per_s,
+		       x->max_commit_us, x->late);
+	else
+		printf(" %9s %10s %5s\n", "-", "-", "-");
+}
+
+static int run_threads(const struct bench_options *o)
+{
+	unsigned int batches = o->iterations_set ? o->iterations :
+			       THR_DEFAULT_BATCHES;
+	unsigned int n = THR_REGIONS, nlist, counts[8], ncounts = 0;
+	unsigned int ncpu = g_get_num_processors();
+	struct thr_result *res;
+	struct layout l;
+	unsigned int *which;
+	hwaddr *addrs;
+	uint8_t *ram;
+	int ret = 0;
+
+	for (unsigned int k = 1; k < o->threads; k *= 2)
+		counts[ncounts++] = k;
+	counts[ncounts++] = o->threads;
+	/* every reader gets its own slice of at least 1,000 batches */
+	nlist = o->addresses;
+	if (nlist < o->threads * THR_BATCH * 1000u)
+		nlist = o->threads * THR_BATCH * 1000u;
+
+	/* one layout of n regions plus the spare, which is last */
+	layout_generate(&l, n + 1, layout_seed(o->seed, n, 3));
+	ram = ram_map(l.ram_total);
+	if (!ram) {
+		layout_free(&l);
+		return 1;
+	}
+	/* readers never touch the spare: addresses come from the first n */
+	l.n = n;
+	addrs = g_new(hwaddr, nlist + THR_BATCH);
+	which = g_new(unsigned int, nlist);
+	make_addresses(&l, layout_seed(o->seed, n, 4), addrs, which, nlist,
+		       THR_BATCH);
+	prefault(&l, ram, addrs, which, nlist);
+	l.n = n + 1;
+
+	printf("loopback-bench memory --threads %u: %u regions (+1 toggled by "
+	       "the writer), seed %" PRIu64 ",\n"
+	       "%u batches of %u %d-byte address_space_read per reader, "
+	       "writer at %u commits/s; %u CPUs online\n",
+	       o->threads, n, o->seed, batches, THR_BATCH, ACCESS_SIZE,
+	       THR_WRITER_HZ, ncpu);
+	if (o->threads + 1 > ncpu)
+		printf("NOTE: %u readers + 1 writer (+ liburcu's callback "
+		       "thread) > %u CPUs: readers share CPUs,\n"
+		       "so per-reader throughput and stalls then measure the "
+		       "scheduler as much as the library.\n", o->threads, ncpu);
+	printf("\n%-4s %7s %6s %8s %8s %8s %6s %10s %10s %9s %10s %5s\n",
+	       "kind", "readers", "writer", "Mops min", "Mops med", "Mops max",
+	       "rel", "p99.9 us", "worst us", "commits/s", "commit us",
+	       "late");
+	fflush(stdout);
+
+	res = g_new0(struct thr_result, ncounts + 1);
+	for (int kind = KIND_RAM; kind <= KIND_IO; kind++) {
+		const char *name = kind == KIND_RAM ? "RAM" : "io";
+		struct bench_as *b = bench_as_new(&l, kind, ram);
+		unsigned int bad;
+
+		bench_as_add(b, &l, true);
+		l.n = n;
+		bad = verify_translate(b, &l, addrs, which, nlist, kind);
+		l.n = n + 1;
+		if (bad) {
+			fprintf(stderr, "loopback-bench: %u of %u %s lookups "
+				"wrong; not timing\n", bad, nlist, name);
+			ret = 1;
+		} else {
+			/* the reference: one reader, nothing changes */
+			thr_run(b, addrs, nlist, batches, 1, false, &res[0]);
+			thr_print(name, &res[0], &res[0]);
+			for (unsigned int k = 0; k < ncounts; k++) {
+				thr_run(b, addrs, nlist, batches, counts[k],
+					true, &res[k + 1]);
+				thr_print(name, &res[k + 1], &res[0]);
+				fflush(stdout);
+			}
+			printf("  target, per reader >= 0.90 of one reader "
+			       "without writer and no stall > 1 ms:\n");
+			for (unsigned int k = 1; k <= ncounts; k++)
+				printf("    %u reader%s: rel %.2f, worst %.1f us: "
+				       "%s\n", res[k].readers,
+				       res[k].readers > 1 ? "s" : "",
+				       res[k].mops_min / res[0].mops_median,
+				       res[k].worst_us,
+				       verdict(res[k].mops_min /
+					       res[0].mops_median >= 0.90 &&
+					       res[k].worst_us <= 1000.0));
+		}
+		if (!bench_as_free(b))
+			ret = 1;
+	}
+	printf("\n  Mops       million reads per second of one reader (min, "
+	       "median, max over readers)\n"
+	       "  rel        slowest reader / the 1-reader no-writer median\n"
+	       "  p99.9 us   99.9th percentile of the time of one batch of "
+	       "%u reads, all readers\n"
+	       "  worst us   the longest batch of any reader: bounds the "
+	       "longest stall of one read\n"
+	       "  commits/s  what the writer achieved; commit us its longest "
+	       "commit; late: periods it\n"
+	       "             started more than 1 ms late (not made up)\n",
+	       THR_BATCH);
+	g_free(res);
+	g_free(addrs);
+	g_free(which);
+	munmap(ram, l.ram_total);
+	layout_free(&l);
+	return ret;
+}
+
 int bench_memory(const struct bench_options *o)
 {
 	struct commit_row tx[ARRAY_SIZE(commit_sizes)] = { 0 };
@@ -953,6 +1265,8 @@ int bench_memory(const struct bench_options *o)
 	struct lookup_row *rows;
 	int ret = 0;
 
+	if (o->threads)
+		return run_threads(o);
 	if (o->only && !strcmp(o->only, "lookup")) {
 		commit = false;
 	} else if (o->only && !strcmp(o->only, "commit")) {
