@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <loopback/memory.h>
@@ -955,28 +956,33 @@ static void print_targets(const struct lookup_row *rows, unsigned int nrows,
 /*
  * Each reader runs batches of THR_BATCH 4-byte address_space_read()s over
  * its own slice of the address list and reads the clock around each
- * batch: its throughput is accesses / time, its worst stall the longest
- * batch (a bound on the longest single access, and on the longest gap
- * between two progress samples).  The writer toggles one spare region
- * (outside every address read) once per millisecond, on an absolute
- * schedule: each toggle is one commit that renders the whole view again.
+ * batch: its throughput is reads / time, its worst stall the longest
+ * batch (a bound on the longest single read, and on the longest gap
+ * between two progress samples).  It also reads its CPU time, and its
+ * count of involuntary context switches after every batch: on a machine
+ * with fewer CPUs than threads, reads per CPU-second and the longest batch
+ * that was not preempted tell the library's share from the scheduler's.
+ * The writer toggles one spare region (outside every address read) once
+ * per millisecond on an absolute schedule; each toggle is one commit that
+ * renders the whole view again.
  */
 #define THR_REGIONS		1000
-#define THR_BATCH		256
-#define THR_DEFAULT_BATCHES	200000
+#define THR_BATCH		1024
+#define THR_DEFAULT_BATCHES	50000
 #define THR_WRITER_HZ		1000
-#define THR_MAX			64
 
 struct thr_reader {
 	GThread *thread;
 	AddressSpace *as;
-	const hwaddr *addrs;	/* this reader's slice start */
-	unsigned int nlist;	/* addresses in the whole list */
+	const hwaddr *addrs;	/* this reader's slice */
+	unsigned int nlist;	/* addresses in the slice */
 	unsigned int batches;
 	const int *go;
 	/* results */
-	uint64_t ns;
+	uint64_t ns, cpu_ns;
 	double *batch_ns;
+	double worst_unpreempted_ns;
+	unsigned int preempted;	/* batches with an involuntary switch */
 };
 
 struct thr_writer {
@@ -986,14 +992,31 @@ struct thr_writer {
 	unsigned int commits;
 	uint64_t ns;
 	uint64_t max_commit_ns;
-	unsigned int late;	/* commits that started > 1 period late */
+	unsigned int late;	/* periods started > 1 period late */
 };
+
+static uint64_t thr_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static long thr_nivcsw(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_THREAD, &ru);
+	return ru.ru_nivcsw;
+}
 
 static gpointer thr_reader_main(gpointer data)
 {
 	struct thr_reader *r = data;
 	unsigned int pos = 0;
-	uint64_t acc = 0, start, t0, t1;
+	uint64_t acc = 0, start, cpu0, t0, t1;
+	long sw0, sw1;
 
 	/*
 	 * Untimed: the thread's first read section registers it with
@@ -1009,6 +1032,8 @@ static gpointer thr_reader_main(gpointer data)
 	}
 	while (!__atomic_load_n(r->go, __ATOMIC_ACQUIRE))
 		;
+	cpu0 = thr_cpu_ns();
+	sw0 = thr_nivcsw();
 	start = t0 = bench_now_ns();
 	for (unsigned int b = 0; b < r->batches; b++) {
 		for (unsigned int i = 0; i < THR_BATCH; i++) {
@@ -1023,10 +1048,18 @@ static gpointer thr_reader_main(gpointer data)
 		if (pos + THR_BATCH > r->nlist)
 			pos = 0;
 		t1 = bench_now_ns();
+		sw1 = thr_nivcsw();
 		r->batch_ns[b] = (double)(t1 - t0);
-		t0 = t1;
+		if (sw1 != sw0)
+			r->preempted++;
+		else if (r->batch_ns[b] > r->worst_unpreempted_ns)
+			r->worst_unpreempted_ns = r->batch_ns[b];
+		sw0 = sw1;
+		/* the system call is not part of the next batch */
+		t0 = bench_now_ns();
 	}
 	r->ns = t0 - start;
+	r->cpu_ns = thr_cpu_ns() - cpu0;
 	bench_sink = acc;
 	return NULL;
 }
@@ -1073,9 +1106,12 @@ static gpointer thr_writer_main(gpointer data)
 struct thr_result {
 	unsigned int readers;
 	bool writer;
-	double mops_min, mops_median, mops_max;	/* per reader */
+	double mops_min, mops_median;	/* per reader, wall clock */
+	double cpu_mops_min;		/* per reader, per CPU-second */
 	double worst_us;	/* longest batch of any reader */
+	double unpre_us;	/* longest batch that was not preempted */
 	double p999_us;		/* 99.9th percentile of batches, all readers */
+	double preempted;	/* share of batches preempted */
 	double commits_per_s;
 	double max_commit_us;
 	unsigned int late;
@@ -1090,7 +1126,7 @@ static void thr_run(struct bench_as *b, const hwaddr *addrs,
 	struct thr_writer w = { .spare = &b->mr[b->n - 1] };
 	double *mops = g_new(double, nreaders);
 	double *all = g_new(double, (size_t)nreaders * batches);
-	unsigned int slice = nlist / nreaders;
+	unsigned int slice = nlist / nreaders, preempted = 0;
 	int go = 0;
 
 	slice -= slice % THR_BATCH;
@@ -1108,16 +1144,24 @@ static void thr_run(struct bench_as *b, const hwaddr *addrs,
 		w.thread = g_thread_new("writer", thr_writer_main, &w);
 	__atomic_store_n(&go, 1, __ATOMIC_RELEASE);
 
+	memset(res, 0, sizeof(*res));
 	res->readers = nreaders;
 	res->writer = writer;
-	res->worst_us = 0;
+	res->cpu_mops_min = INFINITY;
 	for (unsigned int i = 0; i < nreaders; i++) {
+		double reads = (double)batches * THR_BATCH;
+
 		g_thread_join(r[i].thread);
-		mops[i] = (double)batches * THR_BATCH / (double)r[i].ns * 1e3;
+		mops[i] = reads / (double)r[i].ns * 1e3;
+		res->cpu_mops_min = MIN(res->cpu_mops_min,
+					reads / (double)r[i].cpu_ns * 1e3);
+		res->unpre_us = MAX(res->unpre_us,
+				    r[i].worst_unpreempted_ns / 1e3);
+		preempted += r[i].preempted;
 		for (unsigned int k = 0; k < batches; k++) {
 			all[(size_t)i * batches + k] = r[i].batch_ns[k];
-			if (r[i].batch_ns[k] / 1e3 > res->worst_us)
-				res->worst_us = r[i].batch_ns[k] / 1e3;
+			res->worst_us = MAX(res->worst_us,
+					    r[i].batch_ns[k] / 1e3);
 		}
 		g_free(r[i].batch_ns);
 	}
@@ -1130,9 +1174,9 @@ static void thr_run(struct bench_as *b, const hwaddr *addrs,
 		/* leave the spare as it was for the next run */
 		memory_region_set_enabled(w.spare, true);
 	}
+	res->preempted = (double)preempted / ((double)nreaders * batches);
 	bench_sort(mops, nreaders);
 	res->mops_min = mops[0];
-	res->mops_max = mops[nreaders - 1];
 	res->mops_median = bench_percentile(mops, nreaders, 50.0);
 	bench_sort(all, (size_t)nreaders * batches);
 	res->p999_us = bench_percentile(all, (size_t)nreaders * batches,
@@ -1145,15 +1189,35 @@ static void thr_run(struct bench_as *b, const hwaddr *addrs,
 static void thr_print(const char *kind, const struct thr_result *x,
 		      const struct thr_result *base)
 {
-	printf("%-4s %7u %6s %8.2f %8.2f %8.2f %6.2f %10.1f %10.1f",
+	printf("%-4s %3u %3s %7.2f %7.2f %5.2f %7.2f %5.2f %8.1f %9.1f "
+	       "%8.1f %5.1f%%",
 	       kind, x->readers, x->writer ? "yes" : "no", x->mops_min,
-	       x->mops_median, x->mops_max, x->mops_min / base->mops_median,
-	       x->p999_us, x->worst_us);
+	       x->mops_median, x->mops_min / base->mops_median,
+	       x->cpu_mops_min, x->cpu_mops_min / base->cpu_mops_min,
+	       x->p999_us, x->worst_us, x->unpre_us, 100.0 * x->preempted);
 	if (x->writer)
-		printf(" %9.0f %10.1f %5u\n", x->commits_per_s,
+		printf(" %6.0f %8.1f %5u\n", x->commits_per_s,
 		       x->max_commit_us, x->late);
 	else
-		printf(" %9s %10s %5s\n", "-", "-", "-");
+		printf(" %6s %8s %5s\n", "-", "-", "-");
+}
+
+static void thr_targets(const struct thr_result *res, unsigned int n)
+{
+	printf("  target: every reader >= 0.90 of one reader without writer, "
+	       "no stall > 1 ms\n");
+	for (unsigned int k = 1; k <= n; k++) {
+		double rel = res[k].mops_min / res[0].mops_median;
+		double rel_cpu = res[k].cpu_mops_min / res[0].cpu_mops_min;
+
+		printf("    %u reader%s: wall %.2f, worst %.0f us: %s;"
+		       " per CPU-second %.2f, unpreempted worst %.0f us: %s\n",
+		       res[k].readers, res[k].readers > 1 ? "s" : " ", rel,
+		       res[k].worst_us,
+		       verdict(rel >= 0.90 && res[k].worst_us <= 1000.0),
+		       rel_cpu, res[k].unpre_us,
+		       verdict(rel_cpu >= 0.90 && res[k].unpre_us <= 1000.0));
+	}
 }
 
 static int run_threads(const struct bench_options *o)
@@ -1172,10 +1236,10 @@ static int run_threads(const struct bench_options *o)
 	for (unsigned int k = 1; k < o->threads; k *= 2)
 		counts[ncounts++] = k;
 	counts[ncounts++] = o->threads;
-	/* every reader gets its own slice of at least 1,000 batches */
+	/* every reader gets its own slice of at least 256 batches */
 	nlist = o->addresses;
-	if (nlist < o->threads * THR_BATCH * 1000u)
-		nlist = o->threads * THR_BATCH * 1000u;
+	if (nlist < o->threads * THR_BATCH * 256u)
+		nlist = o->threads * THR_BATCH * 256u;
 
 	/* one layout of n regions plus the spare, which is last */
 	layout_generate(&l, n + 1, layout_seed(o->seed, n, 3));
@@ -1200,14 +1264,18 @@ static int run_threads(const struct bench_options *o)
 	       o->threads, n, o->seed, batches, THR_BATCH, ACCESS_SIZE,
 	       THR_WRITER_HZ, ncpu);
 	if (o->threads + 1 > ncpu)
-		printf("NOTE: %u readers + 1 writer (+ liburcu's callback "
-		       "thread) > %u CPUs: readers share CPUs,\n"
-		       "so per-reader throughput and stalls then measure the "
-		       "scheduler as much as the library.\n", o->threads, ncpu);
-	printf("\n%-4s %7s %6s %8s %8s %8s %6s %10s %10s %9s %10s %5s\n",
-	       "kind", "readers", "writer", "Mops min", "Mops med", "Mops max",
-	       "rel", "p99.9 us", "worst us", "commits/s", "commit us",
+		printf("NOTE: up to %u readers + 1 writer (+ liburcu's callback "
+		       "thread) on %u CPUs: when they outnumber the CPUs,\n"
+		       "wall-clock throughput and stalls measure the scheduler "
+		       "as much as the library; see the CPU columns.\n",
+		       o->threads, ncpu);
+	printf("\n%-4s %3s %3s %7s %7s %5s %7s %5s %8s %9s %8s %6s %6s %8s "
+	       "%5s\n", "kind", "rd", "wr", "Mops", "Mops", "rel", "cpuMops",
+	       "rel", "p99.9", "worst", "unpre", "preem", "cmt/s", "cmt max",
 	       "late");
+	printf("%-4s %3s %3s %7s %7s %5s %7s %5s %8s %9s %8s %6s %6s %8s "
+	       "%5s\n", "", "", "", "min", "median", "", "min", "cpu", "us",
+	       "us", "us", "", "", "us", "");
 	fflush(stdout);
 
 	res = g_new0(struct thr_result, ncounts + 1);
@@ -1234,32 +1302,32 @@ static int run_threads(const struct bench_options *o)
 				thr_print(name, &res[k + 1], &res[0]);
 				fflush(stdout);
 			}
-			printf("  target, per reader >= 0.90 of one reader "
-			       "without writer and no stall > 1 ms:\n");
-			for (unsigned int k = 1; k <= ncounts; k++)
-				printf("    %u reader%s: rel %.2f, worst %.1f us: "
-				       "%s\n", res[k].readers,
-				       res[k].readers > 1 ? "s" : "",
-				       res[k].mops_min / res[0].mops_median,
-				       res[k].worst_us,
-				       verdict(res[k].mops_min /
-					       res[0].mops_median >= 0.90 &&
-					       res[k].worst_us <= 1000.0));
+			thr_targets(res, ncounts);
 		}
 		if (!bench_as_free(b))
 			ret = 1;
 	}
-	printf("\n  Mops       million reads per second of one reader (min, "
-	       "median, max over readers)\n"
-	       "  rel        slowest reader / the 1-reader no-writer median\n"
+	printf("\n  rd, wr     reader threads; whether the writer commits "
+	       "%u times a second\n"
+	       "  Mops       million reads per second of one reader, wall "
+	       "clock (slowest, median)\n"
+	       "  rel        slowest reader / the median of the first row "
+	       "(one reader, no writer)\n"
+	       "  cpuMops    million reads per CPU-second of the slowest "
+	       "reader; rel cpu: / the first row's\n"
 	       "  p99.9 us   99.9th percentile of the time of one batch of "
 	       "%u reads, all readers\n"
 	       "  worst us   the longest batch of any reader: bounds the "
 	       "longest stall of one read\n"
-	       "  commits/s  what the writer achieved; commit us its longest "
-	       "commit; late: periods it\n"
-	       "             started more than 1 ms late (not made up)\n",
-	       THR_BATCH);
+	       "  unpre us   the longest batch without an involuntary "
+	       "context switch of its reader\n"
+	       "  preem      share of batches in which the reader was "
+	       "preempted\n"
+	       "  cmt/s      commits the writer achieved per second; cmt "
+	       "max: its longest commit;\n"
+	       "             late: periods it started more than 1 ms late "
+	       "(not made up)\n",
+	       THR_WRITER_HZ, THR_BATCH);
 	g_free(res);
 	g_free(addrs);
 	g_free(which);
