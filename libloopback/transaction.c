@@ -58,6 +58,7 @@ static void lb_publish(AddressSpace *as, FlatView *fv)
 	FlatView *old = as->current_map;
 
 	lb_flatview_ref(fv);
+	/* a release: a reader that loads fv sees it fully rendered */
 	rcu_assign_pointer(as->current_map, fv);
 	if (old)
 		lb_flatview_unref(old);
