@@ -12,6 +12,9 @@
  * 2. Commits.  N regions added in one transaction, and N regions added with
  *    one commit each (every commit re-renders the whole view).
  *
+ * 3. With --threads N, only this: reads by 1, 2, 4 ... N reader threads
+ *    while a writer commits 1,000 times a second (see run_threads()).
+ *
  * With DPDK, rte_vhost_va_from_guest_pa() is timed on the same RAM layout
  * and addresses.
  */
@@ -23,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <time.h>
 
 #include <loopback/memory.h>
 
@@ -944,6 +949,393 @@ static void print_targets(const struct lookup_row *rows, unsigned int nrows,
 	}
 }
 
+/* ------------------------------------------------------------------ */
+/* Readers while a writer commits (--threads)                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Each reader runs batches of THR_BATCH 4-byte address_space_read()s over
+ * its own slice of the address list and reads the clock around each
+ * batch: its throughput is reads / time, its worst stall the longest
+ * batch (a bound on the longest single read, and on the longest gap
+ * between two progress samples).  It also reads its CPU time, and its
+ * count of involuntary context switches after every batch: on a machine
+ * with fewer CPUs than threads, reads per CPU-second and the longest batch
+ * that was not preempted tell the library's share from the scheduler's.
+ * The writer toggles one spare region (outside every address read) once
+ * per millisecond on an absolute schedule; each toggle is one commit that
+ * renders the whole view again.
+ */
+#define THR_REGIONS		1000
+#define THR_BATCH		1024
+#define THR_DEFAULT_BATCHES	50000
+#define THR_WRITER_HZ		1000
+
+struct thr_reader {
+	GThread *thread;
+	AddressSpace *as;
+	const hwaddr *addrs;	/* this reader's slice */
+	unsigned int nlist;	/* addresses in the slice */
+	unsigned int batches;
+	const int *go;
+	/* results */
+	uint64_t ns, cpu_ns;
+	double *batch_ns;
+	double worst_unpreempted_ns;
+	unsigned int preempted;	/* batches with an involuntary switch */
+};
+
+struct thr_writer {
+	GThread *thread;
+	MemoryRegion *spare;
+	int stop;
+	unsigned int commits;
+	uint64_t ns;
+	uint64_t max_commit_ns;
+	unsigned int late;	/* periods started > 1 period late */
+};
+
+static uint64_t thr_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static long thr_nivcsw(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_THREAD, &ru);
+	return ru.ru_nivcsw;
+}
+
+static gpointer thr_reader_main(gpointer data)
+{
+	struct thr_reader *r = data;
+	unsigned int pos = 0;
+	uint64_t acc = 0, start, cpu0, t0, t1;
+	long sw0, sw1;
+
+	/*
+	 * Untimed: the thread's first read section registers it with
+	 * liburcu-bp, which takes a lock that a grace period in progress
+	 * holds; then caches and predictors.
+	 */
+	for (unsigned int i = 0; i < WARMUP_BATCHES * THR_BATCH; i++) {
+		uint32_t v;
+
+		acc += address_space_read(r->as, r->addrs[i % r->nlist],
+					  MEMTXATTRS_UNSPECIFIED, &v,
+					  ACCESS_SIZE);
+	}
+	while (!__atomic_load_n(r->go, __ATOMIC_ACQUIRE))
+		;
+	cpu0 = thr_cpu_ns();
+	sw0 = thr_nivcsw();
+	start = t0 = bench_now_ns();
+	for (unsigned int b = 0; b < r->batches; b++) {
+		for (unsigned int i = 0; i < THR_BATCH; i++) {
+			uint32_t v;
+
+			acc += address_space_read(r->as, r->addrs[pos + i],
+						  MEMTXATTRS_UNSPECIFIED, &v,
+						  ACCESS_SIZE);
+			acc += v;
+		}
+		pos += THR_BATCH;
+		if (pos + THR_BATCH > r->nlist)
+			pos = 0;
+		t1 = bench_now_ns();
+		sw1 = thr_nivcsw();
+		r->batch_ns[b] = (double)(t1 - t0);
+		if (sw1 != sw0)
+			r->preempted++;
+		else if (r->batch_ns[b] > r->worst_unpreempted_ns)
+			r->worst_unpreempted_ns = r->batch_ns[b];
+		sw0 = sw1;
+		/* the system call is not part of the next batch */
+		t0 = bench_now_ns();
+	}
+	r->ns = t0 - start;
+	r->cpu_ns = thr_cpu_ns() - cpu0;
+	bench_sink = acc;
+	return NULL;
+}
+
+static void thr_sleep_until(uint64_t ns)
+{
+	struct timespec ts = { .tv_sec = ns / 1000000000u,
+			       .tv_nsec = ns % 1000000000u };
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+	       EINTR)
+		;
+}
+
+static gpointer thr_writer_main(gpointer data)
+{
+	struct thr_writer *w = data;
+	const uint64_t period = 1000000000u / THR_WRITER_HZ;
+	uint64_t start = bench_now_ns(), next = start;
+	bool on = true;
+
+	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+		uint64_t t0, t1;
+
+		next += period;
+		thr_sleep_until(next);
+		t0 = bench_now_ns();
+		/* fell behind: keep the rate, do not try to catch up */
+		if (t0 > next + period) {
+			w->late++;
+			next = t0;
+		}
+		on = !on;
+		memory_region_set_enabled(w->spare, on);
+		t1 = bench_now_ns();
+		if (t1 - t0 > w->max_commit_ns)
+			w->max_commit_ns = t1 - t0;
+		w->commits++;
+	}
+	w->ns = bench_now_ns() - start;
+	return NULL;
+}
+
+struct thr_result {
+	unsigned int readers;
+	bool writer;
+	double mops_min, mops_median;	/* per reader, wall clock */
+	double cpu_mops_min;		/* per reader, per CPU-second */
+	double worst_us;	/* longest batch of any reader */
+	double unpre_us;	/* longest batch that was not preempted */
+	double p999_us;		/* 99.9th percentile of batches, all readers */
+	double preempted;	/* share of batches preempted */
+	double commits_per_s;
+	double max_commit_us;
+	unsigned int late;
+};
+
+static void thr_run(struct bench_as *b, const hwaddr *addrs,
+		    unsigned int nlist, unsigned int batches,
+		    unsigned int nreaders, bool writer,
+		    struct thr_result *res)
+{
+	struct thr_reader *r = g_new0(struct thr_reader, nreaders);
+	struct thr_writer w = { .spare = &b->mr[b->n - 1] };
+	double *mops = g_new(double, nreaders);
+	double *all = g_new(double, (size_t)nreaders * batches);
+	unsigned int slice = nlist / nreaders, preempted = 0;
+	int go = 0;
+
+	slice -= slice % THR_BATCH;
+	for (unsigned int i = 0; i < nreaders; i++) {
+		r[i].as = &b->as;
+		/* disjoint slices: no reader replays another's cache misses */
+		r[i].addrs = addrs + (size_t)i * slice;
+		r[i].nlist = slice;
+		r[i].batches = batches;
+		r[i].go = &go;
+		r[i].batch_ns = g_new(double, batches);
+		r[i].thread = g_thread_new("reader", thr_reader_main, &r[i]);
+	}
+	if (writer)
+		w.thread = g_thread_new("writer", thr_writer_main, &w);
+	__atomic_store_n(&go, 1, __ATOMIC_RELEASE);
+
+	memset(res, 0, sizeof(*res));
+	res->readers = nreaders;
+	res->writer = writer;
+	res->cpu_mops_min = INFINITY;
+	for (unsigned int i = 0; i < nreaders; i++) {
+		double reads = (double)batches * THR_BATCH;
+
+		g_thread_join(r[i].thread);
+		mops[i] = reads / (double)r[i].ns * 1e3;
+		res->cpu_mops_min = MIN(res->cpu_mops_min,
+					reads / (double)r[i].cpu_ns * 1e3);
+		res->unpre_us = MAX(res->unpre_us,
+				    r[i].worst_unpreempted_ns / 1e3);
+		preempted += r[i].preempted;
+		for (unsigned int k = 0; k < batches; k++) {
+			all[(size_t)i * batches + k] = r[i].batch_ns[k];
+			res->worst_us = MAX(res->worst_us,
+					    r[i].batch_ns[k] / 1e3);
+		}
+		g_free(r[i].batch_ns);
+	}
+	if (writer) {
+		__atomic_store_n(&w.stop, 1, __ATOMIC_RELEASE);
+		g_thread_join(w.thread);
+		res->commits_per_s = w.commits / ((double)w.ns / 1e9);
+		res->max_commit_us = (double)w.max_commit_ns / 1e3;
+		res->late = w.late;
+		/* leave the spare as it was for the next run */
+		memory_region_set_enabled(w.spare, true);
+	}
+	res->preempted = (double)preempted / ((double)nreaders * batches);
+	bench_sort(mops, nreaders);
+	res->mops_min = mops[0];
+	res->mops_median = bench_percentile(mops, nreaders, 50.0);
+	bench_sort(all, (size_t)nreaders * batches);
+	res->p999_us = bench_percentile(all, (size_t)nreaders * batches,
+					99.9) / 1e3;
+	g_free(all);
+	g_free(mops);
+	g_free(r);
+}
+
+static void thr_print(const char *kind, const struct thr_result *x,
+		      const struct thr_result *base)
+{
+	printf("%-4s %3u %3s %7.2f %7.2f %5.2f %7.2f %5.2f %8.1f %9.1f "
+	       "%8.1f %5.1f%%",
+	       kind, x->readers, x->writer ? "yes" : "no", x->mops_min,
+	       x->mops_median, x->mops_min / base->mops_median,
+	       x->cpu_mops_min, x->cpu_mops_min / base->cpu_mops_min,
+	       x->p999_us, x->worst_us, x->unpre_us, 100.0 * x->preempted);
+	if (x->writer)
+		printf(" %6.0f %8.1f %5u\n", x->commits_per_s,
+		       x->max_commit_us, x->late);
+	else
+		printf(" %6s %8s %5s\n", "-", "-", "-");
+}
+
+static void thr_targets(const struct thr_result *res, unsigned int n)
+{
+	printf("  target: every reader >= 0.90 of one reader without writer, "
+	       "no stall > 1 ms\n");
+	for (unsigned int k = 1; k <= n; k++) {
+		double rel = res[k].mops_min / res[0].mops_median;
+		double rel_cpu = res[k].cpu_mops_min / res[0].cpu_mops_min;
+
+		printf("    %u reader%s: wall %.2f, worst %.0f us: %s;"
+		       " per CPU-second %.2f, unpreempted worst %.0f us: %s\n",
+		       res[k].readers, res[k].readers > 1 ? "s" : " ", rel,
+		       res[k].worst_us,
+		       verdict(rel >= 0.90 && res[k].worst_us <= 1000.0),
+		       rel_cpu, res[k].unpre_us,
+		       verdict(rel_cpu >= 0.90 && res[k].unpre_us <= 1000.0));
+	}
+}
+
+static int run_threads(const struct bench_options *o)
+{
+	unsigned int batches = o->iterations_set ? o->iterations :
+			       THR_DEFAULT_BATCHES;
+	unsigned int n = THR_REGIONS, nlist, counts[8], ncounts = 0;
+	unsigned int ncpu = g_get_num_processors();
+	struct thr_result *res;
+	struct layout l;
+	unsigned int *which;
+	hwaddr *addrs;
+	uint8_t *ram;
+	int ret = 0;
+
+	for (unsigned int k = 1; k < o->threads; k *= 2)
+		counts[ncounts++] = k;
+	counts[ncounts++] = o->threads;
+	/* every reader gets its own slice of at least 256 batches */
+	nlist = o->addresses;
+	if (nlist < o->threads * THR_BATCH * 256u)
+		nlist = o->threads * THR_BATCH * 256u;
+
+	/* one layout of n regions plus the spare, which is last */
+	layout_generate(&l, n + 1, layout_seed(o->seed, n, 3));
+	ram = ram_map(l.ram_total);
+	if (!ram) {
+		layout_free(&l);
+		return 1;
+	}
+	/* readers never touch the spare: addresses come from the first n */
+	l.n = n;
+	addrs = g_new(hwaddr, nlist + THR_BATCH);
+	which = g_new(unsigned int, nlist);
+	make_addresses(&l, layout_seed(o->seed, n, 4), addrs, which, nlist,
+		       THR_BATCH);
+	prefault(&l, ram, addrs, which, nlist);
+	l.n = n + 1;
+
+	printf("loopback-bench memory --threads %u: %u regions (+1 toggled by "
+	       "the writer), seed %" PRIu64 ",\n"
+	       "%u batches of %u %d-byte address_space_read per reader, "
+	       "writer at %u commits/s; %u CPUs online\n",
+	       o->threads, n, o->seed, batches, THR_BATCH, ACCESS_SIZE,
+	       THR_WRITER_HZ, ncpu);
+	if (o->threads + 1 > ncpu)
+		printf("NOTE: up to %u readers + 1 writer (+ liburcu's callback "
+		       "thread) on %u CPUs: when they outnumber the CPUs,\n"
+		       "wall-clock throughput and stalls measure the scheduler "
+		       "as much as the library; see the CPU columns.\n",
+		       o->threads, ncpu);
+	printf("\n%-4s %3s %3s %7s %7s %5s %7s %5s %8s %9s %8s %6s %6s %8s "
+	       "%5s\n", "kind", "rd", "wr", "Mops", "Mops", "rel", "cpuMops",
+	       "rel", "p99.9", "worst", "unpre", "preem", "cmt/s", "cmt max",
+	       "late");
+	printf("%-4s %3s %3s %7s %7s %5s %7s %5s %8s %9s %8s %6s %6s %8s "
+	       "%5s\n", "", "", "", "min", "median", "", "min", "cpu", "us",
+	       "us", "us", "", "", "us", "");
+	fflush(stdout);
+
+	res = g_new0(struct thr_result, ncounts + 1);
+	for (int kind = KIND_RAM; kind <= KIND_IO; kind++) {
+		const char *name = kind == KIND_RAM ? "RAM" : "io";
+		struct bench_as *b = bench_as_new(&l, kind, ram);
+		unsigned int bad;
+
+		bench_as_add(b, &l, true);
+		l.n = n;
+		bad = verify_translate(b, &l, addrs, which, nlist, kind);
+		l.n = n + 1;
+		if (bad) {
+			fprintf(stderr, "loopback-bench: %u of %u %s lookups "
+				"wrong; not timing\n", bad, nlist, name);
+			ret = 1;
+		} else {
+			/* the reference: one reader, nothing changes */
+			thr_run(b, addrs, nlist, batches, 1, false, &res[0]);
+			thr_print(name, &res[0], &res[0]);
+			for (unsigned int k = 0; k < ncounts; k++) {
+				thr_run(b, addrs, nlist, batches, counts[k],
+					true, &res[k + 1]);
+				thr_print(name, &res[k + 1], &res[0]);
+				fflush(stdout);
+			}
+			thr_targets(res, ncounts);
+		}
+		if (!bench_as_free(b))
+			ret = 1;
+	}
+	printf("\n  rd, wr     reader threads; whether the writer commits "
+	       "%u times a second\n"
+	       "  Mops       million reads per second of one reader, wall "
+	       "clock (slowest, median)\n"
+	       "  rel        slowest reader / the median of the first row "
+	       "(one reader, no writer)\n"
+	       "  cpuMops    million reads per CPU-second of the slowest "
+	       "reader; rel cpu: / the first row's\n"
+	       "  p99.9 us   99.9th percentile of the time of one batch of "
+	       "%u reads, all readers\n"
+	       "  worst us   the longest batch of any reader: bounds the "
+	       "longest stall of one read\n"
+	       "  unpre us   the longest batch without an involuntary "
+	       "context switch of its reader\n"
+	       "  preem      share of batches in which the reader was "
+	       "preempted\n"
+	       "  cmt/s      commits the writer achieved per second; cmt "
+	       "max: its longest commit;\n"
+	       "             late: periods it started more than 1 ms late "
+	       "(not made up)\n",
+	       THR_WRITER_HZ, THR_BATCH);
+	g_free(res);
+	g_free(addrs);
+	g_free(which);
+	munmap(ram, l.ram_total);
+	layout_free(&l);
+	return ret;
+}
+
 int bench_memory(const struct bench_options *o)
 {
 	struct commit_row tx[ARRAY_SIZE(commit_sizes)] = { 0 };
@@ -953,6 +1345,8 @@ int bench_memory(const struct bench_options *o)
 	struct lookup_row *rows;
 	int ret = 0;
 
+	if (o->threads)
+		return run_threads(o);
 	if (o->only && !strcmp(o->only, "lookup")) {
 		commit = false;
 	} else if (o->only && !strcmp(o->only, "commit")) {

@@ -24,6 +24,8 @@ struct bench_options {
 	const char *only;		/* --only: run just this part, or NULL */
 	const unsigned int *regions;	/* --regions: region counts to measure */
 	unsigned int nregions;
+	unsigned int threads;		/* --threads: most reader threads, or 0 */
+	bool iterations_set;		/* --iterations given */
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

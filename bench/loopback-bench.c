@@ -56,6 +56,11 @@ static void print_help(FILE *out, const char *prog)
 		"                        commits: O(n^2), minutes)\n"
 		"  -o, --only PART       run one part of the subcommand\n"
 		"                        (memory: lookup or commit)\n"
+		"  -t, --threads N       memory: only the concurrency part, with\n"
+		"                        1, 2, 4 ... N readers and a writer\n"
+		"                        committing 1,000 times a second\n"
+		"                        (--iterations: batches of 1024 reads per\n"
+		"                        reader, default 50000)\n"
 		"  -h, --help            show this help\n"
 		"\n"
 		"Timings are medians (and 99th percentiles) over batches; no\n"
@@ -127,6 +132,7 @@ int main(int argc, char **argv)
 		{ "regions", required_argument, NULL, 'r' },
 		{ "full", no_argument, NULL, 'f' },
 		{ "only", required_argument, NULL, 'o' },
+		{ "threads", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -166,7 +172,7 @@ int main(int argc, char **argv)
 	argv[1] = argv[0];
 	argc--;
 	argv++;
-	while ((c = getopt_long(argc, argv, "s:i:b:a:r:fo:h", longopts,
+	while ((c = getopt_long(argc, argv, "s:i:b:a:r:fo:t:h", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -178,6 +184,7 @@ int main(int argc, char **argv)
 			if (!parse_uint(optarg, 100000000, &v) || v == 0)
 				goto bad;
 			opts.iterations = (unsigned int)v;
+			opts.iterations_set = true;
 			break;
 		case 'b':
 			if (!parse_uint(optarg, 1000000, &v) || v == 0)
@@ -202,6 +209,11 @@ int main(int argc, char **argv)
 			break;
 		case 'o':
 			opts.only = optarg;
+			break;
+		case 't':
+			if (!parse_uint(optarg, 64, &v) || v == 0)
+				goto bad;
+			opts.threads = (unsigned int)v;
 			break;
 		case 'h':
 			print_help(stdout, prog);

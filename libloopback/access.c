@@ -250,7 +250,8 @@ LOOPBACK_API MemTxResult address_space_write_rom(AddressSpace *as,
 		MemoryRegion *mr = lb_translate_attrs(fv, addr, &xlat, &l, &fr,
 						      true, attrs);
 
-		if (mr->ram || lb_region_is_romd(mr)) {
+		/* fr's copy of romd_mode: the region's may change meanwhile */
+		if (mr->ram || (fr && fr->romd_mode && mr->rom_device)) {
 			/*
 			 * A ROM device's RAM is not clamped by translation.
 			 * Measured from xlat: an IOMMU may have moved us.

@@ -4,6 +4,7 @@ loopbackinclude_HEADERS = include/loopback/memory.h
 
 libloopback_libloopback_la_SOURCES = \
 	libloopback/internal.h \
+	libloopback/tsan.h \
 	libloopback/rcu.c \
 	libloopback/region.c \
 	libloopback/region-tree.c \
@@ -28,7 +29,7 @@ libloopback_libloopback_la_CFLAGS = $(AM_CFLAGS) $(URCU_CFLAGS) -fvisibility=hid
 libloopback_libloopback_la_LIBADD = $(GLIB_LIBS) $(URCU_LIBS)
 libloopback_libloopback_la_LDFLAGS = -version-info 0:0:0 \
 	-Wl,--version-script=$(srcdir)/libloopback/libloopback.sym \
-	-Wl,--no-undefined -Wl,-Bsymbolic-functions
+	$(NO_UNDEFINED_LDFLAGS) -Wl,-Bsymbolic-functions
 EXTRA_libloopback_libloopback_la_DEPENDENCIES = libloopback/libloopback.sym
 EXTRA_DIST += libloopback/libloopback.sym
 

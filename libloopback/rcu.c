@@ -11,8 +11,29 @@ struct lb_rcu_work {
 	void *data;
 };
 
-/* Callbacks queued and not yet finished; loopback_memory_drain() waits for 0. */
+/*
+ * Callbacks queued and not yet finished; loopback_memory_drain() waits for
+ * 0.  Sequentially consistent GLib atomics: the decrement after a callback
+ * is a release that the drain's load of 0 acquires, so what the callbacks
+ * did (finalising regions, free notifies) happens-before drain returns.
+ * Every change is a read-modify-write, so a load that sees 0 synchronises
+ * with all of them, not just the last.
+ */
 static gint lb_rcu_pending;
+/*
+ * Where drain sleeps until lb_rcu_pending is 0.  Not urcu_bp_barrier():
+ * besides waiting for callbacks that are not ours, it hands memory between
+ * threads inside liburcu, which ThreadSanitizer cannot follow.
+ */
+static GMutex lb_drain_lock;
+static GCond lb_drain_cond;
+/* Set on liburcu's callback thread while one of ours runs. */
+static __thread bool lb_in_rcu_callback;
+
+#ifdef LB_TSAN
+/* Released by every read unlock, acquired by every callback: internal.h. */
+int lb_rcu_gp_token;
+#endif
 
 LOOPBACK_API void loopback_rcu_read_lock(void)
 {
@@ -28,9 +49,21 @@ static void lb_rcu_run(struct rcu_head *head)
 {
 	struct lb_rcu_work *w = caa_container_of(head, struct lb_rcu_work, head);
 
+#ifdef LB_TSAN
+	/* the queuing thread's writes, then the grace period's readers */
+	__tsan_acquire(w);
+	__tsan_acquire(&lb_rcu_gp_token);
+#endif
+	lb_in_rcu_callback = true;
 	w->fn(w->data);
+	lb_in_rcu_callback = false;
 	g_free(w);
-	g_atomic_int_dec_and_test(&lb_rcu_pending);
+	/* the waiter checks under the lock, so the wakeup cannot be lost */
+	if (g_atomic_int_dec_and_test(&lb_rcu_pending)) {
+		g_mutex_lock(&lb_drain_lock);
+		g_cond_broadcast(&lb_drain_cond);
+		g_mutex_unlock(&lb_drain_lock);
+	}
 }
 
 void lb_call_rcu(void (*fn)(void *data), void *data)
@@ -40,12 +73,40 @@ void lb_call_rcu(void (*fn)(void *data), void *data)
 	w->fn = fn;
 	w->data = data;
 	g_atomic_int_inc(&lb_rcu_pending);
+#ifdef LB_TSAN
+	__tsan_release(w);
+#endif
 	urcu_bp_call_rcu(&w->head, lb_rcu_run);
 }
 
 LOOPBACK_API void loopback_memory_drain(void)
 {
-	/* A callback may drop the last reference of a region and queue more. */
+	/*
+	 * Each would wait for itself: the grace period for this thread's
+	 * read section, the callbacks for the lock this thread holds or for
+	 * the callback it is running (a free notify, say).
+	 */
+	if (lb_in_rcu_callback) {
+		g_critical("%s: called from an RCU callback (a free notify?)",
+			   __func__);
+		return;
+	}
+	if (urcu_bp_read_ongoing()) {
+		g_critical("%s: called inside an RCU read-side section",
+			   __func__);
+		return;
+	}
+	if (lb_memory_locked()) {
+		g_critical("%s: called inside a transaction or with the "
+			   "memory lock held", __func__);
+		return;
+	}
+	/*
+	 * liburcu's thread runs the callbacks after their grace periods; a
+	 * callback may drop the last reference of a region and queue more.
+	 */
+	g_mutex_lock(&lb_drain_lock);
 	while (g_atomic_int_get(&lb_rcu_pending) > 0)
-		urcu_bp_barrier();
+		g_cond_wait(&lb_drain_cond, &lb_drain_lock);
+	g_mutex_unlock(&lb_drain_lock);
 }

@@ -377,6 +377,11 @@ LOOPBACK_API void memory_region_unref(MemoryRegion *mr)
 
 	if (!lb_region_check(mr, __func__))
 		return;
+	/*
+	 * Sequentially consistent: every thread's use of @mr before its
+	 * unref happens-before the finalisation of the one that drops it
+	 * to zero.
+	 */
 	do {
 		old = g_atomic_int_get(&mr->refcount);
 		if (old <= 0) {

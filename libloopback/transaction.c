@@ -21,7 +21,8 @@ static AddressSpace *lb_as_last;
 void lb_memory_lock(void)
 {
 	g_rec_mutex_lock(&lb_lock);
-	lb_lock_owner = g_thread_self();
+	/* atomic: lb_memory_locked() reads it without the lock */
+	g_atomic_pointer_set(&lb_lock_owner, g_thread_self());
 	lb_lock_depth++;
 }
 
@@ -29,13 +30,16 @@ void lb_memory_unlock(void)
 {
 	g_assert(lb_memory_locked());
 	if (--lb_lock_depth == 0)
-		lb_lock_owner = NULL;
+		g_atomic_pointer_set(&lb_lock_owner, NULL);
 	g_rec_mutex_unlock(&lb_lock);
 }
 
 bool lb_memory_locked(void)
 {
-	/* Only the owner can see itself here: others read a stale non-self value. */
+	/*
+	 * Only the owner stores its own value, so only the owner can see it;
+	 * another thread may read a stale value, but never its own.
+	 */
 	return g_atomic_pointer_get(&lb_lock_owner) == g_thread_self();
 }
 
@@ -68,6 +72,7 @@ static void lb_publish(AddressSpace *as, FlatView *fv)
 	FlatView *old = as->current_map;
 
 	lb_flatview_ref(fv);
+	/* a release: a reader that loads fv sees it fully rendered */
 	rcu_assign_pointer(as->current_map, fv);
 	if (old)
 		lb_flatview_unref(old);

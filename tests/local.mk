@@ -16,7 +16,8 @@ check_PROGRAMS += \
 	tests/test-cache \
 	tests/test-listener \
 	tests/test-ioeventfd \
-	tests/test-coalesced
+	tests/test-coalesced \
+	tests/test-stress
 
 tests_test_region_SOURCES = tests/test-region.c tests/testutil.c tests/testutil.h
 tests_test_render_SOURCES = tests/test-render.c tests/testutil.c tests/testutil.h
@@ -31,6 +32,7 @@ tests_test_cache_SOURCES = tests/test-cache.c tests/testutil.c tests/testutil.h
 tests_test_listener_SOURCES = tests/test-listener.c tests/trace-listener.h tests/testutil.c tests/testutil.h
 tests_test_ioeventfd_SOURCES = tests/test-ioeventfd.c tests/trace-listener.h tests/testutil.c tests/testutil.h
 tests_test_coalesced_SOURCES = tests/test-coalesced.c tests/trace-listener.h tests/testutil.c tests/testutil.h
+tests_test_stress_SOURCES = tests/test-stress.c
 
 TESTS += \
 	tests/test-region \
@@ -46,6 +48,7 @@ TESTS += \
 	tests/test-listener \
 	tests/test-ioeventfd \
 	tests/test-coalesced \
+	tests/test-stress \
 	tests/mtree-qemu.sh \
 	tests/mtree-bad-input.sh \
 	tests/kmod/run-vm.sh

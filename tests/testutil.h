@@ -8,6 +8,9 @@
 
 #include <loopback/memory.h>
 
+/* the tests' GMutex/GCond, visible to ThreadSanitizer like the library's */
+#include "../libloopback/tsan.h"
+
 typedef unsigned __int128 lbt_u128;
 
 #define LBT_2_64 ((lbt_u128)1 << 64)
