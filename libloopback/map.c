@@ -236,7 +236,8 @@ LOOPBACK_API void *address_space_map(AddressSpace *as, hwaddr addr,
 		/* The view holds a reference until we leave the section. */
 		memory_region_ref(mr);
 		lb_rcu_read_unlock();
-		*plen = len;
+		/* QEMU bounces what translation left: RAM (a ROM) is cut */
+		*plen = l;
 		return lb_map_bounce(as, mr, addr, plen, is_write, attrs);
 	}
 	*plen = lb_map_extend(fv, fr, addr, xlat, len, is_write);
