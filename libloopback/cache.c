@@ -46,7 +46,8 @@ LOOPBACK_API int64_t address_space_cache_init(MemoryRegionCache *cache,
 		return -EFAULT;
 	}
 	if (lb_access_is_direct(fr, is_write)) {
-		l = lb_map_extend(fv, fr, addr, xlat, len, is_write);
+		l = lb_map_extend(fv, fr, addr, xlat, l, len, is_write,
+				  MEMTXATTRS_UNSPECIFIED);
 		cache->ptr = fr->host + xlat;
 	} else if (l - 1 > fr->last - addr) {
 		/* QEMU: the cache ends with the section it starts in. */

@@ -371,12 +371,14 @@ void lb_dirty_mark(MemoryRegion *mr, hwaddr addr, hwaddr len, uint8_t mask);
 void lb_map_init(AddressSpace *as);
 void lb_map_destroy(AddressSpace *as);
 /*
- * The length, up to @len, of a direct access at @addr (offset @xlat in
- * @fr's region): @fr's part, extended over the following ranges of the
- * same region at continuous offsets.  Inside an RCU read-side section.
+ * The length, up to @len, of a direct access at @addr of @fv that
+ * translated (IOMMUs included) to offset @xlat in @fr's region with
+ * length @l: @fr's part, extended over the following pieces of the same
+ * region at continuous offsets.  Inside an RCU read-side section.
  */
 hwaddr lb_map_extend(const FlatView *fv, const FlatRange *fr, hwaddr addr,
-		     hwaddr xlat, hwaddr len, bool is_write);
+		     hwaddr xlat, hwaddr l, hwaddr len, bool is_write,
+		     MemTxAttrs attrs);
 
 /* ---- RCU (rcu.c) ---- */
 

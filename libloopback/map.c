@@ -79,40 +79,46 @@ static bool lb_as_ok(AddressSpace *as, const char *func)
 	return true;
 }
 
-/* How much of a direct access at @addr stays inside @fr and its block. */
-static hwaddr lb_direct_len(const FlatRange *fr, hwaddr addr, hwaddr xlat,
-			    hwaddr len)
+/*
+ * How much of a direct access at offset @xlat of @fr's region stays inside
+ * @fr and its block.  @fr may lie in an IOMMU's target view, so its own
+ * address is worked out from @xlat, not taken from the caller.
+ */
+static hwaddr lb_direct_len(const FlatRange *fr, hwaddr xlat, hwaddr len)
 {
 	const RAMBlock *rb = fr->mr->ram_block;
+	hwaddr at = fr->start + (xlat - fr->offset_in_region);
 
 	/* Translation clamps RAM but not a ROM device's RAM. */
-	if (len - 1 > fr->last - addr)
-		len = fr->last - addr + 1;
+	if (len - 1 > fr->last - at)
+		len = fr->last - at + 1;
 	if (rb && xlat < rb->size && len > rb->size - xlat)
 		len = rb->size - xlat;
 	return len;
 }
 
 hwaddr lb_map_extend(const FlatView *fv, const FlatRange *fr, hwaddr addr,
-		     hwaddr xlat, hwaddr len, bool is_write)
+		     hwaddr xlat, hwaddr l, hwaddr len, bool is_write,
+		     MemTxAttrs attrs)
 {
-	hwaddr done = lb_direct_len(fr, addr, xlat, len);
+	hwaddr done = MIN(l, lb_direct_len(fr, xlat, len));
 
 	/*
-	 * QEMU's rule (flatview_extend_translation): same region, no gap.
+	 * QEMU's rule (flatview_extend_translation): translate the next
+	 * piece, IOMMUs included; same region, no gap.
 	 * The caller keeps addr + len - 1 from wrapping.
 	 */
 	while (done < len) {
 		const FlatRange *next;
 		hwaddr nx, nl = len - done;
-		MemoryRegion *mr = lb_translate(fv, addr + done, &nx, &nl,
-						&next);
+		MemoryRegion *mr = lb_translate_attrs(fv, addr + done, &nx, &nl,
+						      &next, is_write, attrs);
 
 		/* And direct: RAM behind a readonly alias stays readonly. */
 		if (mr != fr->mr || nx != xlat + done ||
 		    !lb_access_is_direct(next, is_write))
 			break;
-		done += lb_direct_len(next, addr + done, nx, nl);
+		done += MIN(nl, lb_direct_len(next, nx, len - done));
 	}
 	return done;
 }
@@ -231,15 +237,17 @@ LOOPBACK_API void *address_space_map(AddressSpace *as, hwaddr addr,
 	l = len;
 	lb_rcu_read_lock();
 	fv = rcu_dereference(as->current_map);
-	mr = lb_translate(fv, addr, &xlat, &l, &fr);
+	/* QEMU's flatview_translate: through IOMMUs to what they map */
+	mr = lb_translate_attrs(fv, addr, &xlat, &l, &fr, is_write, attrs);
 	if (!lb_access_is_direct(fr, is_write)) {
 		/* The view holds a reference until we leave the section. */
 		memory_region_ref(mr);
 		lb_rcu_read_unlock();
-		*plen = len;
+		/* QEMU bounces what translation left: RAM (a ROM) is cut */
+		*plen = l;
 		return lb_map_bounce(as, mr, addr, plen, is_write, attrs);
 	}
-	*plen = lb_map_extend(fv, fr, addr, xlat, len, is_write);
+	*plen = lb_map_extend(fv, fr, addr, xlat, l, len, is_write, attrs);
 	ptr = fr->host + xlat;
 	memory_region_ref(mr);
 	__atomic_fetch_add(&mr->ram_block->maps, 1, __ATOMIC_RELAXED);

@@ -1017,10 +1017,11 @@ static void test_replay_custom(void)
 }
 
 /*
- * address_space_map and region caches behind an IOMMU: QEMU translates
- * through it (flatview_translate) and, the range not being direct RAM,
- * bounces or dispatches; the bytes are the target's.  A write reaching RAM
- * through the IOMMU marks the target's pages dirty.
+ * address_space_map and region caches behind an IOMMU.  QEMU's
+ * address_space_map translates through it (flatview_translate) and, the
+ * target being RAM, returns a host pointer into it; a region cache
+ * dispatches.  A write reaching RAM through the IOMMU marks the target's
+ * pages dirty.
  */
 static void test_map_cache_dirty_through_iommu(void)
 {
@@ -1033,16 +1034,16 @@ static void test_map_cache_dirty_through_iommu(void)
 
 	ti_map(f->ti, 0x1000, 0xfff, 0x3000, IOMMU_RW);
 	p = address_space_map(f->dma, 0x1008, &len, false, ATTRS);
-	g_assert_nonnull(p);
+	g_assert_true(p == f->host + 0x3008);
 	g_assert_cmpuint(len, ==, sizeof(out));
-	g_assert_cmpmem(p, len, f->host + 0x3008, len);
 	address_space_unmap(f->dma, p, len, false, len);
+	g_assert_cmpuint(f->dma->bounce_buffer_size, ==, 0);
 
 	memory_region_set_log(f->ram, true, DIRTY_MEMORY_VGA);
 	memset(out, 0xa5, sizeof(out));
 	len = sizeof(out);
 	p = address_space_map(f->dma, 0x1010, &len, true, ATTRS);
-	g_assert_nonnull(p);
+	g_assert_true(p == f->host + 0x3010);
 	memcpy(p, out, len);
 	address_space_unmap(f->dma, p, len, true, len);
 	g_assert_cmpmem(f->host + 0x3010, sizeof(out), out, sizeof(out));
@@ -1060,6 +1061,34 @@ static void test_map_cache_dirty_through_iommu(void)
 			f->host[0x3020]);
 	address_space_cache_destroy(&c);
 	memory_region_set_log(f->ram, false, DIRTY_MEMORY_VGA);
+	fix_free(f);
+}
+
+/*
+ * QEMU's flatview_translate cuts the length at the end of the IOMMU page;
+ * flatview_extend_translation then translates the next page and goes on
+ * while it lands in the same region at the next offset.
+ */
+static void test_map_extends_over_contiguous_iommu_pages(void)
+{
+	Fix *f = fix_new();
+	hwaddr len = 0x20;
+	uint8_t *p;
+
+	ti_map(f->ti, 0x1000, 0xfff, 0x3000, IOMMU_RW);
+	ti_map(f->ti, 0x2000, 0xfff, 0x4000, IOMMU_RW);
+	ti_map(f->ti, 0x3000, 0xfff, 0x7000, IOMMU_RW);
+	p = address_space_map(f->dma, 0x1ff0, &len, true, ATTRS);
+	g_assert_true(p == f->host + 0x3ff0);
+	g_assert_cmphex(len, ==, 0x20);
+	address_space_unmap(f->dma, p, len, true, 0);
+	/* 0x2000 -> 0x4000, then 0x3000 -> 0x7000: not contiguous */
+	len = 0x20;
+	p = address_space_map(f->dma, 0x2ff0, &len, false, ATTRS);
+	g_assert_true(p == f->host + 0x4ff0);
+	g_assert_cmphex(len, ==, 0x10);
+	address_space_unmap(f->dma, p, len, false, 0);
+	g_assert_cmpuint(f->dma->bounce_buffer_size, ==, 0);
 	fix_free(f);
 }
 
@@ -1105,6 +1134,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/iommu/access-valid/through-iommu", test_access_valid);
 	g_test_add_func("/iommu/map-cache-dirty/through-iommu",
 			test_map_cache_dirty_through_iommu);
+	g_test_add_func("/iommu/map/extends-over-contiguous-iommu-pages",
+			test_map_extends_over_contiguous_iommu_pages);
 	g_test_add_func("/iommu/write-rom/through-iommu", test_write_rom);
 	g_test_add_func("/iommu/iotlb-entry/through-iommu",
 			test_iotlb_through_iommu);
