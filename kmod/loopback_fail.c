@@ -75,6 +75,16 @@ static u16 loopback_fail_avail_idx(struct loopback_device *ldev,
 	return virtio16_to_cpu(&ldev->vdev, READ_ONCE(r->avail->idx));
 }
 
+/* The head of the next available entry the kernel returns. */
+static u16 loopback_fail_avail_head(struct loopback_device *ldev,
+				    struct loopback_ring *r)
+{
+	__virtio16 head = READ_ONCE(r->avail->ring[r->next_avail &
+						   (r->num - 1)]);
+
+	return virtio16_to_cpu(&ldev->vdev, head);
+}
+
 /*
  * The status byte of the block request at @head: the last byte of the
  * chain's last descriptor, which must be device-writable.  Walks at most
@@ -194,9 +204,7 @@ loopback_fail_pass(struct loopback_device *ldev, struct loopback_ring *r,
 				loopback_fail_publish(ldev, r);
 				return LOOPBACK_FAIL_MORE;
 			}
-			head = virtio16_to_cpu(&ldev->vdev,
-				READ_ONCE(r->avail->ring[r->next_avail &
-							 (r->num - 1)]));
+			head = loopback_fail_avail_head(ldev, r);
 			if (loopback_fail_return(ldev, r, head, &cost))
 				goto bad;
 			r->next_avail++;
