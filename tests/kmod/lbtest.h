@@ -300,6 +300,9 @@ uint64_t lbdev_produced(struct lbdev *d);
 /* buffers of queue qi the driver made available and the model did not
  * return (avail idx - used idx, read from the ring); 0 without a ring */
 uint32_t lbdev_in_flight(struct lbdev *d, uint32_t qi);
+/* overwrites the head of queue qi's next available entry the model has not
+ * taken (a confused device scribbling on the driver's ring); 0 or -1 */
+int lbdev_corrupt_avail(struct lbdev *d, uint32_t qi, uint16_t head);
 /* sets the fill mode (e.g. to stop completing mid-run) */
 void lbdev_set_fill(struct lbdev *d, enum lbdev_fill fill);
 /* stops the thread, unmaps, closes (unmap_first: munmap before close) */

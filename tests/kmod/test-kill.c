@@ -23,6 +23,11 @@
  *     takes the mutex first (it is scheduling, so this runs first, before
  *     other cases leave a kthread around); either way nothing may be left
  *     behind.
+ *  H  a device that scribbles an out-of-range head into the driver's
+ *     available ring, then dies: the kernel, failing the ring's buffers,
+ *     must refuse the ring ("malformed ring" in the log, the device
+ *     broken), never touch memory outside the window, and still remove the
+ *     device
  *
  * In every case: no hang (every wait has a deadline; a stuck task's kernel
  * stack is printed), the virtio device goes away, nothing is left behind.
@@ -73,7 +78,8 @@ static int recv_msg(int fd, struct msg *m, int timeout)
 }
 
 enum child_mode {
-	CH_STALL_FIRST_STATUS, CH_STALL_PROBE_STATUS, CH_NO_IO, CH_STALL_ON_COMMAND, CH_NO_IO_EVER
+	CH_STALL_FIRST_STATUS, CH_STALL_PROBE_STATUS, CH_NO_IO, CH_STALL_ON_COMMAND, CH_NO_IO_EVER,
+	CH_CORRUPT
 };
 
 /* the device process: never returns */
@@ -113,7 +119,8 @@ static void child(enum child_mode mode, int evt, int cmd)
 			send_msg(evt, "nostall", d->info.name, d->errmsg);
 		}
 		break;
-	case CH_NO_IO: {
+	case CH_NO_IO:
+	case CH_CORRUPT: {
 		char rng[64];
 
 		/*
@@ -131,6 +138,21 @@ static void child(enum child_mode mode, int evt, int cmd)
 		pthread_mutex_lock(&d->lock);
 		d->o.fill = LB_FILL_NONE;
 		pthread_mutex_unlock(&d->lock);
+		if (mode == CH_CORRUPT) {
+			uint8_t tmp[64];
+			uint64_t end = lb_now_ms() + 5000;
+
+			/* a read that drains the driver's data posts a buffer */
+			lb_rng_use_single(rng, sizeof(rng), 5000);
+			lb_hwrng_read(tmp, sizeof(tmp), sizeof(tmp), 1000);
+			while (lbdev_in_flight(d, 0) < 1 && lb_now_ms() < end)
+				lb_sleep_ms(10);
+			/* give that buffer a head out of range */
+			if (lbdev_in_flight(d, 0) < 1 || lbdev_corrupt_avail(d, 0, 0xffff) < 0) {
+				send_msg(evt, "nocorrupt", d->info.name, d->errmsg);
+				break;
+			}
+		}
 		send_msg(evt, "bound", d->info.name, extra);
 		break;
 	}
@@ -596,6 +618,54 @@ static void test_kill_probe_io(void)
 	       "%s: no virtio hwrng left ('%s')", what, avail);
 }
 
+/* true if the kernel log holds NEEDLE (reads /dev/kmsg from the start) */
+static bool kmsg_contains(const char *needle)
+{
+	char rec[2048];
+	bool found = false;
+	ssize_t n;
+	int fd;
+
+	fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	for (;;) {
+		n = read(fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)
+			continue;	/* overwritten records */
+		if (n <= 0)
+			break;
+		rec[n] = 0;
+		if (strstr(rec, needle)) {
+			found = true;
+			break;
+		}
+	}
+	close(fd);
+	return found;
+}
+
+/* H: the ring is corrupt when the owner dies */
+static void test_kill_corrupt_ring(void)
+{
+	const char *what = "H: SIGKILL after the device corrupted the available ring";
+	struct devproc p;
+	struct msg m;
+
+	tap_diag("%s", what);
+	if (start_child(CH_CORRUPT, &p) < 0)
+		return;
+	if (recv_msg(p.evt, &m, 25000) < 0 || strcmp(m.tag, "bound")) {
+		tap_ok(false, "%s: bound, ring corrupted (%s %s)", what, m.tag, m.extra);
+		kill_and_check(&p, what);
+		return;
+	}
+	tap_ok(!kmsg_contains("malformed ring"), "%s: no ring refused before the kill", what);
+	kill_and_check(&p, what);
+	tap_ok(kmsg_contains("malformed ring"), "%s: the kernel refused the ring (\"malformed ring\" logged)",
+	       what);
+}
+
 int main(int argc, char **argv)
 {
 	char buf[64];
@@ -622,6 +692,7 @@ int main(int argc, char **argv)
 	test_kill_stalled(CH_STALL_PROBE_STATUS, "B: SIGKILL at a Status trap in the driver's probe");
 	test_kill_mid_io();
 	test_kill_user_trap();
+	test_kill_corrupt_ring();
 	if (timeout_ms <= 0 || timeout_ms > 5000) {
 		tap_skip("E: trap timeout (trap_timeout_ms is %ld; load the module with trap_timeout_ms<=5000)",
 			 timeout_ms);
