@@ -2,7 +2,8 @@
 # (tests/vm/build-module); make check-vm tests it in a VM.
 EXTRA_DIST += kmod/Kbuild kmod/Makefile kmod/loopback_compat.h \
 	kmod/loopback_internal.h kmod/loopback_priv.h kmod/loopback_main.c \
-	kmod/loopback_dev.c kmod/loopback_transport.c kmod/loopback_dma.c
+	kmod/loopback_dev.c kmod/loopback_transport.c kmod/loopback_fail.c \
+	kmod/loopback_dma.c
 loopbackuapidir = $(includedir)/linux
 loopbackuapi_HEADERS = include/uapi/linux/loopback.h
 

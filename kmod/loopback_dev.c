@@ -265,12 +265,12 @@ static int loopback_dev_mmap(struct file *file, struct vm_area_struct *vma)
 
 /*
  * Close or process death.  The device breaks at once, so that every trap
- * fails; the teardown runs in a work item that this waits for, up to the
- * trap timeout.  Normally it is done by then.  A driver that never gives
- * up I/O the dead device cannot complete (virtio-blk in 6.1 waits in
- * del_gendisk()) leaves it running in the background instead of blocking
- * the closing (or dying) process forever; the module stays loaded until
- * it ends.
+ * and every buffer in flight fails; the teardown runs in a work item that
+ * this waits for, up to the trap timeout.  Normally it is done by then.
+ * A driver still waiting for I/O the kernel could not fail (a malformed
+ * ring, see loopback_fail.c) leaves it running in the background instead
+ * of blocking the closing (or dying) process forever; the module stays
+ * loaded until it ends.
  */
 static int loopback_dev_release(struct inode *inode, struct file *file)
 {

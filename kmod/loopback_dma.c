@@ -145,6 +145,15 @@ u64 loopback_window_used(struct loopback_window *win)
 	return used;
 }
 
+void *loopback_window_ptr(struct loopback_window *win, u64 dma, u64 len)
+{
+	u64 off = dma - win->base;
+
+	if (dma < win->base || off > win->size || len > win->size - off)
+		return NULL;
+	return win->vaddr + off;
+}
+
 /* ---- the allocator ---- */
 
 static bool lbdma_search(struct loopback_window *win, unsigned long start,

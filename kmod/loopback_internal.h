@@ -7,6 +7,8 @@
  *                         (loopback_dev_*)
  *   loopback_transport.c  the virtio transport: virtio_config_ops, vrings,
  *                         traps, kicks and interrupts (loopback_vdev_*)
+ *   loopback_fail.c       the kernel as a failing device once the owner is
+ *                         gone (loopback_fail_*)
  *   loopback_dma.c        the DMA window: allocator, dma_map_ops, mmap
  *                         (loopback_window_*)
  *   loopback_compat.h     kernel API differences across versions
@@ -51,6 +53,12 @@ int loopback_window_mmap(struct loopback_window *win,
 
 /* Bytes of the window in use by DMA (coherent + bounce), for debugging. */
 u64 loopback_window_used(struct loopback_window *win);
+
+/*
+ * The kernel address of [@dma, @dma + @len) when the window holds all of
+ * it, else NULL.  User space can write that memory at any time.
+ */
+void *loopback_window_ptr(struct loopback_window *win, u64 dma, u64 len);
 
 /* ---- provided by the transport for the DMA ops ---- */
 

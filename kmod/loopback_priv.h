@@ -18,6 +18,7 @@
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/virtio.h>
+#include <linux/virtio_ring.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 
@@ -27,6 +28,29 @@
 extern struct workqueue_struct *loopback_wq;
 extern struct class loopback_class;
 extern unsigned int loopback_trap_timeout_ms;
+
+/* The state of a queue's split ring as the kernel sees it. */
+enum loopback_ring_state {
+	LOOPBACK_RING_NONE,	/* no ring: before find_vqs, after del_vqs */
+	LOOPBACK_RING_USER,	/* user space plays the device */
+	LOOPBACK_RING_FAILING,	/* the kernel does: every buffer fails */
+	LOOPBACK_RING_BAD,	/* the kernel gave up on a malformed ring */
+};
+
+/*
+ * A ring as its device sees it (loopback_fail.c): where it is, and the
+ * kernel's device-side indices once it fails the buffers itself.  The
+ * pointers lead into the window, which user space may write at any time.
+ */
+struct loopback_ring {
+	enum loopback_ring_state state;
+	u32 num;
+	struct vring_desc *desc;
+	struct vring_avail *avail;
+	struct vring_used *used;
+	u16 next_avail;		/* the next available entry to return */
+	u16 used_idx;		/* the next used entry to write */
+};
 
 /* One virtqueue slot of a device. */
 struct loopback_vq {
@@ -38,6 +62,12 @@ struct loopback_vq {
 	struct virtqueue *vq;
 	/* Raises the used-buffer interrupt in hard-IRQ context. */
 	struct irq_work irq;
+	/*
+	 * Protects @ring.  Taken with IRQs off, also inside @lock: a driver
+	 * may kick from its interrupt callback.
+	 */
+	spinlock_t ring_lock;
+	struct loopback_ring ring;
 };
 
 struct loopback_irqfd_entry;
@@ -124,8 +154,15 @@ struct loopback_device {
 	struct work_struct register_work;
 	/* Set by register_work once registered; read after it finished. */
 	bool registered;
-	/* virtio_break_device() is safe (see loopback_vdev_break()). */
-	bool vdev_initialized;
+
+	/*
+	 * Failing the buffers of a broken device (loopback_fail.c): queues
+	 * with more than one pass can do in atomic context, and whether a
+	 * malformed ring asks for virtio_break_device().
+	 */
+	DECLARE_BITMAP(fail_pending, LOOPBACK_MAX_QUEUES);
+	unsigned long fail_flags;
+	struct work_struct fail_work;
 
 	/* release() hands the teardown to this work and waits for it. */
 	struct work_struct destroy_work;
@@ -142,8 +179,18 @@ void loopback_dev_destroy(struct loopback_device *ldev);
 struct file *loopback_dev_getfile(struct loopback_device *ldev);
 void loopback_dev_put(struct loopback_device *ldev);
 
+/* loopback_fail.c */
+void loopback_fail_init(struct loopback_device *ldev);
+void loopback_fail_ring_start(struct loopback_device *ldev, unsigned int index,
+			      struct virtqueue *vq);
+void loopback_fail_ring_stop(struct loopback_device *ldev, unsigned int index);
+void loopback_fail_takeover(struct loopback_device *ldev);
+void loopback_fail_kick(struct loopback_device *ldev, unsigned int index);
+void loopback_fail_sync(struct loopback_device *ldev);
+
 /* loopback_transport.c */
 void loopback_vdev_init(struct loopback_device *ldev);
+void loopback_vdev_raise_queue(struct loopback_device *ldev, unsigned int q);
 void loopback_vdev_start(struct loopback_device *ldev);
 void loopback_vdev_break(struct loopback_device *ldev);
 void loopback_vdev_stop(struct loopback_device *ldev);

@@ -111,22 +111,9 @@ static bool loopback_mark_broken(struct loopback_device *ldev)
 }
 
 /*
- * register_virtio_device() initialises the virtio device's queue list and
- * its lock before it calls any config op; from the first op on,
- * virtio_break_device() may be called.
- */
-static void loopback_vdev_mark_initialized(struct loopback_device *ldev)
-{
-	if (READ_ONCE(ldev->vdev_initialized))
-		return;
-	/* Pairs with loopback_vdev_break(): the list and lock come first. */
-	smp_store_release(&ldev->vdev_initialized, true);
-}
-
-/*
- * Breaks the device (close, process death): no warning.  Its virtqueues
- * break too, so that a driver polling one for a reply (virtio-net's
- * control queue) gives up instead of spinning forever.
+ * Breaks the device (close, process death): no warning.  The kernel
+ * becomes a device that fails every buffer (loopback_fail.c), so that the
+ * driver's requests end with an error and nothing waits for a reply.
  */
 void loopback_vdev_break(struct loopback_device *ldev)
 {
@@ -134,9 +121,7 @@ void loopback_vdev_break(struct loopback_device *ldev)
 	loopback_mark_broken(ldev);
 	spin_unlock(&ldev->trap_lock);
 	wake_up_interruptible_poll(&ldev->readq, EPOLLERR);
-	/* Pairs with loopback_vdev_mark_initialized(). */
-	if (smp_load_acquire(&ldev->vdev_initialized))
-		virtio_break_device(&ldev->vdev);
+	loopback_fail_takeover(ldev);
 }
 
 static const char *loopback_reg_name(u32 offset)
@@ -219,8 +204,7 @@ static int loopback_trap(struct loopback_device *ldev, u32 offset, u32 size,
 			 (flags & LOOPBACK_TRAP_WRITE) ? "write" : "read",
 			 loopback_reg_name(offset), offset, timeout_ms);
 		wake_up_interruptible_poll(&ldev->readq, EPOLLERR);
-		/* Safe: traps come from config ops, after registration began. */
-		virtio_break_device(&ldev->vdev);
+		loopback_fail_takeover(ldev);
 	}
 
 	if (!w.result && !(flags & LOOPBACK_TRAP_WRITE))
@@ -475,8 +459,14 @@ static bool loopback_vq_notify(struct virtqueue *vq)
 	struct loopback_device *ldev = to_ldev(vq->vdev);
 	unsigned int q = vq->index;
 
-	if (loopback_vdev_broken(ldev))
-		return false;
+	/*
+	 * Not false, which would break the queue and hide the completions
+	 * the kernel writes for the broken device.
+	 */
+	if (loopback_vdev_broken(ldev)) {
+		loopback_fail_kick(ldev, q);
+		return true;
+	}
 	if (loopback_kick_ioeventfd(ldev, q,
 				    loopback_eventfd_signal_allowed()))
 		return true;
@@ -536,6 +526,11 @@ static void loopback_raise(struct loopback_device *ldev, unsigned int slot)
 		irq_work_queue(&ldev->vqs[slot].irq);
 	else
 		irq_work_queue(&ldev->config_irq);
+}
+
+void loopback_vdev_raise_queue(struct loopback_device *ldev, unsigned int q)
+{
+	irq_work_queue(&ldev->vqs[q].irq);
 }
 
 /* Waits for interrupts in flight; nothing may raise new ones. */
@@ -973,9 +968,6 @@ static void loopback_vdev_reset(struct virtio_device *vdev)
 {
 	struct loopback_device *ldev = to_ldev(vdev);
 
-	/* register_virtio_device() resets the device first. */
-	loopback_vdev_mark_initialized(ldev);
-
 	WRITE_ONCE(ldev->status, 0);
 	bitmap_zero(ldev->kick_posted, LOOPBACK_MAX_QUEUES);
 	/* The reply says the reset is complete. */
@@ -990,14 +982,15 @@ static u64 loopback_vdev_get_features(struct virtio_device *vdev)
 /*
  * Transport features this transport implements, on top of what the ring
  * code keeps: not NOTIFICATION_DATA (a kick carries the queue index only),
- * RING_RESET (no per-queue reset), SR_IOV or anything newer.
+ * RING_RESET (no per-queue reset), RING_PACKED (the kernel fails the
+ * buffers of a dead device through split rings only), SR_IOV or anything
+ * newer.
  */
 #define LOOPBACK_TRANSPORT_FEATURES					\
 	(BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC) |				\
 	 BIT_ULL(VIRTIO_RING_F_EVENT_IDX) |				\
 	 BIT_ULL(VIRTIO_F_VERSION_1) |					\
 	 BIT_ULL(VIRTIO_F_ACCESS_PLATFORM) |				\
-	 BIT_ULL(VIRTIO_F_RING_PACKED) |				\
 	 BIT_ULL(VIRTIO_F_IN_ORDER) |					\
 	 BIT_ULL(VIRTIO_F_ORDER_PLATFORM))
 
@@ -1108,6 +1101,8 @@ struct virtqueue *loopback_vdev_setup_vq(struct virtio_device *vdev,
 	spin_lock_irqsave(&lvq->lock, flags);
 	lvq->vq = vq;
 	spin_unlock_irqrestore(&lvq->lock, flags);
+	/* After @vq: failing the ring at once raises its interrupt. */
+	loopback_fail_ring_start(ldev, index, vq);
 	return vq;
 }
 
@@ -1120,6 +1115,7 @@ void loopback_vdev_del_vqs(struct virtio_device *vdev)
 
 	list_for_each_entry_safe(vq, tmp, &vdev->vqs, list) {
 		lvq = &ldev->vqs[vq->index];
+		loopback_fail_ring_stop(ldev, vq->index);
 
 		/* Failures are ignored: the queue goes away regardless. */
 		mutex_lock(&ldev->sel_lock);
@@ -1150,8 +1146,6 @@ static void loopback_vdev_synchronize_cbs(struct virtio_device *vdev)
 	unsigned long flags;
 	unsigned int i;
 
-	/* Hardened kernels call this before the first reset. */
-	loopback_vdev_mark_initialized(ldev);
 	for (i = 0; i < ldev->num_queues; i++) {
 		spin_lock_irqsave(&ldev->vqs[i].lock, flags);
 		spin_unlock_irqrestore(&ldev->vqs[i].lock, flags);
@@ -1244,6 +1238,7 @@ void loopback_vdev_init(struct loopback_device *ldev)
 	INIT_LIST_HEAD(&ldev->ioeventfds);
 	spin_lock_init(&ldev->irqfd_lock);
 	INIT_WORK(&ldev->register_work, loopback_register_work);
+	loopback_fail_init(ldev);
 
 	for (i = 0; i < ldev->num_queues; i++) {
 		spin_lock_init(&ldev->vqs[i].lock);
@@ -1259,8 +1254,9 @@ void loopback_vdev_start(struct loopback_device *ldev)
 
 /*
  * Close or process death: break the device so that every trap fails at
- * once, remove the virtio device (its driver's remove path finds a broken
- * device and fails fast), then drop the eventfd bindings.
+ * once and the kernel fails every buffer, remove the virtio device (its
+ * driver's remove path finds nothing in flight and fails fast), then drop
+ * the eventfd bindings.
  */
 void loopback_vdev_stop(struct loopback_device *ldev)
 {
@@ -1276,6 +1272,7 @@ void loopback_vdev_stop(struct loopback_device *ldev)
 		unregister_virtio_device(&ldev->vdev);
 		ldev->registered = false;
 	}
+	loopback_fail_sync(ldev);
 
 	loopback_irqfd_release_all(ldev);
 	/* No kicks after the removal: kick_work is the last user. */

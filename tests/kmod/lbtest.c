@@ -821,6 +821,127 @@ static void raise_irq(struct lbdev *d, uint32_t q)
 	d->interrupts++;
 }
 
+/*
+ * One virtio-blk request: a 16-byte header {type, reserved, sector} in
+ * device-readable descriptors, data, and a status byte, the last byte of
+ * the last (device-writable) descriptor.  Returns the used length, or -1
+ * for a malformed chain.  Called with d->lock held.
+ */
+#define BLK_MAX_SEGS 64
+static int64_t blk_request(struct lbdev *d, uint32_t qi, struct vdesc *desc,
+			   uint32_t num, uint16_t head)
+{
+	struct { uint8_t *p; uint32_t len; bool wr; } seg[BLK_MAX_SEGS];
+	uint8_t hdr[16], *status;
+	unsigned int n = 0, i;
+	uint64_t sector, off, len, done, size = d->o.blk_sectors * VBLK_SECTOR;
+	uint32_t type, hdr_got = 0, skip;
+	uint16_t idx = head;
+	int64_t written = 1;
+	uint8_t st = VBLK_S_OK;
+
+	for (;;) {
+		uint64_t addr = le64toh(desc[idx].addr);
+		uint32_t l = le32toh(desc[idx].len);
+		uint16_t fl = le16toh(desc[idx].flags);
+
+		if (n == BLK_MAX_SEGS || (fl & VRING_DESC_F_INDIRECT)) {
+			model_error(d, "queue %u: blk chain at %u: too long or indirect", qi, head);
+			return -1;
+		}
+		seg[n].p = xlate(d, addr, l);
+		seg[n].len = l;
+		seg[n].wr = fl & VRING_DESC_F_WRITE;
+		if (!seg[n].p) {
+			model_error(d, "queue %u desc %u: buffer %#llx+%u outside the window",
+				    qi, idx, (unsigned long long)addr, l);
+			return -1;
+		}
+		n++;
+		if (!(fl & VRING_DESC_F_NEXT))
+			break;
+		idx = le16toh(desc[idx].next);
+		if (idx >= num || n >= num) {
+			model_error(d, "queue %u: bad descriptor chain", qi);
+			return -1;
+		}
+	}
+	if (!seg[n - 1].wr || !seg[n - 1].len) {
+		model_error(d, "queue %u: blk chain at %u has no status byte", qi, head);
+		return -1;
+	}
+	status = seg[n - 1].p + seg[n - 1].len - 1;
+	seg[n - 1].len--;
+	for (i = 0; i < n && !seg[i].wr && hdr_got < sizeof(hdr); i++) {
+		uint32_t c = seg[i].len < sizeof(hdr) - hdr_got ? seg[i].len : sizeof(hdr) - hdr_got;
+
+		memcpy(hdr + hdr_got, seg[i].p, c);
+		hdr_got += c;
+	}
+	if (hdr_got < sizeof(hdr)) {
+		model_error(d, "queue %u: blk request at %u: short header", qi, head);
+		return -1;
+	}
+	memcpy(&type, hdr, 4);
+	memcpy(&sector, hdr + 8, 8);
+	type = le32toh(type);
+	sector = le64toh(sector);
+	/* the data: readable bytes after the header, or writable ones */
+	len = 0;
+	for (i = 0; i < n; i++)
+		len += seg[i].len;
+	len -= sizeof(hdr);
+	off = sector * VBLK_SECTOR;
+	d->blk_requests++;
+	switch (type) {
+	case VBLK_T_IN:
+	case VBLK_T_OUT:
+		if (sector > size / VBLK_SECTOR || len > size - off) {
+			st = VBLK_S_IOERR;
+			break;
+		}
+		skip = sizeof(hdr);
+		done = 0;
+		for (i = 0; i < n; i++) {
+			uint32_t s0 = 0;
+
+			if (!seg[i].wr && skip) {
+				s0 = seg[i].len < skip ? seg[i].len : skip;
+				skip -= s0;
+			}
+			if (type == VBLK_T_IN && seg[i].wr) {
+				memcpy(seg[i].p, d->disk + off + done, seg[i].len);
+				done += seg[i].len;
+			} else if (type == VBLK_T_OUT && !seg[i].wr && seg[i].len > s0) {
+				memcpy(d->disk + off + done, seg[i].p + s0, seg[i].len - s0);
+				done += seg[i].len - s0;
+			}
+		}
+		if (type == VBLK_T_IN)
+			written += (int64_t)done;
+		break;
+	case VBLK_T_GET_ID:
+		for (i = 0; i < n; i++) {
+			if (seg[i].wr) {
+				static const char id[] = "lbtest-blk";
+				uint32_t c = seg[i].len < sizeof(id) ? seg[i].len : sizeof(id);
+
+				memcpy(seg[i].p, id, c);
+				written += c;
+				break;
+			}
+		}
+		break;
+	default:
+		st = VBLK_S_UNSUPP;
+		break;
+	}
+	if (st != VBLK_S_OK)
+		d->blk_errors++;
+	*status = st;
+	return written;
+}
+
 /* called with d->lock held */
 static void process_queue(struct lbdev *d, uint32_t qi)
 {
@@ -870,6 +991,21 @@ static void process_queue(struct lbdev *d, uint32_t qi)
 			d->ring_errors++;
 			return;
 		}
+		if (d->o.fill == LB_FILL_HOLD) {
+			q->last_avail++;
+			d->held++;
+			continue;
+		}
+		if (d->info.device_id == VIRTIO_ID_BLOCK) {
+			int64_t w = blk_request(d, qi, desc, q->num, head);
+
+			if (w < 0) {
+				d->ring_errors++;
+				return;
+			}
+			total = (uint32_t)w;
+			goto used;
+		}
 		if (d->o.fill == LB_FILL_PARTIAL)
 			budget = d->o.fill_len ? d->o.fill_len : 1;
 		for (;;) {
@@ -905,6 +1041,7 @@ static void process_queue(struct lbdev *d, uint32_t qi)
 				return;
 			}
 		}
+used:
 		used_ring[q->used_idx % q->num].id = htole32(head);
 		used_ring[q->used_idx % q->num].len = htole32(total);
 		q->used_idx++;
@@ -1283,6 +1420,19 @@ struct lbdev *lbdev_create(int ctl, const struct lbdev_opts *o)
 		d->o.window_size = 256 << 10;
 	if (!d->o.seed)
 		d->o.seed = 0x5eed0000ULL + (uint64_t)getpid() * 1000 + ++serial;
+	if (d->o.device_id == VIRTIO_ID_BLOCK) {
+		/* config: le64 capacity in 512-byte sectors, nothing else */
+		if (!d->o.blk_sectors)
+			d->o.blk_sectors = 2048;
+		if (d->o.config_size < 8)
+			d->o.config_size = 8;
+		d->disk = calloc(d->o.blk_sectors, VBLK_SECTOR);
+		if (!d->disk) {
+			free(d);
+			errno = ENOMEM;
+			return NULL;
+		}
+	}
 	d->fd = d->stop_fd = -1;
 	for (i = 0; i < LOOPBACK_MAX_QUEUES; i++)
 		d->kick_fd[i] = d->irq_fd[i] = -1;
@@ -1290,6 +1440,12 @@ struct lbdev *lbdev_create(int ctl, const struct lbdev_opts *o)
 	cond_init_mono(&d->cond);
 	for (i = 0; i < LOOPBACK_MAX_CONFIG_SIZE; i++)
 		d->config[i] = (uint8_t)(0xc0 + i);
+	if (d->disk) {
+		uint64_t cap = htole64(d->o.blk_sectors);
+
+		memset(d->config, 0, sizeof(d->config));
+		memcpy(d->config, &cap, sizeof(cap));
+	}
 
 	lb_create_defaults(&d->cr);
 	d->cr.device_id = d->o.device_id;
@@ -1370,6 +1526,7 @@ fail:
 		close(d->stop_fd);
 	if (d->fd >= 0)
 		close(d->fd);
+	free(d->disk);
 	free(d);
 	errno = e;
 	return NULL;
@@ -1447,6 +1604,48 @@ uint64_t lbdev_produced(struct lbdev *d)
 	return v;
 }
 
+uint32_t lbdev_in_flight(struct lbdev *d, uint32_t qi)
+{
+	uint16_t *avail, *used;
+	uint32_t n = 0;
+	struct lbq *q;
+
+	pthread_mutex_lock(&d->lock);
+	q = qi < d->info.num_queues && qi < LOOPBACK_MAX_QUEUES ? &d->q[qi] : NULL;
+	if (q && q->ready && q->num) {
+		avail = xlate(d, q->driver, 6 + 2ULL * q->num);
+		used = xlate(d, q->device, 6 + 8ULL * q->num);
+		if (avail && used)
+			n = (uint16_t)(le16toh(__atomic_load_n(&avail[1], __ATOMIC_ACQUIRE)) -
+				       le16toh(__atomic_load_n(&used[1], __ATOMIC_ACQUIRE)));
+	}
+	pthread_mutex_unlock(&d->lock);
+	return n;
+}
+
+int lbdev_corrupt_avail(struct lbdev *d, uint32_t qi, uint16_t head)
+{
+	uint16_t *avail = NULL;
+	struct lbq *q;
+
+	pthread_mutex_lock(&d->lock);
+	q = qi < d->info.num_queues && qi < LOOPBACK_MAX_QUEUES ? &d->q[qi] : NULL;
+	if (q && q->ready && q->num)
+		avail = xlate(d, q->driver, 6 + 2ULL * q->num);
+	if (avail)
+		__atomic_store_n(&avail[2 + q->last_avail % q->num], htole16(head),
+				 __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&d->lock);
+	return avail ? 0 : -1;
+}
+
+void lbdev_set_fill(struct lbdev *d, enum lbdev_fill fill)
+{
+	pthread_mutex_lock(&d->lock);
+	d->o.fill = fill;
+	pthread_mutex_unlock(&d->lock);
+}
+
 static void close_eventfds(struct lbdev *d)
 {
 	unsigned int i;
@@ -1477,6 +1676,7 @@ void lbdev_destroy(struct lbdev *d, bool unmap_first)
 	close_eventfds(d);
 	pthread_mutex_destroy(&d->lock);
 	pthread_cond_destroy(&d->cond);
+	free(d->disk);
 	free(d);
 }
 
@@ -1491,6 +1691,7 @@ void *lbdev_close_keep_map(struct lbdev *d, size_t *len)
 	close_eventfds(d);
 	pthread_mutex_destroy(&d->lock);
 	pthread_cond_destroy(&d->cond);
+	free(d->disk);
 	free(d);
 	return w;
 }

@@ -7,7 +7,8 @@
  *  - /dev/loopback and sysfs helpers;
  *  - a minimal device model: a virtio-mmio (version 2) register block and
  *    an entropy device (virtio-rng) that fills the buffers of its split
- *    virtqueues with a known, seekable byte stream.  It talks to the
+ *    virtqueues with a known, seekable byte stream, or a block device
+ *    (virtio-blk) that serves reads and writes from memory.  It talks to the
  *    kernel through the uapi only (include/uapi/linux/loopback.h), not
  *    through libloopback.
  *
@@ -31,6 +32,7 @@
 #define LB_VIRTIO_DEVICES "/sys/bus/virtio/devices"
 #define LB_HWRNG_SYSFS "/sys/class/misc/hw_random"
 
+#define VIRTIO_ID_BLOCK 2
 #define VIRTIO_ID_ENTROPY 4
 #define VF_VERSION_1 (1ULL << 32)
 #define VF_ACCESS_PLATFORM (1ULL << 33)
@@ -74,6 +76,15 @@
 #define VS_FEATURES_OK 8
 #define VS_NEEDS_RESET 64
 #define VS_FAILED 128
+
+/* virtio-blk request types and status values */
+#define VBLK_T_IN 0
+#define VBLK_T_OUT 1
+#define VBLK_T_GET_ID 8
+#define VBLK_S_OK 0
+#define VBLK_S_IOERR 1
+#define VBLK_S_UNSUPP 2
+#define VBLK_SECTOR 512
 
 /* split virtqueue descriptor flags */
 #define VRING_DESC_F_NEXT 1
@@ -200,10 +211,12 @@ enum lbdev_fill {
 	LB_FILL_FULL,		/* fill every device-writable buffer completely */
 	LB_FILL_PARTIAL,	/* fill fill_len bytes per buffer, used.len says so */
 	LB_FILL_NONE,		/* never complete a buffer (I/O stays pending) */
+	LB_FILL_HOLD,		/* take buffers off the ring, never return them */
 };
 
 struct lbdev_opts {
-	uint32_t device_id;	/* default 4 (entropy) */
+	uint32_t device_id;	/* default 4 (entropy); VIRTIO_ID_BLOCK: a disk */
+	uint64_t blk_sectors;	/* block device: capacity (default 2048) */
 	uint32_t num_queues;	/* default 1 */
 	uint32_t max_queue_size; /* default 256 */
 	uint32_t config_size;	/* default 0 */
@@ -250,6 +263,9 @@ struct lbdev {
 	uint32_t config_gen;
 	uint8_t config[LOOPBACK_MAX_CONFIG_SIZE];
 	struct lbq q[LOOPBACK_MAX_QUEUES];
+	uint8_t *disk;			/* block device: blk_sectors * 512 bytes */
+	uint64_t blk_requests, blk_errors;	/* requests served, failed */
+	uint64_t held;			/* LB_FILL_HOLD: buffers taken, never returned */
 	uint64_t produced;		/* stream bytes handed out */
 	uint64_t fills;			/* used elements written */
 	uint64_t traps, posted, replies, reply_errors;
@@ -281,6 +297,14 @@ int lbdev_wait_status(struct lbdev *d, uint32_t mask, unsigned int timeout_ms);
 int lbdev_wait_produced(struct lbdev *d, uint64_t bytes, unsigned int timeout_ms);
 int lbdev_wait_stalled(struct lbdev *d, unsigned int timeout_ms);
 uint64_t lbdev_produced(struct lbdev *d);
+/* buffers of queue qi the driver made available and the model did not
+ * return (avail idx - used idx, read from the ring); 0 without a ring */
+uint32_t lbdev_in_flight(struct lbdev *d, uint32_t qi);
+/* overwrites the head of queue qi's next available entry the model has not
+ * taken (a confused device scribbling on the driver's ring); 0 or -1 */
+int lbdev_corrupt_avail(struct lbdev *d, uint32_t qi, uint16_t head);
+/* sets the fill mode (e.g. to stop completing mid-run) */
+void lbdev_set_fill(struct lbdev *d, enum lbdev_fill fill);
 /* stops the thread, unmaps, closes (unmap_first: munmap before close) */
 void lbdev_destroy(struct lbdev *d, bool unmap_first);
 /* closes the fd but keeps the window mapped; returns the mapping */

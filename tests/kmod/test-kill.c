@@ -13,18 +13,24 @@
  *  F  a device that stops answering once bound: a trapped read returns
  *     after the timeout, the device is broken, a pending /dev/hwrng read
  *     returns once the fd is closed
+ *  G  SIGKILL of a device that never completes the buffer virtio-rng posts
+ *     in its probe.  If the hwrng core's kthread (started when the rng
+ *     becomes current) reads first, it waits in virtio_read() for that
+ *     buffer holding reading_mutex, the probe's hwrng_register() ->
+ *     add_early_randomness() waits for reading_mutex, and the probe can
+ *     only return once the buffer comes back: the kernel returns it (used
+ *     length 0) when the owner dies.  On the 1-CPU guest the probe usually
+ *     takes the mutex first (it is scheduling, so this runs first, before
+ *     other cases leave a kthread around); either way nothing may be left
+ *     behind.
+ *  H  a device that scribbles an out-of-range head into the driver's
+ *     available ring, then dies: the kernel, failing the ring's buffers,
+ *     must refuse the ring ("malformed ring" in the log, the device
+ *     broken), never touch memory outside the window, and still remove the
+ *     device
  *
  * In every case: no hang (every wait has a deadline; a stuck task's kernel
  * stack is printed), the virtio device goes away, nothing is left behind.
- *
- * Not tested, because it hangs the guest whatever the transport does: a
- * device that never completes the buffer virtio-rng posts in its probe.
- * The hwrng core's kthread (started when the rng becomes current) waits in
- * virtio_read() for that buffer while holding reading_mutex, and the
- * probe's hwrng_register() -> add_early_randomness() waits for
- * reading_mutex; the device can only be removed once its probe returns.
- * If the device process then dies, loopback.ko's release waits for the
- * registration work (cancel_work_sync) and the process stays in D state.
  * E and F need loopback.ko loaded with trap_timeout_ms <= 5000 (the value
  * is read from /sys/module/loopback/parameters/trap_timeout_ms, or -t MS).
  */
@@ -71,7 +77,10 @@ static int recv_msg(int fd, struct msg *m, int timeout)
 	return read(fd, m, sizeof(*m)) == sizeof(*m) ? 0 : -1;
 }
 
-enum child_mode { CH_STALL_FIRST_STATUS, CH_STALL_PROBE_STATUS, CH_NO_IO, CH_STALL_ON_COMMAND };
+enum child_mode {
+	CH_STALL_FIRST_STATUS, CH_STALL_PROBE_STATUS, CH_NO_IO, CH_STALL_ON_COMMAND, CH_NO_IO_EVER,
+	CH_CORRUPT
+};
 
 /* the device process: never returns */
 static void child(enum child_mode mode, int evt, int cmd)
@@ -84,7 +93,7 @@ static void child(enum child_mode mode, int evt, int cmd)
 	alarm(120);
 	o.stall_first_status = mode == CH_STALL_FIRST_STATUS;
 	o.stall_status_after_driver = mode == CH_STALL_PROBE_STATUS;
-	if (mode == CH_NO_IO)
+	if (mode == CH_NO_IO || mode == CH_NO_IO_EVER)
 		o.fill = LB_FILL_NONE;
 	ctl = open(LB_CTL_PATH, O_RDWR | O_CLOEXEC);
 	if (ctl < 0)
@@ -110,7 +119,8 @@ static void child(enum child_mode mode, int evt, int cmd)
 			send_msg(evt, "nostall", d->info.name, d->errmsg);
 		}
 		break;
-	case CH_NO_IO: {
+	case CH_NO_IO:
+	case CH_CORRUPT: {
 		char rng[64];
 
 		/*
@@ -128,9 +138,32 @@ static void child(enum child_mode mode, int evt, int cmd)
 		pthread_mutex_lock(&d->lock);
 		d->o.fill = LB_FILL_NONE;
 		pthread_mutex_unlock(&d->lock);
+		if (mode == CH_CORRUPT) {
+			uint8_t tmp[64];
+			uint64_t end = lb_now_ms() + 5000;
+
+			/* a read that drains the driver's data posts a buffer */
+			lb_rng_use_single(rng, sizeof(rng), 5000);
+			lb_hwrng_read(tmp, sizeof(tmp), sizeof(tmp), 1000);
+			while (lbdev_in_flight(d, 0) < 1 && lb_now_ms() < end)
+				lb_sleep_ms(10);
+			/* give that buffer a head out of range */
+			if (lbdev_in_flight(d, 0) < 1 || lbdev_corrupt_avail(d, 0, 0xffff) < 0) {
+				send_msg(evt, "nocorrupt", d->info.name, d->errmsg);
+				break;
+			}
+		}
 		send_msg(evt, "bound", d->info.name, extra);
 		break;
 	}
+	case CH_NO_IO_EVER:
+		/* the probe has started once the driver link exists */
+		if (lb_wait_bound(d->info.name, "virtio_rng", extra, sizeof(extra), 20000) < 0) {
+			send_msg(evt, "unbound", d->info.name, d->errmsg);
+			break;
+		}
+		send_msg(evt, "bound", d->info.name, extra);
+		break;
 	case CH_STALL_ON_COMMAND: {
 		struct pollfd p = { .fd = cmd, .events = POLLIN };
 		char c;
@@ -559,6 +592,80 @@ out:
 		free(s);
 }
 
+/* G: the buffer posted in the probe is never completed */
+static void test_kill_probe_io(void)
+{
+	const char *what = "G: SIGKILL while the rng probe waits for its buffer";
+	struct devproc p;
+	struct msg m;
+	char avail[256];
+
+	tap_diag("%s", what);
+	if (start_child(CH_NO_IO_EVER, &p) < 0)
+		return;
+	if (recv_msg(p.evt, &m, 25000) < 0 || strcmp(m.tag, "bound")) {
+		tap_ok(false, "%s: the probe started (%s %s)", what, m.tag, m.extra);
+		kill_and_check(&p, what);
+		return;
+	}
+	tap_ok(true, "%s: the probe started (%s)", what, m.extra);
+	/* let the probe post its buffer and the hwrng kthread wait for it */
+	lb_sleep_ms(1000);
+	lb_rng_available(avail, sizeof(avail));
+	tap_diag("%s: rng_available before the kill: '%s'", what, avail);
+	kill_and_check(&p, what);
+	tap_ok(lb_rng_available(avail, sizeof(avail)) == 0 && !avail[0],
+	       "%s: no virtio hwrng left ('%s')", what, avail);
+}
+
+/* true if the kernel log holds NEEDLE (reads /dev/kmsg from the start) */
+static bool kmsg_contains(const char *needle)
+{
+	char rec[2048];
+	bool found = false;
+	ssize_t n;
+	int fd;
+
+	fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	for (;;) {
+		n = read(fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)
+			continue;	/* overwritten records */
+		if (n <= 0)
+			break;
+		rec[n] = 0;
+		if (strstr(rec, needle)) {
+			found = true;
+			break;
+		}
+	}
+	close(fd);
+	return found;
+}
+
+/* H: the ring is corrupt when the owner dies */
+static void test_kill_corrupt_ring(void)
+{
+	const char *what = "H: SIGKILL after the device corrupted the available ring";
+	struct devproc p;
+	struct msg m;
+
+	tap_diag("%s", what);
+	if (start_child(CH_CORRUPT, &p) < 0)
+		return;
+	if (recv_msg(p.evt, &m, 25000) < 0 || strcmp(m.tag, "bound")) {
+		tap_ok(false, "%s: bound, ring corrupted (%s %s)", what, m.tag, m.extra);
+		kill_and_check(&p, what);
+		return;
+	}
+	tap_ok(!kmsg_contains("malformed ring"), "%s: no ring refused before the kill", what);
+	kill_and_check(&p, what);
+	tap_ok(kmsg_contains("malformed ring"), "%s: the kernel refused the ring (\"malformed ring\" logged)",
+	       what);
+}
+
 int main(int argc, char **argv)
 {
 	char buf[64];
@@ -579,10 +686,13 @@ int main(int argc, char **argv)
 		timeout_ms = strtol(buf, NULL, 0);
 	base_count = lb_virtio_count();
 
+	/* First, while no rng has been current yet (see G above). */
+	test_kill_probe_io();
 	test_kill_stalled(CH_STALL_FIRST_STATUS, "A: SIGKILL at the first Status trap (registration)");
 	test_kill_stalled(CH_STALL_PROBE_STATUS, "B: SIGKILL at a Status trap in the driver's probe");
 	test_kill_mid_io();
 	test_kill_user_trap();
+	test_kill_corrupt_ring();
 	if (timeout_ms <= 0 || timeout_ms > 5000) {
 		tap_skip("E: trap timeout (trap_timeout_ms is %ld; load the module with trap_timeout_ms<=5000)",
 			 timeout_ms);

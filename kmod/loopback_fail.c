@@ -1,0 +1,384 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * loopback.ko: the failing device.
+ *
+ * When a device's owner goes away (its fd is closed, its process dies) or
+ * is declared dead (a trap timed out), the kernel plays the device side of
+ * every split ring itself, as a device that fails everything: each buffer
+ * the driver made available and the device did not return comes back with
+ * used length 0, and for a block device with VIRTIO_BLK_S_IOERR in its
+ * status byte.  The driver completes its requests with an error, as it
+ * would with real hardware that fails, and its remove path finds nothing
+ * in flight.  virtio_break_device() could not do this: a broken queue
+ * hides every later completion, and 6.1's virtio_blk waits in
+ * del_gendisk() for requests only a completion ends.
+ *
+ * Which buffers the dead device still held is not recorded anywhere the
+ * kernel can read: the driver's bookkeeping is private to virtio_ring.c.
+ * The ring says how many (avail->idx - used->idx) and, if the device
+ * returned buffers in the order they were made available, which: the
+ * available entries from used->idx on.  That is the rule QEMU applies when
+ * a vhost back end's state is lost.  A device that completed out of order
+ * may leave a head the kernel returns twice; the driver then reports a
+ * bad ring and stops that queue (no crash, no warning).
+ *
+ * Like a real device, the kernel writes only what a device may write: the
+ * used ring (elements, index, flags, avail_event) and, for a block
+ * request, the status byte, the last byte of the chain's last, device-
+ * writable descriptor.  The status byte lives in a bounce page of the
+ * window; the driver's unmap copies it to the request.  Everything read
+ * from the window is read once and checked: an index or address that does
+ * not fit ends the kernel's work on that ring and breaks the device.
+ *
+ * Buffers made available later are returned from the kick, which the
+ * kernel asks for by clearing used->flags and setting avail_event, since
+ * the dead device may have suppressed kicks.  A kick may come in atomic
+ * context; a pass returns a bounded number of buffers and leaves the rest
+ * to a work item.
+ */
+#include <linux/bitops.h>
+#include <linux/kernel.h>
+#include <linux/spinlock.h>
+#include <linux/virtio.h>
+#include <linux/virtio_blk.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
+#include <linux/virtio_ring.h>
+#include <linux/workqueue.h>
+
+#include "loopback_priv.h"
+
+/* Descriptors one pass may read, in whatever context it runs. */
+#define LOOPBACK_FAIL_BUDGET	256
+
+/* The longest indirect table the kernel walks (the driver's are small). */
+#define LOOPBACK_FAIL_MAX_INDIRECT	4096
+
+/* fail_flags */
+#define LOOPBACK_FAIL_BREAK	0
+
+enum loopback_fail_result {
+	LOOPBACK_FAIL_DONE,	/* nothing more is available */
+	LOOPBACK_FAIL_MORE,	/* out of budget: more is available */
+	LOOPBACK_FAIL_BAD,	/* the ring is malformed */
+};
+
+static struct loopback_ring *ring_of(struct loopback_device *ldev,
+				     unsigned int index)
+{
+	return &ldev->vqs[index].ring;
+}
+
+static u16 loopback_fail_avail_idx(struct loopback_device *ldev,
+				   struct loopback_ring *r)
+{
+	return virtio16_to_cpu(&ldev->vdev, READ_ONCE(r->avail->idx));
+}
+
+/* The head of the next available entry the kernel returns. */
+static u16 loopback_fail_avail_head(struct loopback_device *ldev,
+				    struct loopback_ring *r)
+{
+	__virtio16 head = READ_ONCE(r->avail->ring[r->next_avail &
+						   (r->num - 1)]);
+
+	return virtio16_to_cpu(&ldev->vdev, head);
+}
+
+/*
+ * The status byte of the block request at @head: the last byte of the
+ * chain's last descriptor, which must be device-writable.  Walks at most
+ * the queue size (direct) or the table size (indirect) descriptors.
+ * Returns a window pointer, or NULL for a malformed chain; adds the
+ * descriptors read to *@cost.
+ */
+static u8 *loopback_fail_blk_status(struct loopback_device *ldev,
+				    struct loopback_ring *r, u16 head,
+				    unsigned int *cost)
+{
+	struct virtio_device *vdev = &ldev->vdev;
+	struct vring_desc *table = r->desc;
+	u32 size = r->num, i = head, left = r->num;
+	u16 flags, next;
+	u64 addr;
+	u32 len;
+
+	for (;;) {
+		/* User space may change the table: read every field once. */
+		addr = virtio64_to_cpu(vdev, READ_ONCE(table[i].addr));
+		len = virtio32_to_cpu(vdev, READ_ONCE(table[i].len));
+		flags = virtio16_to_cpu(vdev, READ_ONCE(table[i].flags));
+		next = virtio16_to_cpu(vdev, READ_ONCE(table[i].next));
+		(*cost)++;
+
+		if (flags & VRING_DESC_F_INDIRECT) {
+			/* Only in the ring itself, and it ends the chain. */
+			if (table != r->desc || (flags & VRING_DESC_F_NEXT) ||
+			    !len || len % sizeof(*table) ||
+			    len / sizeof(*table) > LOOPBACK_FAIL_MAX_INDIRECT ||
+			    !IS_ALIGNED(addr, sizeof(u64)))
+				return NULL;
+			table = loopback_window_ptr(ldev->window, addr, len);
+			if (!table)
+				return NULL;
+			size = len / sizeof(*table);
+			left = size;
+			i = 0;
+			continue;
+		}
+		if (!(flags & VRING_DESC_F_NEXT))
+			break;
+		if (next >= size || !--left)
+			return NULL;
+		i = next;
+	}
+	if (!(flags & VRING_DESC_F_WRITE) || !len)
+		return NULL;
+	return loopback_window_ptr(ldev->window, addr + len - 1, 1);
+}
+
+/* Writes the used element for @head; 0, or -EINVAL for a bad chain. */
+static int loopback_fail_return(struct loopback_device *ldev,
+				struct loopback_ring *r, u16 head,
+				unsigned int *cost)
+{
+	struct virtio_device *vdev = &ldev->vdev;
+	struct vring_used_elem *elem;
+	u8 *status;
+
+	if (head >= r->num)
+		return -EINVAL;
+	(*cost)++;
+	if (ldev->device_id == VIRTIO_ID_BLOCK) {
+		status = loopback_fail_blk_status(ldev, r, head, cost);
+		if (!status)
+			return -EINVAL;
+		WRITE_ONCE(*status, VIRTIO_BLK_S_IOERR);
+	}
+	elem = &r->used->ring[r->used_idx & (r->num - 1)];
+	WRITE_ONCE(elem->id, cpu_to_virtio32(vdev, head));
+	WRITE_ONCE(elem->len, 0);
+	r->used_idx++;
+	return 0;
+}
+
+/*
+ * Publishes the used elements written so far, and asks the driver to kick
+ * for whatever it makes available next.
+ */
+static void loopback_fail_publish(struct loopback_device *ldev,
+				  struct loopback_ring *r)
+{
+	struct virtio_device *vdev = &ldev->vdev;
+
+	/* Status bytes and elements before the index that covers them. */
+	smp_wmb();
+	WRITE_ONCE(r->used->idx, cpu_to_virtio16(vdev, r->used_idx));
+	WRITE_ONCE(r->used->flags, 0);
+	/* avail_event follows the used ring's num elements. */
+	WRITE_ONCE(*(__virtio16 *)&r->used->ring[r->num],
+		   cpu_to_virtio16(vdev, r->next_avail));
+}
+
+/*
+ * One pass over a failing ring: returns available buffers until none is
+ * left or the budget is spent.  *@returned says whether it returned any.
+ */
+static enum loopback_fail_result
+loopback_fail_pass(struct loopback_device *ldev, struct loopback_ring *r,
+		   bool *returned)
+{
+	unsigned int cost = 0;
+	u16 avail_idx, head;
+
+	if (r->state != LOOPBACK_RING_FAILING)
+		return LOOPBACK_FAIL_DONE;
+	for (;;) {
+		avail_idx = loopback_fail_avail_idx(ldev, r);
+		if ((u16)(avail_idx - r->next_avail) > r->num)
+			goto bad;
+		/* The entries and descriptors the index covers, after it. */
+		smp_rmb();
+		while (r->next_avail != avail_idx) {
+			if (cost >= LOOPBACK_FAIL_BUDGET) {
+				loopback_fail_publish(ldev, r);
+				return LOOPBACK_FAIL_MORE;
+			}
+			head = loopback_fail_avail_head(ldev, r);
+			if (loopback_fail_return(ldev, r, head, &cost))
+				goto bad;
+			r->next_avail++;
+			*returned = true;
+		}
+		loopback_fail_publish(ldev, r);
+		/*
+		 * Pairs with the barrier between the driver's avail->idx
+		 * update and its check of avail_event: either it kicks, or
+		 * this sees the new index.
+		 */
+		smp_mb();
+		if (loopback_fail_avail_idx(ldev, r) == r->next_avail)
+			return LOOPBACK_FAIL_DONE;
+	}
+bad:
+	loopback_fail_publish(ldev, r);
+	r->state = LOOPBACK_RING_BAD;
+	return LOOPBACK_FAIL_BAD;
+}
+
+/* Runs a pass on queue @index and deals with its outcome. */
+static void loopback_fail_run(struct loopback_device *ldev, unsigned int index,
+			      bool raise)
+{
+	struct loopback_vq *lvq = &ldev->vqs[index];
+	enum loopback_fail_result res;
+	bool returned = false;
+	unsigned long flags;
+
+	spin_lock_irqsave(&lvq->ring_lock, flags);
+	res = loopback_fail_pass(ldev, &lvq->ring, &returned);
+	spin_unlock_irqrestore(&lvq->ring_lock, flags);
+
+	if (returned || raise)
+		loopback_vdev_raise_queue(ldev, index);
+	if (res == LOOPBACK_FAIL_MORE) {
+		set_bit(index, ldev->fail_pending);
+		queue_work(loopback_wq, &ldev->fail_work);
+	} else if (res == LOOPBACK_FAIL_BAD) {
+		dev_err_ratelimited(&ldev->parent,
+				    "queue %u: malformed ring, cannot fail its buffers; breaking the device\n",
+				    index);
+		/* virtio_break_device() takes a lock not meant for IRQs. */
+		set_bit(LOOPBACK_FAIL_BREAK, &ldev->fail_flags);
+		queue_work(loopback_wq, &ldev->fail_work);
+	}
+}
+
+static void loopback_fail_work(struct work_struct *work)
+{
+	struct loopback_device *ldev =
+		container_of(work, struct loopback_device, fail_work);
+	unsigned int q;
+
+	for_each_set_bit(q, ldev->fail_pending, ldev->num_queues) {
+		if (!test_and_clear_bit(q, ldev->fail_pending))
+			continue;
+		/* Queues itself again while there is more. */
+		loopback_fail_run(ldev, q, false);
+		cond_resched();
+	}
+	/* Only rings that existed go bad: the virtio device is registered. */
+	if (test_and_clear_bit(LOOPBACK_FAIL_BREAK, &ldev->fail_flags))
+		virtio_break_device(&ldev->vdev);
+}
+
+/* With ring_lock held: the kernel becomes the device of this ring. */
+static void loopback_fail_start_locked(struct loopback_device *ldev,
+				       struct loopback_ring *r)
+{
+	/* The dead device's used index: whatever it returned stays. */
+	r->used_idx = virtio16_to_cpu(&ldev->vdev, READ_ONCE(r->used->idx));
+	r->next_avail = r->used_idx;
+	r->state = LOOPBACK_RING_FAILING;
+}
+
+/*
+ * The driver set up queue @index (its registers were written): from now
+ * on the kernel knows where the ring is.  A device broken meanwhile fails
+ * it at once.
+ */
+void loopback_fail_ring_start(struct loopback_device *ldev, unsigned int index,
+			      struct virtqueue *vq)
+{
+	struct loopback_ring *r = ring_of(ldev, index);
+	struct loopback_window *win = ldev->window;
+	u32 num = virtqueue_get_vring_size(vq);
+	struct vring_desc *desc;
+	struct vring_avail *avail;
+	struct vring_used *used;
+	unsigned long flags;
+	bool failing;
+
+	/* The ring comes from the window (coherent memory): sizes as vring_size(). */
+	desc = loopback_window_ptr(win, virtqueue_get_desc_addr(vq),
+				   sizeof(*desc) * num);
+	avail = loopback_window_ptr(win, virtqueue_get_avail_addr(vq),
+				    struct_size(avail, ring, num + 1));
+	used = loopback_window_ptr(win, virtqueue_get_used_addr(vq),
+				   struct_size(used, ring, num) +
+				   sizeof(__virtio16));
+	if (WARN_ON_ONCE(!desc || !avail || !used || !is_power_of_2(num)))
+		return;
+
+	spin_lock_irqsave(&ldev->vqs[index].ring_lock, flags);
+	r->num = num;
+	r->desc = desc;
+	r->avail = avail;
+	r->used = used;
+	r->state = LOOPBACK_RING_USER;
+	/* Pairs with loopback_fail_takeover(), through ring_lock. */
+	failing = loopback_vdev_broken(ldev);
+	if (failing)
+		loopback_fail_start_locked(ldev, r);
+	spin_unlock_irqrestore(&ldev->vqs[index].ring_lock, flags);
+	if (failing)
+		loopback_fail_run(ldev, index, true);
+}
+
+/* del_vqs: the ring is about to be freed; the kernel forgets it. */
+void loopback_fail_ring_stop(struct loopback_device *ldev, unsigned int index)
+{
+	struct loopback_ring *r = ring_of(ldev, index);
+	unsigned long flags;
+
+	spin_lock_irqsave(&ldev->vqs[index].ring_lock, flags);
+	*r = (struct loopback_ring){ .state = LOOPBACK_RING_NONE };
+	spin_unlock_irqrestore(&ldev->vqs[index].ring_lock, flags);
+}
+
+/*
+ * The owner is gone (or declared dead) and the device is marked broken:
+ * the kernel fails every ring, returning what is available now.  The
+ * interrupt is raised even when nothing is: the dead device may have
+ * returned buffers without telling the driver.  May be called more than
+ * once; any context.
+ */
+void loopback_fail_takeover(struct loopback_device *ldev)
+{
+	struct loopback_ring *r;
+	unsigned long flags;
+	unsigned int i;
+	bool start;
+
+	for (i = 0; i < ldev->num_queues; i++) {
+		r = ring_of(ldev, i);
+		spin_lock_irqsave(&ldev->vqs[i].ring_lock, flags);
+		start = r->state == LOOPBACK_RING_USER;
+		if (start)
+			loopback_fail_start_locked(ldev, r);
+		spin_unlock_irqrestore(&ldev->vqs[i].ring_lock, flags);
+		if (start)
+			loopback_fail_run(ldev, i, true);
+	}
+}
+
+/* A kick of a broken device: any context, never sleeps. */
+void loopback_fail_kick(struct loopback_device *ldev, unsigned int index)
+{
+	loopback_fail_run(ldev, index, false);
+}
+
+void loopback_fail_init(struct loopback_device *ldev)
+{
+	unsigned int i;
+
+	for (i = 0; i < ldev->num_queues; i++)
+		spin_lock_init(&ldev->vqs[i].ring_lock);
+	INIT_WORK(&ldev->fail_work, loopback_fail_work);
+}
+
+/* The virtio device is gone: nothing kicks or queues the work any more. */
+void loopback_fail_sync(struct loopback_device *ldev)
+{
+	cancel_work_sync(&ldev->fail_work);
+}

@@ -1,0 +1,649 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * test-blk: the guest's virtio_blk driving a disk that this program plays
+ * (lbtest's block model: a 1 MiB disk in memory), and what happens to block
+ * I/O in flight when the device process goes away.
+ *
+ *  A  the disk works: O_DIRECT writes read back the same
+ *  B  SIGKILL of the device process while three readers and a writer have
+ *     O_DIRECT I/O in flight that the model took off the ring and holds
+ *  C  the same, the requests left on the ring (the model never took them)
+ *  D  the device process closes its fd (no kill) with I/O in flight
+ *  E  the device stops answering traps with I/O in flight: when a trap
+ *     times out the I/O fails while the fd is still open, and new I/O
+ *     fails too; closing the fd then removes the disk
+ *  F  with -k KO: rmmod succeeds afterwards (and the module is reloaded)
+ *
+ * B to E expect what a failing disk gives: every issuer's pending I/O ends
+ * with EIO (not a hang), the disk and its virtio device go away, and no
+ * task is left in D state.  Before loopback.ko failed a dead device's
+ * buffers itself, 6.1's virtio_blk waited in del_gendisk() forever for
+ * them, with the issuers in D state and rmmod impossible.
+ *
+ * Needs virtio_blk loaded (vm-fault.sh does it); E needs loopback.ko
+ * loaded with trap_timeout_ms <= 5000 (read from sysfs, or -t MS).
+ */
+#define _GNU_SOURCE
+#include "lbtest.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define BLK_SECTORS 2048			/* 1 MiB */
+#define BLK_WINDOW (4u << 20)			/* every mapping takes a page */
+#define IO_SIZE 4096
+#define N_READERS 3
+#define N_WRITERS 1
+#define N_ISSUERS (N_READERS + N_WRITERS)
+#define EIO_DEADLINE_MS 20000
+
+static int base_count;
+static long timeout_ms = -1;
+
+/* ------------------------------------------------------------ the disk */
+
+static struct lbdev *blk_create(int ctl, bool eventfds)
+{
+	struct lbdev_opts o = {
+		.device_id = VIRTIO_ID_BLOCK,
+		.blk_sectors = BLK_SECTORS,
+		.window_size = BLK_WINDOW,
+		.max_queue_size = 64,
+		.ioeventfd = eventfds,
+		.irqfd = eventfds,
+	};
+
+	return lbdev_create(ctl, &o);
+}
+
+/* "vdX" of the virtio device VDEV, once virtio_blk added its disk */
+static int blk_disk_of(const char *vdev, char *disk, size_t len)
+{
+	char path[128];
+	struct dirent *e;
+	DIR *dir;
+	int rc = -1;
+
+	snprintf(path, sizeof(path), "%s/%s/block", LB_VIRTIO_DEVICES, vdev);
+	dir = opendir(path);
+	if (!dir)
+		return -1;
+	while ((e = readdir(dir))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(disk, len, "%.31s", e->d_name);
+		rc = 0;
+		break;
+	}
+	closedir(dir);
+	return rc;
+}
+
+/* waits until NAME is bound to virtio_blk and its /dev node exists */
+static int blk_wait_disk(const char *name, char *disk, size_t len, unsigned int ms)
+{
+	uint64_t end = lb_now_ms() + ms;
+	char vdev[64], dev[64];
+
+	if (lb_wait_bound(name, "virtio_blk", vdev, sizeof(vdev), ms) < 0)
+		return -1;
+	for (;;) {
+		if (blk_disk_of(vdev, disk, len) == 0) {
+			snprintf(dev, sizeof(dev), "/dev/%s", disk);
+			if (access(dev, F_OK) == 0)
+				return 0;
+		}
+		if (lb_now_ms() >= end)
+			return -1;
+		lb_sleep_ms(10);
+	}
+}
+
+static int blk_wait_disk_gone(const char *disk, unsigned int ms)
+{
+	uint64_t end = lb_now_ms() + ms;
+	char path[96];
+
+	snprintf(path, sizeof(path), "/sys/block/%s", disk);
+	for (;;) {
+		if (access(path, F_OK) < 0)
+			return 0;
+		if (lb_now_ms() >= end)
+			return -1;
+		lb_sleep_ms(10);
+	}
+}
+
+/* --------------------------------------------------------- I/O issuers */
+
+struct issuers {
+	pid_t pid[N_ISSUERS];
+	int res[N_ISSUERS];		/* pipe: the errno that ended the loop */
+};
+
+/* an issuer: O_DIRECT I/O in a loop until one fails; reports its errno */
+static void issuer(const char *dev, int idx, bool writer, int out)
+{
+	unsigned int blocks = BLK_SECTORS * VBLK_SECTOR / IO_SIZE, k = 0;
+	void *buf;
+	ssize_t n;
+	int fd, e;
+
+	alarm(120);
+	/*
+	 * Not the device fd the parent may hold: a copy would keep the
+	 * device alive after the parent closes it, while this waits for it.
+	 */
+	if (out != 3 && dup2(out, 3) < 0)
+		_exit(4);
+	out = 3;
+	syscall(SYS_close_range, 4, ~0U, 0);
+	fd = open(dev, (writer ? O_RDWR : O_RDONLY) | O_DIRECT | O_CLOEXEC);
+	if (fd < 0 || posix_memalign(&buf, IO_SIZE, IO_SIZE))
+		_exit(2);
+	memset(buf, 0x40 + idx, IO_SIZE);
+	for (;;) {
+		off_t off = (off_t)((idx * 17 + k++) % blocks) * IO_SIZE;
+
+		n = writer ? pwrite(fd, buf, IO_SIZE, off) : pread(fd, buf, IO_SIZE, off);
+		if (n != IO_SIZE)
+			break;
+	}
+	e = n < 0 ? errno : -1;
+	if (write(out, &e, sizeof(e)) != sizeof(e))
+		_exit(3);
+	_exit(0);
+}
+
+static void start_issuers(const char *dev, struct issuers *is)
+{
+	int i, p[2];
+
+	for (i = 0; i < N_ISSUERS; i++) {
+		if (pipe2(p, O_CLOEXEC) < 0)
+			tap_bail("pipe: %s", strerror(errno));
+		is->pid[i] = fork();
+		if (is->pid[i] < 0)
+			tap_bail("fork: %s", strerror(errno));
+		if (is->pid[i] == 0) {
+			close(p[0]);
+			issuer(dev, i, i >= N_READERS, p[1]);
+		}
+		close(p[1]);
+		is->res[i] = p[0];
+	}
+}
+
+/* every issuer must end with EIO within the deadline */
+static void check_issuers(struct issuers *is, const char *what)
+{
+	char got[256] = "";
+	int i, st, e, bad = 0, stuck = 0;
+
+	for (i = 0; i < N_ISSUERS; i++) {
+		if (lb_wait_child(is->pid[i], &st, EIO_DEADLINE_MS) < 0) {
+			lb_dump_task(is->pid[i], "I/O issuer");
+			kill(is->pid[i], SIGKILL);
+			lb_wait_child(is->pid[i], &st, 5000);
+			stuck++;
+			snprintf(got + strlen(got), sizeof(got) - strlen(got), " stuck");
+		} else if (read(is->res[i], &e, sizeof(e)) != sizeof(e)) {
+			bad++;
+			snprintf(got + strlen(got), sizeof(got) - strlen(got), " exit%d",
+				 WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+		} else {
+			if (e != EIO)
+				bad++;
+			snprintf(got + strlen(got), sizeof(got) - strlen(got), " %s",
+				 e < 0 ? "short" : strerror(e));
+		}
+		close(is->res[i]);
+	}
+	tap_ok(!stuck, "%s: every I/O issuer returned within %d ms (%d stuck)", what,
+	       EIO_DEADLINE_MS, stuck);
+	tap_ok(!stuck && !bad, "%s: every issuer's I/O failed with EIO (%s )", what, got);
+}
+
+/* ----------------------------------------------------------- D state */
+
+/* tasks in D state, as "pid comm" in out; the count */
+static int d_state_tasks(char *out, size_t len, pid_t *first)
+{
+	char path[300], buf[512], *p;
+	struct dirent *e;
+	DIR *dir;
+	int n = 0;
+
+	out[0] = 0;
+	dir = opendir("/proc");
+	if (!dir)
+		return -1;
+	while ((e = readdir(dir))) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		if (lb_read_file(path, buf, sizeof(buf)) < 0)
+			continue;
+		/* pid (comm) S ...: comm may hold spaces and parentheses */
+		p = strrchr(buf, ')');
+		if (!p || p[1] != ' ' || p[2] != 'D')
+			continue;
+		if (!n && first)
+			*first = atoi(e->d_name);
+		n++;
+		p[1] = 0;
+		snprintf(out + strlen(out), len - strlen(out), " %s", buf);
+	}
+	closedir(dir);
+	return n;
+}
+
+static void check_no_d_state(const char *what)
+{
+	uint64_t end = lb_now_ms() + 10000;
+	char list[1024];
+	pid_t first = 0;
+	int n;
+
+	/* a kworker may pass through D state: wait for a moment with none */
+	while ((n = d_state_tasks(list, sizeof(list), &first)) > 0 && lb_now_ms() < end)
+		lb_sleep_ms(50);
+	tap_ok(n == 0, "%s: no task in D state (%s )", what, n ? list : "");
+	if (n > 0)
+		lb_dump_task(first, "task in D state");
+}
+
+/* --------------------------------------------------- the device process */
+
+struct msg {
+	char tag[16];
+	char name[LOOPBACK_NAME_LEN + 1];
+	char extra[95];
+};
+
+static void send_msg(int fd, const char *tag, const char *name, const char *extra)
+{
+	struct msg m;
+
+	memset(&m, 0, sizeof(m));
+	snprintf(m.tag, sizeof(m.tag), "%s", tag);
+	snprintf(m.name, sizeof(m.name), "%s", name ? name : "");
+	snprintf(m.extra, sizeof(m.extra), "%s", extra ? extra : "");
+	if (write(fd, &m, sizeof(m)) != sizeof(m))
+		_exit(90);
+}
+
+static int recv_msg(int fd, struct msg *m, int timeout)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	memset(m, 0, sizeof(*m));
+	if (poll(&p, 1, timeout) != 1)
+		return -1;
+	return read(fd, m, sizeof(*m)) == sizeof(*m) ? 0 : -1;
+}
+
+/*
+ * Stops completing (LB_FILL_HOLD: takes requests off the ring and keeps
+ * them; LB_FILL_NONE: leaves them there) and waits until `want` requests
+ * are in flight.  0, or -1 after 10 s.
+ */
+static int stop_completing(struct lbdev *d, enum lbdev_fill mode, uint32_t want,
+			   uint32_t *got)
+{
+	uint64_t end = lb_now_ms() + 10000;
+
+	lbdev_set_fill(d, mode);
+	for (;;) {
+		*got = lbdev_in_flight(d, 0);
+		if (*got >= want)
+			return 0;
+		if (lb_now_ms() >= end)
+			return -1;
+		lb_sleep_ms(10);
+	}
+}
+
+/* the device process of B and C: never returns */
+static void device_process(enum lbdev_fill mode, int evt, int cmd)
+{
+	struct pollfd p = { .fd = cmd, .events = POLLIN };
+	char extra[95];
+	struct lbdev *d;
+	uint32_t got = 0;
+	int ctl;
+	char c;
+
+	alarm(120);
+	ctl = open(LB_CTL_PATH, O_RDWR | O_CLOEXEC);
+	if (ctl < 0)
+		_exit(80);
+	d = blk_create(ctl, mode == LB_FILL_HOLD);
+	if (!d) {
+		send_msg(evt, "error", "", strerror(errno));
+		_exit(81);
+	}
+	send_msg(evt, "created", d->info.name, NULL);
+	if (poll(&p, 1, 30000) != 1 || read(cmd, &c, 1) != 1)
+		_exit(82);
+	if (stop_completing(d, mode, N_ISSUERS, &got) == 0) {
+		snprintf(extra, sizeof(extra), "%u requests in flight, %llu served before",
+			 got, (unsigned long long)d->blk_requests);
+		send_msg(evt, "stalled", d->info.name, extra);
+	} else {
+		snprintf(extra, sizeof(extra), "only %u in flight; %.60s", got, d->errmsg);
+		send_msg(evt, "nostall", d->info.name, extra);
+	}
+	for (;;)
+		pause();
+}
+
+/* --------------------------------------------------------------- cases */
+
+static void test_disk_works(void)
+{
+	const char *what = "A: the disk";
+	char disk[32], dev[48];
+	struct lbdev *d;
+	void *wbuf, *rbuf;
+	int ctl, fd, i, ok = 1;
+
+	ctl = lb_open_ctl();
+	d = blk_create(ctl, true);
+	close(ctl);
+	if (!tap_ok(d != NULL, "%s: CREATE a virtio-blk device (%s)", what, d ? "" : strerror(errno)))
+		return;
+	if (!tap_ok(blk_wait_disk(d->info.name, disk, sizeof(disk), 20000) == 0,
+		    "%s: virtio_blk binds and adds a disk", what)) {
+		tap_diag("device model: %s", d->errmsg);
+		lbdev_destroy(d, false);
+		return;
+	}
+	snprintf(dev, sizeof(dev), "/dev/%s", disk);
+	if (posix_memalign(&wbuf, IO_SIZE, 16 * IO_SIZE) || posix_memalign(&rbuf, IO_SIZE, 16 * IO_SIZE))
+		tap_bail("posix_memalign");
+	lb_stream_fill(0xb10c, 0, wbuf, 16 * IO_SIZE);
+	fd = open(dev, O_RDWR | O_DIRECT | O_CLOEXEC);
+	tap_ok(fd >= 0, "%s: open %s with O_DIRECT", what, dev);
+	for (i = 0; fd >= 0 && i < 4; i++) {
+		/* 4 KiB, then 16 KiB requests, at several offsets */
+		size_t len = i < 2 ? IO_SIZE : 16 * IO_SIZE;
+		off_t off = (off_t)(i * 37 % 200) * IO_SIZE;
+
+		memset(rbuf, 0, len);
+		if (pwrite(fd, wbuf, len, off) != (ssize_t)len ||
+		    pread(fd, rbuf, len, off) != (ssize_t)len || memcmp(wbuf, rbuf, len))
+			ok = 0;
+	}
+	tap_ok(fd >= 0 && ok, "%s: what was written reads back the same (4 and 16 KiB, 4 offsets)", what);
+	tap_ok(fd >= 0 && !memcmp(d->disk + 37 * IO_SIZE, wbuf, IO_SIZE),
+	       "%s: the model's disk holds the written bytes", what);
+	if (fd >= 0)
+		close(fd);
+	tap_ok(!d->errmsg[0] && !d->blk_errors, "%s: the device model saw no protocol error (%s)", what,
+	       d->errmsg);
+	free(wbuf);
+	free(rbuf);
+	lbdev_destroy(d, false);
+	tap_ok(blk_wait_disk_gone(disk, 10000) == 0, "%s: the disk is gone after close", what);
+	tap_ok(lb_wait_count(base_count, 10000) == 0, "%s: virtio devices back to %d", what, base_count);
+}
+
+/* B and C: SIGKILL of the device process with I/O in flight */
+static void test_kill(enum lbdev_fill mode, const char *what)
+{
+	char disk[32] = "", dev[48], name[LOOPBACK_NAME_LEN + 1] = "";
+	bool started = false;
+	struct issuers is;
+	int e[2], c[2], st, rc;
+	struct msg m;
+	pid_t pid;
+
+	tap_diag("%s", what);
+	if (pipe2(e, O_CLOEXEC) < 0 || pipe2(c, O_CLOEXEC) < 0)
+		tap_bail("pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		tap_bail("fork: %s", strerror(errno));
+	if (pid == 0) {
+		close(e[0]);
+		close(c[1]);
+		device_process(mode, e[1], c[0]);
+	}
+	close(e[1]);
+	close(c[0]);
+	if (recv_msg(e[0], &m, 15000) < 0 || strcmp(m.tag, "created")) {
+		tap_ok(false, "%s: the device process created a device (%s %s)", what, m.tag, m.extra);
+		goto kill;
+	}
+	snprintf(name, sizeof(name), "%s", m.name);
+	if (!tap_ok(blk_wait_disk(name, disk, sizeof(disk), 20000) == 0,
+		    "%s: %s has a disk", what, name))
+		goto kill;
+	snprintf(dev, sizeof(dev), "/dev/%s", disk);
+	start_issuers(dev, &is);
+	started = true;
+	lb_sleep_ms(300);	/* the issuers' I/O is served for a while */
+	if (write(c[1], "s", 1) != 1)
+		tap_bail("pipe write");
+	rc = recv_msg(e[0], &m, 15000) == 0 && !strcmp(m.tag, "stalled");
+	tap_ok(rc, "%s: the model stopped completing with I/O in flight (%s)", what, m.extra);
+kill:
+	kill(pid, SIGKILL);
+	rc = lb_wait_child(pid, &st, 15000);
+	tap_ok(rc == 0, "%s: the killed device process exited", what);
+	if (rc) {
+		lb_dump_task(pid, "device process");
+		tap_bail("%s: the device process is stuck in the kernel", what);
+	}
+	close(e[0]);
+	close(c[1]);
+	if (!started)
+		return;
+	check_issuers(&is, what);
+	tap_ok(blk_wait_disk_gone(disk, 10000) == 0, "%s: the disk %s is gone", what, disk);
+	tap_ok(lb_wait_gone(name, 10000) == 0, "%s: the virtio device of %s is gone", what, name);
+	tap_ok(lb_wait_count(base_count, 10000) == 0, "%s: virtio devices back to %d", what, base_count);
+	check_no_d_state(what);
+}
+
+/* D: the device process closes its fd with I/O in flight */
+static void test_close(void)
+{
+	const char *what = "D: close(fd) with I/O in flight";
+	char disk[32], dev[48], name[LOOPBACK_NAME_LEN + 1];
+	struct issuers is;
+	struct lbdev *d;
+	uint64_t t0;
+	uint32_t got = 0;
+	int ctl, rc;
+
+	tap_diag("%s", what);
+	ctl = lb_open_ctl();
+	d = blk_create(ctl, false);
+	close(ctl);
+	if (!tap_ok(d != NULL, "%s: CREATE", what))
+		return;
+	snprintf(name, sizeof(name), "%s", d->info.name);
+	if (!tap_ok(blk_wait_disk(name, disk, sizeof(disk), 20000) == 0, "%s: %s has a disk", what, name)) {
+		lbdev_destroy(d, false);
+		return;
+	}
+	snprintf(dev, sizeof(dev), "/dev/%s", disk);
+	start_issuers(dev, &is);
+	lb_sleep_ms(300);
+	rc = stop_completing(d, LB_FILL_HOLD, N_ISSUERS, &got);
+	tap_ok(rc == 0, "%s: the model holds %u requests", what, got);
+	t0 = lb_now_ms();
+	lbdev_destroy(d, false);
+	tap_diag("%s: close() returned after %llu ms", what, (unsigned long long)(lb_now_ms() - t0));
+	check_issuers(&is, what);
+	tap_ok(blk_wait_disk_gone(disk, 10000) == 0, "%s: the disk %s is gone", what, disk);
+	tap_ok(lb_wait_gone(name, 10000) == 0, "%s: the virtio device of %s is gone", what, name);
+	tap_ok(lb_wait_count(base_count, 10000) == 0, "%s: virtio devices back to %d", what, base_count);
+	check_no_d_state(what);
+}
+
+struct status_read {
+	char path[128];
+	volatile bool done;
+};
+
+static bool wait_flag_done(volatile bool *f)
+{
+	uint64_t end = lb_now_ms() + 10000;
+
+	while (!__atomic_load_n(f, __ATOMIC_ACQUIRE)) {
+		if (lb_now_ms() >= end)
+			return false;
+		lb_sleep_ms(10);
+	}
+	return true;
+}
+
+static void *status_reader(void *arg)
+{
+	struct status_read *s = arg;
+	char buf[64];
+
+	lb_read_file(s->path, buf, sizeof(buf));
+	__atomic_store_n(&s->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* E: the trap timeout fails the I/O in flight while the fd stays open */
+static void test_trap_timeout(void)
+{
+	const char *what = "E: trap timeout with I/O in flight";
+	char disk[32], dev[48], name[LOOPBACK_NAME_LEN + 1], vdev[64];
+	static struct status_read s;
+	struct pollfd pf;
+	struct issuers is;
+	struct lbdev *d;
+	pthread_t t;
+	uint32_t got = 0;
+	void *buf;
+	int ctl, fd, rc;
+	ssize_t n;
+
+	tap_diag("%s (trap_timeout_ms %ld)", what, timeout_ms);
+	ctl = lb_open_ctl();
+	d = blk_create(ctl, true);
+	close(ctl);
+	if (!tap_ok(d != NULL, "%s: CREATE", what))
+		return;
+	snprintf(name, sizeof(name), "%s", d->info.name);
+	if (!tap_ok(blk_wait_disk(name, disk, sizeof(disk), 20000) == 0 &&
+		    lb_find_virtio(name, vdev, sizeof(vdev)) == 0, "%s: %s has a disk", what, name)) {
+		lbdev_destroy(d, false);
+		return;
+	}
+	snprintf(dev, sizeof(dev), "/dev/%s", disk);
+	start_issuers(dev, &is);
+	lb_sleep_ms(300);
+	rc = stop_completing(d, LB_FILL_HOLD, N_ISSUERS, &got);
+	tap_ok(rc == 0, "%s: the model holds %u requests", what, got);
+	/* the next trap (a Status read through sysfs) is never answered */
+	pthread_mutex_lock(&d->lock);
+	d->stall_next_status = true;
+	pthread_mutex_unlock(&d->lock);
+	snprintf(s.path, sizeof(s.path), "%s/%s/status", LB_VIRTIO_DEVICES, vdev);
+	if (pthread_create(&t, NULL, status_reader, &s))
+		tap_bail("pthread_create");
+	pthread_detach(t);
+	tap_ok(lbdev_wait_stalled(d, 10000) == 0, "%s: the model stopped answering traps", what);
+	check_issuers(&is, what);
+	pf.fd = d->fd;
+	pf.events = 0;
+	rc = poll(&pf, 1, 5000);
+	tap_ok(rc == 1 && (pf.revents & POLLERR), "%s: the device is broken (revents %#x)", what,
+	       rc == 1 ? pf.revents : 0);
+	/* the disk is still there until close, and fails new I/O at once */
+	fd = open(dev, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	if (fd >= 0 && !posix_memalign(&buf, IO_SIZE, IO_SIZE)) {
+		n = pread(fd, buf, IO_SIZE, 0);
+		EXPECT_ERR(n, "E: new I/O on the failing disk", EIO);
+		free(buf);
+	} else {
+		tap_diag("%s: the disk could not be opened after the timeout (%s)", what, strerror(errno));
+	}
+	if (fd >= 0)
+		close(fd);
+	lbdev_destroy(d, false);
+	tap_ok(blk_wait_disk_gone(disk, 10000) == 0, "%s: the disk %s is gone after close", what, disk);
+	tap_ok(lb_wait_gone(name, 10000) == 0, "%s: the virtio device of %s is gone", what, name);
+	tap_ok(lb_wait_count(base_count, 10000) == 0, "%s: virtio devices back to %d", what, base_count);
+	tap_ok(wait_flag_done(&s.done), "%s: the timed-out sysfs read returned", what);
+	check_no_d_state(what);
+}
+
+/* F: rmmod once the devices are gone, then load the module again */
+static void test_rmmod(const char *ko, const char *params)
+{
+	int fd, r;
+
+	r = (int)syscall(SYS_delete_module, "loopback", O_NONBLOCK);
+	if (!tap_ok(r == 0, "F: rmmod loopback after the killed and closed disks (%s)",
+		    r ? strerror(errno) : "ok"))
+		return;
+	fd = open(ko, O_RDONLY | O_CLOEXEC);
+	r = fd < 0 ? -1 : (int)syscall(SYS_finit_module, fd, params, 0);
+	tap_ok(r == 0, "F: insmod %s %s again (%s)", ko, params, r ? strerror(errno) : "ok");
+	if (fd >= 0)
+		close(fd);
+}
+
+int main(int argc, char **argv)
+{
+	const char *ko = NULL, *params = "";
+	char buf[64];
+	int opt;
+
+	while ((opt = getopt(argc, argv, "t:k:p:")) != -1) {
+		switch (opt) {
+		case 't':
+			timeout_ms = strtol(optarg, NULL, 0);
+			break;
+		case 'k':
+			ko = optarg;
+			break;
+		case 'p':
+			params = optarg;
+			break;
+		default:
+			fprintf(stderr, "usage: %s [-t TRAP_TIMEOUT_MS] [-k MODULE.ko [-p PARAMS]]\n",
+				argv[0]);
+			return 2;
+		}
+	}
+	tap_init("test-blk");
+	tap_watchdog(280);
+	close(lb_open_ctl());
+	if (access("/sys/bus/virtio/drivers/virtio_blk", F_OK) < 0)
+		tap_skip_all("virtio_blk is not loaded");
+	if (timeout_ms < 0 &&
+	    lb_read_file("/sys/module/loopback/parameters/trap_timeout_ms", buf, sizeof(buf)) == 0)
+		timeout_ms = strtol(buf, NULL, 0);
+	base_count = lb_virtio_count();
+
+	test_disk_works();
+	test_kill(LB_FILL_HOLD, "B: SIGKILL with I/O held by the device");
+	test_kill(LB_FILL_NONE, "C: SIGKILL with I/O left on the ring");
+	test_close();
+	if (timeout_ms <= 0 || timeout_ms > 5000)
+		tap_skip("E: trap timeout with I/O in flight (trap_timeout_ms is %ld; needs <= 5000)",
+			 timeout_ms);
+	else
+		test_trap_timeout();
+	if (ko)
+		test_rmmod(ko, params);
+	return tap_finish();
+}
