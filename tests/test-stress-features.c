@@ -72,29 +72,6 @@ static uint64_t rnd(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
-/* Byte @off of a region with @key: its 8-byte word says key and offset. */
-static uint64_t pat_word(unsigned int key, hwaddr off)
-{
-	return ((uint64_t)key << 56) | ((off & ~(hwaddr)7) << 8) | 0x5a;
-}
-
-static void fill_pattern(uint8_t *p, unsigned int key, hwaddr size)
-{
-	for (hwaddr i = 0; i < size; i += 8) {
-		uint64_t w = GUINT64_TO_LE(pat_word(key, i));
-
-		memcpy(p + i, &w, 8);
-	}
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return GUINT64_FROM_LE(v);
-}
-
 /*
  * Reader threads: each runs @op until the writer is done and it has made
  * at least READER_MIN_OPS calls.  @priv is the caller's, kept by
