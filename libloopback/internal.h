@@ -218,12 +218,17 @@ extern unsigned int lb_global_dirty_tracking;
  * memory_region_get_dirty_log_mask(): the region's own clients, plus
  * MIGRATION for RAM (and IOMMU) regions while global tracking is on.
  * Device RAM is never migrated, so it does not get the bit.
+ *
+ * Cached writes and unmap ask it without the lock, while set_log and the
+ * global start/stop change both words under it: relaxed atomics on both
+ * sides.  That is ordering enough: a caller that learnt, through its own
+ * synchronisation, that logging is on sees the new value.
  */
 static inline uint8_t lb_region_dirty_log_mask(const MemoryRegion *mr)
 {
-	uint8_t mask = mr->dirty_log_mask;
+	uint8_t mask = __atomic_load_n(&mr->dirty_log_mask, __ATOMIC_RELAXED);
 
-	if (CMM_LOAD_SHARED(lb_global_dirty_tracking) &&
+	if (__atomic_load_n(&lb_global_dirty_tracking, __ATOMIC_RELAXED) &&
 	    ((mr->ram_block && !mr->ram_device) || mr->is_iommu))
 		mask |= 1 << DIRTY_MEMORY_MIGRATION;
 	return mask;

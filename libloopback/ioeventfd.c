@@ -122,8 +122,12 @@ bool lb_ioeventfd_signal(MemoryRegion *mr, hwaddr addr, uint64_t data,
 	const struct lb_ioeventfd_set *set;
 	bool hit = false;
 
-	/* The common case, no ioeventfds, costs one load and no RCU section. */
-	if (G_LIKELY(!CMM_LOAD_SHARED(mr->ioeventfds)))
+	/*
+	 * The common case, no ioeventfds, costs one load and no RCU section.
+	 * An atomic load, relaxed: the pointer is only tested here, and a
+	 * plain (volatile) read racing with the publish is a data race.
+	 */
+	if (G_LIKELY(!__atomic_load_n(&mr->ioeventfds, __ATOMIC_RELAXED)))
 		return false;
 	lb_rcu_read_lock();
 	set = rcu_dereference(mr->ioeventfds);

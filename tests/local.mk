@@ -17,7 +17,8 @@ check_PROGRAMS += \
 	tests/test-listener \
 	tests/test-ioeventfd \
 	tests/test-coalesced \
-	tests/test-stress
+	tests/test-stress \
+	tests/test-stress-features
 
 tests_test_region_SOURCES = tests/test-region.c tests/testutil.c tests/testutil.h
 tests_test_render_SOURCES = tests/test-render.c tests/testutil.c tests/testutil.h
@@ -33,6 +34,7 @@ tests_test_listener_SOURCES = tests/test-listener.c tests/trace-listener.h tests
 tests_test_ioeventfd_SOURCES = tests/test-ioeventfd.c tests/trace-listener.h tests/testutil.c tests/testutil.h
 tests_test_coalesced_SOURCES = tests/test-coalesced.c tests/trace-listener.h tests/testutil.c tests/testutil.h
 tests_test_stress_SOURCES = tests/test-stress.c
+tests_test_stress_features_SOURCES = tests/test-stress-features.c
 
 TESTS += \
 	tests/test-region \
@@ -49,6 +51,7 @@ TESTS += \
 	tests/test-ioeventfd \
 	tests/test-coalesced \
 	tests/test-stress \
+	tests/test-stress-features \
 	tests/mtree-qemu.sh \
 	tests/mtree-bad-input.sh \
 	tests/kmod/run-vm.sh

@@ -1,0 +1,984 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The second half of the memory API under concurrency: ioeventfds, dirty
+ * logging, bounce buffers and map clients, IOMMU translation and
+ * listeners, each exercised by dispatching threads while another thread
+ * changes what they depend on.
+ *
+ * The rules are QEMU's (docs/devel/rcu.rst; system/memory.c and
+ * system/physmem.c): dispatch never takes the writers' lock and works on
+ * what was published when it started; every change is made under the
+ * writers' lock, and what a change replaces is freed after a grace period.
+ * Each test states the property it checks in a form that a single run can
+ * decide, from counters the threads keep; the sanitizer builds
+ * (AddressSanitizer, ThreadSanitizer) add use-after-free and data-race
+ * checking of the same runs.  Everything is bounded by iteration counts.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <loopback/memory.h>
+
+#define ATTRS MEMTXATTRS_UNSPECIFIED
+#define PAGE 0x1000
+
+#define NREADERS	4
+#define WRITER_STEPS	2000
+#define READER_MIN_OPS	10000
+/* A reader waits when it is this many accesses per step ahead. */
+#define OPS_PER_STEP	(2 * READER_MIN_OPS / WRITER_STEPS)
+
+/* ---- errors, from any thread ---- */
+
+static gint nerrors;
+static gchar *first_error;
+
+static void G_GNUC_PRINTF(1, 2) fail(const char *fmt, ...)
+{
+	va_list ap;
+	gchar *msg;
+
+	va_start(ap, fmt);
+	msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	g_atomic_int_inc(&nerrors);
+	if (!g_atomic_pointer_compare_and_exchange(&first_error, NULL, msg))
+		g_free(msg);
+}
+
+static void errors_reset(void)
+{
+	g_atomic_int_set(&nerrors, 0);
+	g_free(g_atomic_pointer_exchange(&first_error, NULL));
+}
+
+static void assert_no_errors(void)
+{
+	if (g_atomic_int_get(&nerrors))
+		g_test_message("first error: %s", first_error);
+	g_assert_cmpint(g_atomic_int_get(&nerrors), ==, 0);
+}
+
+static uint64_t rnd(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/*
+ * Reader threads: each runs @op until the writer is done and it has made
+ * at least READER_MIN_OPS calls.  @priv is the caller's, kept by
+ * readers_start().
+ */
+typedef struct Reader {
+	unsigned int t;
+	uint64_t rng;
+	void *ctx;
+	void (*op)(struct Reader *rd);
+	void (*fini)(struct Reader *rd);
+	GThread *thread;
+	uint64_t n;
+	gint steps;		/* n / OPS_PER_STEP, for the writer */
+	void *priv;
+} Reader;
+
+static gint writer_done;
+static gint writer_steps;
+static gint readers_go;
+static gint readers_busy;	/* readers short of READER_MIN_OPS */
+static Reader *pace_rd;
+static unsigned int pace_n;
+
+static gpointer reader_main(gpointer data)
+{
+	Reader *rd = data;
+
+	/* all start together, so that the threads really overlap */
+	while (!g_atomic_int_get(&readers_go))
+		g_thread_yield();
+	while (!g_atomic_int_get(&writer_done) || rd->n < READER_MIN_OPS) {
+		/*
+		 * Paced by the writer's steps: on a loaded machine a reader
+		 * would otherwise make all its accesses while the writer is
+		 * descheduled, seeing one map.
+		 */
+		while (rd->n / OPS_PER_STEP >
+		       (uint64_t)g_atomic_int_get(&writer_steps) &&
+		       !g_atomic_int_get(&writer_done))
+			g_thread_yield();
+		rd->op(rd);
+		if (++rd->n % OPS_PER_STEP == 0)
+			g_atomic_int_inc(&rd->steps);
+		if (rd->n == READER_MIN_OPS)
+			g_atomic_int_dec_and_test(&readers_busy);
+	}
+	if (rd->fini)
+		rd->fini(rd);
+	return NULL;
+}
+
+static void readers_start(Reader *rd, unsigned int n, uint64_t seed,
+			  void *ctx, void (*op)(Reader *rd),
+			  void (*fini)(Reader *rd))
+{
+	g_atomic_int_set(&writer_done, 0);
+	g_atomic_int_set(&writer_steps, 0);
+	g_atomic_int_set(&readers_go, 0);
+	g_atomic_int_set(&readers_busy, n);
+	pace_rd = rd;
+	pace_n = n;
+	for (unsigned int t = 0; t < n; t++) {
+		void *priv = rd[t].priv;
+
+		rd[t] = (Reader) { .t = t, .rng = seed + t + 1, .ctx = ctx,
+				   .op = op, .fini = fini, .priv = priv };
+		rd[t].thread = g_thread_new("reader", reader_main, &rd[t]);
+	}
+	g_atomic_int_set(&readers_go, 1);
+}
+
+/*
+ * Whether the writer goes on after @steps steps: until WRITER_STEPS, and
+ * then until every reader has made its READER_MIN_OPS accesses, so that
+ * all of them ran while the map changed.  The writer also waits for
+ * readers more than two steps behind: accesses to some maps are slower
+ * (an eventfd write, a callback), and a reader that catches up in bursts
+ * would mostly see the others.
+ */
+static bool writer_more(unsigned int steps)
+{
+	for (unsigned int t = 0; t < pace_n; t++)
+		while (g_atomic_int_get(&pace_rd[t].steps) + 2 < (gint)steps)
+			g_thread_yield();
+	g_atomic_int_set(&writer_steps, steps);
+	return steps < WRITER_STEPS || g_atomic_int_get(&readers_busy) > 0;
+}
+
+static void readers_join(Reader *rd, unsigned int n)
+{
+	g_atomic_int_set(&writer_done, 1);
+	for (unsigned int t = 0; t < n; t++)
+		g_thread_join(rd[t].thread);
+}
+
+/* A region on the heap whose storage its free notify releases. */
+typedef struct Obj {
+	MemoryRegion *mr;
+	gint freed;
+	void *ctx;
+} Obj;
+
+static void obj_free_notify(void *data)
+{
+	Obj *o = data;
+
+	g_free(o->mr);
+	o->mr = NULL;
+	g_atomic_int_set(&o->freed, 1);
+}
+
+static Obj *obj_io(GPtrArray *objs, const MemoryRegionOps *ops, void *ctx,
+		   const char *name, uint64_t size)
+{
+	Obj *o = g_new0(Obj, 1);
+
+	o->ctx = ctx;
+	o->mr = g_new0(MemoryRegion, 1);
+	memory_region_init_io(o->mr, o, ops, o, name, size);
+	loopback_memory_region_set_free_notify(o->mr, obj_free_notify, o);
+	g_ptr_array_add(objs, o);
+	return o;
+}
+
+/* A callback of @o's region: it must not run after the free notify. */
+static bool obj_alive(Obj *o, const char *what, hwaddr addr)
+{
+	if (g_atomic_int_get(&o->freed)) {
+		fail("%s callback at 0x%" HWADDR_PRIx " after its region's "
+		     "free notify ran", what, addr);
+		return false;
+	}
+	return true;
+}
+
+static void objs_check_freed(GPtrArray *objs)
+{
+	for (guint i = 0; i < objs->len; i++) {
+		Obj *o = g_ptr_array_index(objs, i);
+
+		if (!g_atomic_int_get(&o->freed))
+			fail("region %u of %u not finalised after drain", i,
+			     objs->len);
+	}
+}
+
+/* ================================================================== */
+/* 1. ioeventfds                                                       */
+/* ================================================================== */
+
+/*
+ * One io region at EV_BASE with ioeventfds from a fixed list, each with
+ * its own notifier, that the writer adds and deletes at random while it
+ * also removes, re-adds, disables and replaces the region.  Readers write
+ * every (offset, size, value) "class" of ev_offs x ev_sizes x ev_vals.
+ *
+ * What each write may do is decided by QEMU's rule (memory_region_
+ * dispatch_write -> memory_region_dispatch_write_eventfds): it signals one
+ * ioeventfd registered on the region it reached that matches it, or it
+ * reaches the device, or (nothing mapped) it fails with
+ * MEMTX_DECODE_ERROR.  So, with ok[k] the MEMTX_OK writes of class k:
+ *  - every OK write is accounted for exactly once: the notifiers' eventfd
+ *    counts plus the device's calls add up to the OK writes;
+ *  - the device never gets more writes of a class than were made, and
+ *    gets all of a class that no ioeventfd in the list matches;
+ *  - a notifier is signalled at most as often as writes that its
+ *    ioeventfd matches were made.
+ */
+#define EV_BASE		0x10000
+#define EV_SIZE		0x1000
+
+typedef struct EvSpec {
+	hwaddr off;
+	unsigned int size;
+	bool match;
+	uint64_t data;
+} EvSpec;
+
+static const EvSpec ev_specs[] = {
+	{ 0x00, 4, true, 0x11 },
+	{ 0x00, 4, true, 0x22 },
+	{ 0x08, 0, false, 0 },		/* any size, any value */
+	{ 0x10, 4, false, 0 },		/* any 4-byte value */
+	{ 0x10, 2, true, 0x33 },
+	{ 0x10, 4, true, 0x22 },	/* behind the previous one but one */
+	{ 0x18, 8, true, 0x11 },
+};
+#define EV_NSPECS G_N_ELEMENTS(ev_specs)
+
+static const hwaddr ev_offs[] = { 0x00, 0x08, 0x10, 0x18, 0x20 };
+static const unsigned int ev_sizes[] = { 2, 4, 8 };
+static const uint64_t ev_vals[] = { 0x11, 0x22, 0x33, 0x44 };
+#define EV_NCLASSES (G_N_ELEMENTS(ev_offs) * G_N_ELEMENTS(ev_sizes) * \
+		     G_N_ELEMENTS(ev_vals))
+
+static void ev_class(unsigned int k, hwaddr *off, unsigned int *size,
+		     uint64_t *val)
+{
+	*val = ev_vals[k % G_N_ELEMENTS(ev_vals)];
+	k /= G_N_ELEMENTS(ev_vals);
+	*size = ev_sizes[k % G_N_ELEMENTS(ev_sizes)];
+	*off = ev_offs[k / G_N_ELEMENTS(ev_sizes)];
+}
+
+static int ev_class_of(hwaddr off, unsigned int size, uint64_t val)
+{
+	for (unsigned int k = 0; k < EV_NCLASSES; k++) {
+		hwaddr o;
+		unsigned int s;
+		uint64_t v;
+
+		ev_class(k, &o, &s, &v);
+		if (o == off && s == size && v == val)
+			return k;
+	}
+	return -1;
+}
+
+static bool ev_matches(const EvSpec *sp, unsigned int k)
+{
+	hwaddr off;
+	unsigned int size;
+	uint64_t val;
+
+	ev_class(k, &off, &size, &val);
+	if (sp->off != off)
+		return false;
+	return !sp->size ||
+	       (sp->size == size && (!sp->match || sp->data == val));
+}
+
+typedef struct Ev {
+	AddressSpace as;
+	MemoryRegion root;
+	GPtrArray *objs;
+	Obj *cur;
+	bool in, enabled;
+	bool present[EV_NSPECS];
+	EventNotifier n[EV_NSPECS];
+	uint64_t signals[EV_NSPECS];	/* writer's thread only */
+	gint dev[EV_NCLASSES];
+	uint64_t rng;
+} Ev;
+
+typedef struct EvReader {
+	uint64_t ok[EV_NCLASSES];
+	uint64_t unmapped;
+} EvReader;
+
+static void ev_dev_write(void *opaque, hwaddr addr, uint64_t data,
+			 unsigned size)
+{
+	Obj *o = opaque;
+	Ev *ev = o->ctx;
+	int k;
+
+	if (!obj_alive(o, "ioeventfd device", addr))
+		return;
+	k = ev_class_of(addr, size, data);
+	if (k < 0) {
+		fail("ioeventfd device: write of %#" PRIx64 " (size %u) at "
+		     "0x%" HWADDR_PRIx " that no reader made", data, size,
+		     addr);
+		return;
+	}
+	g_atomic_int_inc(&ev->dev[k]);
+}
+
+static uint64_t ev_dev_read(void *opaque, hwaddr addr, unsigned size)
+{
+	return 0;
+}
+
+static const MemoryRegionOps ev_ops = {
+	.read = ev_dev_read,
+	.write = ev_dev_write,
+	.endianness = DEVICE_LITTLE_ENDIAN,
+	.valid = { .min_access_size = 1, .max_access_size = 8 },
+	.impl = { .min_access_size = 1, .max_access_size = 8 },
+};
+
+static void ev_spec_set(MemoryRegion *mr, Ev *ev, unsigned int i, bool add)
+{
+	const EvSpec *sp = &ev_specs[i];
+
+	if (add)
+		memory_region_add_eventfd(mr, sp->off, sp->size, sp->match,
+					  sp->data, &ev->n[i]);
+	else
+		memory_region_del_eventfd(mr, sp->off, sp->size, sp->match,
+					  sp->data, &ev->n[i]);
+}
+
+static void ev_toggle_spec(Ev *ev, unsigned int i)
+{
+	ev->present[i] = !ev->present[i];
+	ev_spec_set(ev->cur->mr, ev, i, ev->present[i]);
+}
+
+/* A new device replaces the old one, with the same ioeventfds. */
+static void ev_replace(Ev *ev)
+{
+	Obj *old = ev->cur;
+
+	ev->cur = obj_io(ev->objs, &ev_ops, ev, "evdev", EV_SIZE);
+	for (unsigned int i = 0; i < EV_NSPECS; i++)
+		if (ev->present[i])
+			ev_spec_set(ev->cur->mr, ev, i, true);
+	memory_region_transaction_begin();
+	if (ev->in)
+		memory_region_del_subregion(&ev->root, old->mr);
+	memory_region_unref(old->mr);
+	memory_region_add_subregion(&ev->root, EV_BASE, ev->cur->mr);
+	memory_region_transaction_commit();
+	ev->in = ev->enabled = true;
+}
+
+/* Adds what the notifiers counted since the last call. */
+static void ev_collect(Ev *ev)
+{
+	for (unsigned int i = 0; i < EV_NSPECS; i++) {
+		uint64_t v;
+		ssize_t r = read(event_notifier_get_fd(&ev->n[i]), &v,
+				 sizeof(v));
+
+		if (r == sizeof(v))
+			ev->signals[i] += v;
+		else if (r >= 0 || errno != EAGAIN)
+			fail("eventfd read: %zd (%s)", r, g_strerror(errno));
+	}
+}
+
+static void ev_writer_step(Ev *ev)
+{
+	unsigned int i = rnd(&ev->rng) % EV_NSPECS;
+
+	/* mostly mapped: writes that reach nothing check little */
+	if (!ev->in || !ev->enabled) {
+		memory_region_transaction_begin();
+		if (!ev->in)
+			memory_region_add_subregion(&ev->root, EV_BASE,
+						    ev->cur->mr);
+		memory_region_set_enabled(ev->cur->mr, true);
+		memory_region_transaction_commit();
+		ev->in = ev->enabled = true;
+		return;
+	}
+	switch (rnd(&ev->rng) % 8) {
+	case 0:
+	case 1:
+	case 2:
+		ev_toggle_spec(ev, i);
+		break;
+	case 3:
+		if (ev->in)
+			memory_region_del_subregion(&ev->root, ev->cur->mr);
+		else
+			memory_region_add_subregion(&ev->root, EV_BASE,
+						    ev->cur->mr);
+		ev->in = !ev->in;
+		break;
+	case 4:
+		ev->enabled = !ev->enabled;
+		memory_region_set_enabled(ev->cur->mr, ev->enabled);
+		break;
+	case 5:
+		/* several changes, one commit */
+		memory_region_transaction_begin();
+		ev_toggle_spec(ev, i);
+		ev_toggle_spec(ev, (i + 1 + rnd(&ev->rng) % (EV_NSPECS - 1)) %
+				   EV_NSPECS);
+		if (rnd(&ev->rng) & 1) {
+			ev->enabled = !ev->enabled;
+			memory_region_set_enabled(ev->cur->mr, ev->enabled);
+		}
+		memory_region_transaction_commit();
+		break;
+	case 6:
+		if (rnd(&ev->rng) % 4 == 0)
+			ev_replace(ev);
+		else
+			ev_toggle_spec(ev, i);
+		break;
+	case 7:
+		/* the device thread: consume the notifications */
+		ev_collect(ev);
+		break;
+	}
+
+}
+
+static void ev_reader_op(Reader *rd)
+{
+	Ev *ev = rd->ctx;
+	EvReader *er = rd->priv;
+	unsigned int k = rnd(&rd->rng) % EV_NCLASSES;
+	hwaddr off, a;
+	unsigned int size;
+	uint64_t val;
+	uint8_t buf[8];
+	MemTxResult r;
+
+	ev_class(k, &off, &size, &val);
+	a = EV_BASE + off;
+	if (rnd(&rd->rng) & 1) {
+		uint64_t le = GUINT64_TO_LE(val);
+
+		memcpy(buf, &le, 8);
+		r = address_space_write(&ev->as, a, ATTRS, buf, size);
+	} else if (size == 2) {
+		address_space_stw_le(&ev->as, a, val, ATTRS, &r);
+	} else if (size == 4) {
+		address_space_stl_le(&ev->as, a, val, ATTRS, &r);
+	} else {
+		address_space_stq_le(&ev->as, a, val, ATTRS, &r);
+	}
+	if (r == MEMTX_OK)
+		er->ok[k]++;
+	else if (r == MEMTX_DECODE_ERROR)
+		er->unmapped++;
+	else
+		fail("reader %u: write at 0x%" HWADDR_PRIx ": result %d",
+		     rd->t, a, r);
+}
+
+static void test_ioeventfd(void)
+{
+	uint64_t seed = (uint32_t)g_test_rand_int();
+	EvReader er[NREADERS] = { 0 };
+	Reader rd[NREADERS];
+	uint64_t ok[EV_NCLASSES] = { 0 }, total_ok = 0, total = 0;
+	uint64_t unmapped = 0;
+	Ev *ev = g_new0(Ev, 1);
+
+	g_test_message("seed %" PRIu64, seed);
+	errors_reset();
+	ev->rng = seed;
+	ev->objs = g_ptr_array_new_with_free_func(g_free);
+	for (unsigned int i = 0; i < EV_NSPECS; i++)
+		g_assert_cmpint(event_notifier_init(&ev->n[i], 0), ==, 0);
+	memory_region_init(&ev->root, NULL, "root", UINT64_MAX);
+	ev->cur = obj_io(ev->objs, &ev_ops, ev, "evdev", EV_SIZE);
+	memory_region_add_subregion(&ev->root, EV_BASE, ev->cur->mr);
+	ev->in = ev->enabled = true;
+	address_space_init(&ev->as, &ev->root, "ioeventfd-stress");
+
+	for (unsigned int t = 0; t < NREADERS; t++)
+		rd[t].priv = &er[t];
+	readers_start(rd, NREADERS, seed, ev, ev_reader_op, NULL);
+	for (unsigned int s = 0; writer_more(s); s++)
+		ev_writer_step(ev);
+	readers_join(rd, NREADERS);
+
+	address_space_destroy(&ev->as);
+	if (ev->in)
+		memory_region_del_subregion(&ev->root, ev->cur->mr);
+	memory_region_unref(ev->cur->mr);
+	memory_region_unref(&ev->root);
+	loopback_memory_drain();
+	ev_collect(ev);
+	objs_check_freed(ev->objs);
+
+	for (unsigned int t = 0; t < NREADERS; t++) {
+		for (unsigned int k = 0; k < EV_NCLASSES; k++)
+			ok[k] += er[t].ok[k];
+		unmapped += er[t].unmapped;
+	}
+	for (unsigned int k = 0; k < EV_NCLASSES; k++) {
+		uint64_t dev = g_atomic_int_get(&ev->dev[k]);
+		bool matchable = false;
+
+		total_ok += ok[k];
+		total += dev;
+		for (unsigned int i = 0; i < EV_NSPECS; i++)
+			matchable |= ev_matches(&ev_specs[i], k);
+		if (dev > ok[k])
+			fail("class %u: the device got %" PRIu64 " writes of "
+			     "%" PRIu64 " made", k, dev, ok[k]);
+		if (!matchable && dev != ok[k])
+			fail("class %u matches no ioeventfd, yet the device "
+			     "got %" PRIu64 " of %" PRIu64 " writes", k, dev,
+			     ok[k]);
+	}
+	for (unsigned int i = 0; i < EV_NSPECS; i++) {
+		uint64_t could = 0;
+
+		for (unsigned int k = 0; k < EV_NCLASSES; k++)
+			if (ev_matches(&ev_specs[i], k))
+				could += ok[k];
+		total += ev->signals[i];
+		g_test_message("ioeventfd %u: %" PRIu64 " signals of %" PRIu64
+			       " matching writes", i, ev->signals[i], could);
+		if (ev->signals[i] > could)
+			fail("ioeventfd %u signalled %" PRIu64 " times, for "
+			     "%" PRIu64 " matching writes", i,
+			     ev->signals[i], could);
+		event_notifier_cleanup(&ev->n[i]);
+	}
+	g_test_message("%" PRIu64 " writes OK, %" PRIu64 " unmapped, %u "
+		       "devices", total_ok, unmapped, ev->objs->len);
+	if (total != total_ok)
+		fail("%" PRIu64 " OK writes, but %" PRIu64 " device calls and "
+		     "signals", total_ok, total);
+	assert_no_errors();
+	g_ptr_array_free(ev->objs, TRUE);
+	g_free(ev);
+}
+
+/* ================================================================== */
+/* 2. dirty logging                                                    */
+/* ================================================================== */
+
+/*
+ * Readers write their own pages of one RAM region, each page always
+ * through the same path (address_space_write, stq, map + unmap, a
+ * long-lived MemoryRegionCache), while the writer turns VGA logging
+ * (set_log) and global tracking (MIGRATION) on and off and makes
+ * unrelated commits, and a third thread takes the pages' bits with
+ * snapshot_and_clear and test_and_clear.
+ *
+ * The property (QEMU's: a page written while its client logs is marked
+ * after the data, and a take clears only what it reports) is that the
+ * first take of a page after a logged write's mark reports the page.
+ *
+ * Making it decidable: gen[c] is odd while client c logs; the writer
+ * bumps it after logging is on and before it goes off, so a write whose
+ * reader saw the same odd gen before and after it was made while logging
+ * was on throughout.  Per page, the reader stores started = s before
+ * write number s and done = s after it.  For every take the thread
+ * records done before it (db) and started after it (sa).  A take with
+ * db >= s surely came after write s marked the page; one with sa < s
+ * surely came before.  So of the takes from the first with sa >= s up to
+ * the first with db >= s, one must report the page, or the write's mark
+ * was lost.  (The final take, after the readers stopped, closes every
+ * window.)
+ */
+#define DL_BASE		0x100000
+#define DL_PATHS	4	/* write, stq, map, cache */
+#define DL_PPP		2	/* pages per reader and path */
+#define DL_NPAGES	(NREADERS * DL_PATHS * DL_PPP)
+#define DL_OTHER	0x200000
+
+enum { DL_WRITE, DL_STQ, DL_MAP, DL_CACHE };
+static const unsigned int dl_clients[2] = {
+	DIRTY_MEMORY_VGA, DIRTY_MEMORY_MIGRATION
+};
+
+typedef struct DlTake {
+	gint db;		/* done[page] before the take */
+	gint sa;		/* started[page] after it */
+	bool reported;
+} DlTake;
+
+typedef struct Dl {
+	AddressSpace as;
+	MemoryRegion root, ram, other;
+	gint gen[2];
+	bool on[2];		/* writer's thread */
+	gint started[DL_NPAGES], done[DL_NPAGES];
+	GArray *logged[2][DL_NPAGES];	/* of gint s, by the page's reader */
+	GArray *takes[2][DL_NPAGES];	/* of DlTake, by the taker */
+	gint stop_taker;
+	uint64_t rounds;
+	uint64_t rng;
+} Dl;
+
+typedef struct DlReader {
+	MemoryRegionCache cache;
+	bool cache_ok;
+	hwaddr cache_base;
+} DlReader;
+
+static unsigned int dl_page(unsigned int t, unsigned int path, unsigned int j)
+{
+	return (t * DL_PATHS + path) * DL_PPP + j;
+}
+
+static void dl_reader_op(Reader *rd)
+{
+	Dl *dl = rd->ctx;
+	DlReader *dr = rd->priv;
+	unsigned int path = rnd(&rd->rng) % DL_PATHS;
+	unsigned int page = dl_page(rd->t, path, rnd(&rd->rng) % DL_PPP);
+	hwaddr off = (hwaddr)page * PAGE + (rnd(&rd->rng) % (PAGE / 8)) * 8;
+	hwaddr a = DL_BASE + off;
+	gint s = g_atomic_int_get(&dl->started[page]) + 1;
+	gint g0[2], g1[2];
+	uint64_t v = ((uint64_t)rd->t << 56) | (uint64_t)s;
+	MemTxResult r = MEMTX_OK;
+
+	if (!dr->cache_ok) {
+		dr->cache_base = DL_BASE +
+				 (hwaddr)dl_page(rd->t, DL_CACHE, 0) * PAGE;
+		if (address_space_cache_init(&dr->cache, &dl->as,
+					     dr->cache_base, DL_PPP * PAGE,
+					     true) != DL_PPP * PAGE)
+			fail("reader %u: cache init", rd->t);
+		dr->cache_ok = true;
+	}
+	for (unsigned int c = 0; c < 2; c++)
+		g0[c] = g_atomic_int_get(&dl->gen[c]);
+	g_atomic_int_set(&dl->started[page], s);
+	switch (path) {
+	case DL_WRITE: {
+		uint64_t le = GUINT64_TO_LE(v);
+
+		r = address_space_write(&dl->as, a, ATTRS, &le, 8);
+		break;
+	}
+	case DL_STQ:
+		address_space_stq_le(&dl->as, a, v, ATTRS, &r);
+		break;
+	case DL_MAP: {
+		hwaddr len = 8;
+		uint8_t *p = address_space_map(&dl->as, a, &len, true, ATTRS);
+
+		if (!p || len != 8) {
+			fail("reader %u: map of RAM at 0x%" HWADDR_PRIx
+			     " gave %p, length %" PRIu64, rd->t, a, p, len);
+			break;
+		}
+		memcpy(p, &v, 8);
+		address_space_unmap(&dl->as, p, len, true, len);
+		break;
+	}
+	case DL_CACHE:
+		if (s & 1) {
+			address_space_stq_le_cached(&dr->cache,
+						    a - dr->cache_base, v,
+						    ATTRS, &r);
+		} else {
+			uint64_t le = GUINT64_TO_LE(v);
+
+			r = address_space_write_cached(&dr->cache,
+						       a - dr->cache_base,
+						       &le, 8);
+		}
+		break;
+	}
+	if (r != MEMTX_OK)
+		fail("reader %u: write at 0x%" HWADDR_PRIx ": result %d",
+		     rd->t, a, r);
+	g_atomic_int_set(&dl->done[page], s);
+	for (unsigned int c = 0; c < 2; c++) {
+		g1[c] = g_atomic_int_get(&dl->gen[c]);
+		if (g0[c] == g1[c] && (g0[c] & 1))
+			g_array_append_val(dl->logged[c][page], s);
+	}
+}
+
+static void dl_reader_fini(Reader *rd)
+{
+	DlReader *dr = rd->priv;
+
+	address_space_cache_destroy(&dr->cache);
+}
+
+/* One take of every page for @client, by either method. */
+static void dl_take(Dl *dl, unsigned int c, bool snapshot)
+{
+	unsigned int client = dl_clients[c];
+	DlTake tk[DL_NPAGES];
+
+	if (snapshot) {
+		DirtyBitmapSnapshot *snap;
+
+		for (unsigned int p = 0; p < DL_NPAGES; p++)
+			tk[p].db = g_atomic_int_get(&dl->done[p]);
+		snap = memory_region_snapshot_and_clear_dirty(&dl->ram, 0,
+							      DL_NPAGES * PAGE,
+							      client);
+		for (unsigned int p = 0; p < DL_NPAGES; p++) {
+			tk[p].sa = g_atomic_int_get(&dl->started[p]);
+			tk[p].reported = memory_region_snapshot_get_dirty(
+				&dl->ram, snap, (hwaddr)p * PAGE, PAGE);
+		}
+		loopback_dirty_bitmap_snapshot_free(snap);
+	} else {
+		for (unsigned int p = 0; p < DL_NPAGES; p++) {
+			tk[p].db = g_atomic_int_get(&dl->done[p]);
+			tk[p].reported = memory_region_test_and_clear_dirty(
+				&dl->ram, (hwaddr)p * PAGE, PAGE, client);
+			tk[p].sa = g_atomic_int_get(&dl->started[p]);
+		}
+	}
+	for (unsigned int p = 0; p < DL_NPAGES; p++)
+		g_array_append_val(dl->takes[c][p], tk[p]);
+}
+
+static gpointer dl_taker_main(gpointer data)
+{
+	Dl *dl = data;
+	gint last = -1;
+
+	/* a round per writer step: the record of takes stays bounded */
+	while (!g_atomic_int_get(&dl->stop_taker)) {
+		gint step = g_atomic_int_get(&writer_steps);
+
+		if (step == last) {
+			g_thread_yield();
+			continue;
+		}
+		last = step;
+		for (unsigned int c = 0; c < 2; c++)
+			dl_take(dl, c, dl->rounds & 1);
+		dl->rounds++;
+	}
+	return NULL;
+}
+
+/* Turns client @c on or off: a commit, unless inside a transaction. */
+static void dl_log(Dl *dl, unsigned int c, bool on)
+{
+	g_autoptr(GError) err = NULL;
+
+	if (c == 0)
+		memory_region_set_log(&dl->ram, on, DIRTY_MEMORY_VGA);
+	else if (on && !memory_global_dirty_log_start(GLOBAL_DIRTY_MIGRATION,
+						       &err))
+		g_error("dirty tracking: %s", err->message);
+	else if (!on)
+		memory_global_dirty_log_stop(GLOBAL_DIRTY_MIGRATION);
+}
+
+/*
+ * Toggles client @c, in a transaction with a change of another region
+ * when @with_other.  gen is odd while logging is on: bumped after the
+ * commit that starts it, before the one that stops it.
+ */
+static void dl_toggle(Dl *dl, unsigned int c, bool with_other)
+{
+	bool on = !dl->on[c];
+
+	dl->on[c] = on;
+	if (!on)
+		g_atomic_int_inc(&dl->gen[c]);
+	memory_region_transaction_begin();
+	dl_log(dl, c, on);
+	if (with_other)
+		memory_region_set_enabled(&dl->other,
+					  !memory_region_is_enabled(&dl->other));
+	memory_region_transaction_commit();
+	if (on)
+		g_atomic_int_inc(&dl->gen[c]);
+}
+
+static void dl_writer_step(Dl *dl)
+{
+	switch (rnd(&dl->rng) % 4) {
+	case 0:
+		dl_toggle(dl, 0, false);
+		break;
+	case 1:
+		dl_toggle(dl, 1, false);
+		break;
+	case 2:
+		memory_region_set_enabled(&dl->other,
+					  !memory_region_is_enabled(&dl->other));
+		break;
+	case 3:
+		dl_toggle(dl, rnd(&dl->rng) & 1, true);
+		break;
+	}
+}
+
+/* The first index of @takes whose field at @field_off is >= @s. */
+static guint dl_first(GArray *takes, size_t field_off, gint s)
+{
+	guint lo = 0, hi = takes->len;
+
+	while (lo < hi) {
+		guint mid = lo + (hi - lo) / 2;
+		const DlTake *t = &g_array_index(takes, DlTake, mid);
+
+		if (*(const gint *)((const char *)t + field_off) < s)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void dl_check(Dl *dl)
+{
+	for (unsigned int c = 0; c < 2; c++) {
+		uint64_t nlogged = 0, nreported = 0;
+
+		for (unsigned int p = 0; p < DL_NPAGES; p++) {
+			GArray *takes = dl->takes[c][p];
+			GArray *logged = dl->logged[c][p];
+			guint *pre = g_new0(guint, takes->len + 1);
+
+			/* pre[i]: takes before i that reported the page */
+			for (guint i = 0; i < takes->len; i++) {
+				bool rep = g_array_index(takes, DlTake,
+							 i).reported;
+
+				pre[i + 1] = pre[i] + rep;
+			}
+			nreported += pre[takes->len];
+			for (guint k = 0; k < logged->len; k++) {
+				gint s = g_array_index(logged, gint, k);
+				guint i0 = dl_first(takes,
+						    G_STRUCT_OFFSET(DlTake, sa),
+						    s);
+				guint i1 = dl_first(takes,
+						    G_STRUCT_OFFSET(DlTake, db),
+						    s);
+
+				nlogged++;
+				if (i1 >= takes->len) {
+					fail("client %u page %u: no take after "
+					     "write %d", dl_clients[c], p, s);
+				} else if (pre[i1 + 1] == pre[i0]) {
+					fail("client %u page %u (path %u): "
+					     "write %d made while logging was "
+					     "on was not reported by takes "
+					     "%u..%u", dl_clients[c], p,
+					     p / DL_PPP % DL_PATHS, s, i0, i1);
+				}
+			}
+			g_free(pre);
+		}
+		if (g_getenv("DL_DEBUG")) {
+			GArray *tk = dl->takes[c][0];
+			GArray *lg = dl->logged[c][0];
+			for (guint i = 0; i < tk->len; i++) { DlTake *x = &g_array_index(tk, DlTake, i); if (i < 40 || i + 5 > tk->len) g_printerr("take %u db %d sa %d rep %d\n", i, x->db, x->sa, x->reported); }
+			for (guint i = 0; i < lg->len && i < 40; i++) g_printerr("logged %d\n", g_array_index(lg, gint, i));
+			g_printerr("nlogged %u\n", lg->len);
+		}
+		g_test_message("client %u: %" PRIu64 " logged writes, %"
+			       PRIu64 " page reports in %" PRIu64 " rounds",
+			       dl_clients[c], nlogged, nreported, dl->rounds);
+	}
+}
+
+static void test_dirty(void)
+{
+	uint64_t seed = (uint32_t)g_test_rand_int();
+	g_autoptr(GError) err = NULL;
+	DlReader dr[NREADERS] = { 0 };
+	Reader rd[NREADERS];
+	Dl *dl = g_new0(Dl, 1);
+	GThread *taker;
+
+	g_test_message("seed %" PRIu64, seed);
+	errors_reset();
+	dl->rng = seed;
+	for (unsigned int c = 0; c < 2; c++) {
+		for (unsigned int p = 0; p < DL_NPAGES; p++) {
+			dl->logged[c][p] = g_array_new(FALSE, FALSE,
+						       sizeof(gint));
+			dl->takes[c][p] = g_array_new(FALSE, FALSE,
+						      sizeof(DlTake));
+		}
+	}
+	memory_region_init(&dl->root, NULL, "root", UINT64_MAX);
+	if (!memory_region_init_ram(&dl->ram, NULL, "logged",
+				    DL_NPAGES * PAGE, &err) ||
+	    !memory_region_init_ram(&dl->other, NULL, "other", PAGE, &err))
+		g_error("%s", err->message);
+	memory_region_add_subregion(&dl->root, DL_BASE, &dl->ram);
+	memory_region_add_subregion(&dl->root, DL_OTHER, &dl->other);
+	address_space_init(&dl->as, &dl->root, "dirty-stress");
+
+	for (unsigned int t = 0; t < NREADERS; t++)
+		rd[t].priv = &dr[t];
+	readers_start(rd, NREADERS, seed, dl, dl_reader_op, dl_reader_fini);
+	taker = g_thread_new("taker", dl_taker_main, dl);
+	for (unsigned int s = 0; writer_more(s); s++)
+		dl_writer_step(dl);
+	readers_join(rd, NREADERS);
+	g_atomic_int_set(&dl->stop_taker, 1);
+	g_thread_join(taker);
+	/* the last takes, after every write */
+	for (unsigned int c = 0; c < 2; c++)
+		dl_take(dl, c, true);
+	for (unsigned int c = 0; c < 2; c++)
+		if (dl->on[c])
+			dl_toggle(dl, c, false);
+	dl_check(dl);
+
+	address_space_destroy(&dl->as);
+	memory_region_del_subregion(&dl->root, &dl->ram);
+	memory_region_del_subregion(&dl->root, &dl->other);
+	memory_region_unref(&dl->ram);
+	memory_region_unref(&dl->other);
+	memory_region_unref(&dl->root);
+	loopback_memory_drain();
+	for (unsigned int c = 0; c < 2; c++) {
+		for (unsigned int p = 0; p < DL_NPAGES; p++) {
+			g_array_free(dl->logged[c][p], TRUE);
+			g_array_free(dl->takes[c][p], TRUE);
+		}
+	}
+	assert_no_errors();
+	g_free(dl);
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+
+	g_test_add_func("/stress/ioeventfd/write-signals-or-reaches-device",
+			test_ioeventfd);
+	g_test_add_func("/stress/dirty/logged-writes-reported-by-a-take",
+			test_dirty);
+	return g_test_run();
+}
