@@ -21,7 +21,8 @@ LOOPBACK_API void qemu_flush_coalesced_mmio_buffer(void)
 {
 	const struct lb_flush_handler *h;
 
-	if (G_LIKELY(!CMM_LOAD_SHARED(lb_flush)) || lb_flushing)
+	if (G_LIKELY(!__atomic_load_n(&lb_flush, __ATOMIC_RELAXED)) ||
+	    lb_flushing)
 		return;
 	lb_flushing = true;
 	lb_rcu_read_lock();
@@ -90,7 +91,7 @@ static void lb_coalesced_add(MemoryRegion *mr, u128 offset, u128 size)
 		;
 	*pp = cmr;
 	lb_coalesced_update(mr, cmr, true);
-	CMM_STORE_SHARED(mr->flush_coalesced_mmio, true);
+	__atomic_store_n(&mr->flush_coalesced_mmio, true, __ATOMIC_RELAXED);
 }
 
 static void lb_coalesced_clear(MemoryRegion *mr)
@@ -98,7 +99,7 @@ static void lb_coalesced_clear(MemoryRegion *mr)
 	if (!mr->coalesced)
 		return;
 	qemu_flush_coalesced_mmio_buffer();
-	CMM_STORE_SHARED(mr->flush_coalesced_mmio, false);
+	__atomic_store_n(&mr->flush_coalesced_mmio, false, __ATOMIC_RELAXED);
 	while (mr->coalesced) {
 		struct lb_coalesced_range *cmr = mr->coalesced;
 
@@ -145,7 +146,7 @@ LOOPBACK_API void memory_region_set_flush_coalesced(MemoryRegion *mr)
 {
 	if (!lb_region_check(mr, __func__))
 		return;
-	CMM_STORE_SHARED(mr->flush_coalesced_mmio, true);
+	__atomic_store_n(&mr->flush_coalesced_mmio, true, __ATOMIC_RELAXED);
 }
 
 LOOPBACK_API void memory_region_clear_flush_coalesced(MemoryRegion *mr)
@@ -156,7 +157,7 @@ LOOPBACK_API void memory_region_clear_flush_coalesced(MemoryRegion *mr)
 	lb_memory_lock();
 	/* coalesced ranges need the flush: it stays until they go */
 	if (!mr->coalesced)
-		CMM_STORE_SHARED(mr->flush_coalesced_mmio, false);
+		__atomic_store_n(&mr->flush_coalesced_mmio, false, __ATOMIC_RELAXED);
 	lb_memory_unlock();
 }
 

@@ -186,7 +186,7 @@ LOOPBACK_API MemTxResult memory_region_dispatch_read(MemoryRegion *mr,
 		mr = mr->alias;
 	}
 	/* QEMU's prepare_mmio_access() */
-	if (G_UNLIKELY(CMM_LOAD_SHARED(mr->flush_coalesced_mmio)))
+	if (G_UNLIKELY(lb_region_flushes_coalesced(mr)))
 		qemu_flush_coalesced_mmio_buffer();
 	if (!memory_region_access_valid(mr, addr, size, false, attrs))
 		return MEMTX_DECODE_ERROR;
@@ -212,7 +212,7 @@ LOOPBACK_API MemTxResult memory_region_dispatch_write(MemoryRegion *mr,
 		addr += mr->alias_offset;
 		mr = mr->alias;
 	}
-	if (G_UNLIKELY(CMM_LOAD_SHARED(mr->flush_coalesced_mmio)))
+	if (G_UNLIKELY(lb_region_flushes_coalesced(mr)))
 		qemu_flush_coalesced_mmio_buffer();
 	if (!memory_region_access_valid(mr, addr, size, true, attrs))
 		return MEMTX_DECODE_ERROR;

@@ -234,6 +234,17 @@ static inline uint8_t lb_region_dirty_log_mask(const MemoryRegion *mr)
 	return mask;
 }
 
+/*
+ * Whether accesses to @mr flush coalesced MMIO first.  Read without the
+ * writers' lock by dispatch: relaxed atomics on both sides, because the
+ * flag orders nothing else and a plain read racing with the setter is a
+ * data race.
+ */
+static inline bool lb_region_flushes_coalesced(const MemoryRegion *mr)
+{
+	return __atomic_load_n(&mr->flush_coalesced_mmio, __ATOMIC_RELAXED);
+}
+
 /* ---- ioeventfds (ioeventfd.c) ---- */
 
 /* One ioeventfd; @addr is in the region, or absolute in an AS's list. */
