@@ -308,6 +308,14 @@ static void test_destroy_invalid(void)
 	g_assert_cmpuint(address_space_read_cached(&c, 0, &c, 1), ==,
 			 MEMTX_DECODE_ERROR);
 	g_test_assert_expected_messages();
+	/* zero bytes fit the invalid cache's length 0: still refused */
+	expect_critical("*read_cached: the cache is not initialised*");
+	g_assert_cmpuint(address_space_read_cached(&c, 0, &c, 0), ==,
+			 MEMTX_DECODE_ERROR);
+	g_test_assert_expected_messages();
+	expect_critical("*invalidate: the cache is not initialised*");
+	address_space_cache_invalidate(&c, 0, 0);
+	g_test_assert_expected_messages();
 	fix_free(f);
 }
 
