@@ -200,8 +200,10 @@ LOOPBACK_API void memory_region_set_log(MemoryRegion *mr, bool log,
 		mr->vga_logging_count += log ? 1 : -1;
 		/* Calls nest: only the first start and last stop count. */
 		if (!old != !mr->vga_logging_count) {
-			mr->dirty_log_mask = (mr->dirty_log_mask & ~bit) |
-					     (log ? bit : 0);
+			/* read without the lock by cached writes */
+			__atomic_store_n(&mr->dirty_log_mask,
+					 (mr->dirty_log_mask & ~bit) |
+					 (log ? bit : 0), __ATOMIC_RELAXED);
 			if (mr->ram_block)
 				lb_bitmap(mr->ram_block, DIRTY_MEMORY_VGA,
 					  true);

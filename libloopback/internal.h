@@ -217,13 +217,15 @@ extern unsigned int lb_global_dirty_tracking;
 /*
  * memory_region_get_dirty_log_mask(): the region's own clients, plus
  * MIGRATION for RAM (and IOMMU) regions while global tracking is on.
- * Device RAM is never migrated, so it does not get the bit.
+ * Device RAM is never migrated, so it does not get the bit.  Cached
+ * writes and unmaps call it from any thread while a writer changes
+ * both: atomic loads, no ordering needed (QEMU reads them the same way).
  */
 static inline uint8_t lb_region_dirty_log_mask(const MemoryRegion *mr)
 {
-	uint8_t mask = mr->dirty_log_mask;
+	uint8_t mask = __atomic_load_n(&mr->dirty_log_mask, __ATOMIC_RELAXED);
 
-	if (CMM_LOAD_SHARED(lb_global_dirty_tracking) &&
+	if (__atomic_load_n(&lb_global_dirty_tracking, __ATOMIC_RELAXED) &&
 	    ((mr->ram_block && !mr->ram_device) || mr->is_iommu))
 		mask |= 1 << DIRTY_MEMORY_MIGRATION;
 	return mask;

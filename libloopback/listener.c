@@ -604,7 +604,7 @@ LOOPBACK_API void memory_global_after_dirty_log_sync(void)
 
 LOOPBACK_API unsigned int loopback_global_dirty_tracking(void)
 {
-	return CMM_LOAD_SHARED(lb_global_dirty_tracking);
+	return __atomic_load_n(&lb_global_dirty_tracking, __ATOMIC_RELAXED);
 }
 
 /* Re-renders every view: the MIGRATION bit shows up or goes in the ranges. */
@@ -672,11 +672,13 @@ LOOPBACK_API bool memory_global_dirty_log_start(unsigned int flags,
 	if (!flags)
 		goto out;
 	old = lb_global_dirty_tracking;
-	CMM_STORE_SHARED(lb_global_dirty_tracking, old | flags);
+	__atomic_store_n(&lb_global_dirty_tracking, old | flags,
+			 __ATOMIC_RELAXED);
 	if (old)
 		goto out;
 	if (!lb_global_start_all(errp)) {
-		CMM_STORE_SHARED(lb_global_dirty_tracking, old);
+		__atomic_store_n(&lb_global_dirty_tracking, old,
+				 __ATOMIC_RELAXED);
 		ok = false;
 		goto out;
 	}
@@ -702,8 +704,8 @@ LOOPBACK_API void memory_global_dirty_log_stop(unsigned int flags)
 			   __func__, flags, lb_global_dirty_tracking);
 		goto out;
 	}
-	CMM_STORE_SHARED(lb_global_dirty_tracking,
-			 lb_global_dirty_tracking & ~flags);
+	__atomic_store_n(&lb_global_dirty_tracking,
+			 lb_global_dirty_tracking & ~flags, __ATOMIC_RELAXED);
 	if (lb_global_dirty_tracking)
 		goto out;
 	lb_dirty_tracking_changed();
