@@ -90,7 +90,8 @@ LOOPBACK_API void address_space_cache_destroy(MemoryRegionCache *cache)
 static bool lb_cache_range(const MemoryRegionCache *cache, hwaddr addr,
 			   hwaddr len, const char *func)
 {
-	if (G_LIKELY(cache && addr <= cache->len &&
+	/* mrs.mr first: an invalid cache has length 0, which 0 bytes fit */
+	if (G_LIKELY(cache && cache->mrs.mr && addr <= cache->len &&
 		     len <= cache->len - addr))
 		return true;
 	if (!cache)

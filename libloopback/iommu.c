@@ -333,6 +333,16 @@ LOOPBACK_API void memory_region_unregister_iommu_notifier(MemoryRegion *mr,
 	lb_memory_unlock();
 }
 
+static bool lb_event_check(const IOMMUTLBEntry *e, const char *func)
+{
+	if (G_LIKELY(e->addr_mask <= HWADDR_MAX - e->iova))
+		return true;
+	/* QEMU's end would wrap and the crop make a huge mask */
+	g_critical("%s: event %#" PRIx64 "+%#" PRIx64 " runs past 2^64",
+		   func, e->iova, e->addr_mask);
+	return false;
+}
+
 LOOPBACK_API void memory_region_notify_iommu_one(IOMMUNotifier *notifier,
 						 IOMMUTLBEvent *event)
 {
@@ -341,6 +351,8 @@ LOOPBACK_API void memory_region_notify_iommu_one(IOMMUNotifier *notifier,
 
 	g_return_if_fail(notifier != NULL && event != NULL);
 	tmp = event->entry;
+	if (!lb_event_check(&tmp, __func__))
+		return;
 	end = tmp.iova + tmp.addr_mask;
 	if (event->type == IOMMU_NOTIFIER_UNMAP && tmp.perm != IOMMU_NONE) {
 		g_critical("%s: an UNMAP event must have perm IOMMU_NONE",
@@ -360,17 +372,35 @@ LOOPBACK_API void memory_region_notify_iommu(IOMMUMemoryRegion *iommu_mr,
 					     int iommu_idx,
 					     IOMMUTLBEvent event)
 {
-	IOMMUNotifier *n, *next;
+	IOMMUNotifier *stack[16], **snap = stack, *n;
+	unsigned int nr = 0, i;
 
-	if (!lb_iommu_check(iommu_mr, __func__))
+	if (!lb_iommu_check(iommu_mr, __func__) ||
+	    !lb_event_check(&event.entry, __func__))
 		return;
 	lb_memory_lock();
-	/* a callback may unregister its own notifier */
-	for (n = iommu_mr->notifiers; n; n = next) {
-		next = n->next;
+	/*
+	 * A callback may unregister (and free) any notifier, not only its
+	 * own: walk a copy, and call only those still registered.  Those
+	 * registered meanwhile go first in the list and are not called, as
+	 * in QEMU.
+	 */
+	for (n = iommu_mr->notifiers; n; n = n->next)
+		nr++;
+	if (nr > G_N_ELEMENTS(stack))
+		snap = g_new(IOMMUNotifier *, nr);
+	for (n = iommu_mr->notifiers, i = 0; n; n = n->next)
+		snap[i++] = n;
+	for (i = 0; i < nr; i++) {
+		n = snap[i];
+		/* compares pointers only: n may be freed memory by now */
+		if (i && !*lb_notifier_link(iommu_mr, n))
+			continue;
 		if (n->iommu_idx == iommu_idx)
 			memory_region_notify_iommu_one(n, &event);
 	}
+	if (snap != stack)
+		g_free(snap);
 	lb_memory_unlock();
 }
 

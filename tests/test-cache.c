@@ -308,6 +308,14 @@ static void test_destroy_invalid(void)
 	g_assert_cmpuint(address_space_read_cached(&c, 0, &c, 1), ==,
 			 MEMTX_DECODE_ERROR);
 	g_test_assert_expected_messages();
+	/* zero bytes fit the invalid cache's length 0: still refused */
+	expect_critical("*read_cached: the cache is not initialised*");
+	g_assert_cmpuint(address_space_read_cached(&c, 0, &c, 0), ==,
+			 MEMTX_DECODE_ERROR);
+	g_test_assert_expected_messages();
+	expect_critical("*invalidate: the cache is not initialised*");
+	address_space_cache_invalidate(&c, 0, 0);
+	g_test_assert_expected_messages();
 	fix_free(f);
 }
 
@@ -355,6 +363,60 @@ static void test_holds_region_ref(void)
 	fix_free(f);
 }
 
+typedef struct Writer {
+	MemoryRegionCache *c;
+	gint stop;
+	gint writes;
+} Writer;
+
+static gpointer writer_main(gpointer data)
+{
+	Writer *wr = data;
+
+	while (!g_atomic_int_get(&wr->stop) ||
+	       g_atomic_int_get(&wr->writes) < 1000) {
+		address_space_stl_le_cached(wr->c, 0, 1, ATTRS, NULL);
+		g_atomic_int_inc(&wr->writes);
+	}
+	return NULL;
+}
+
+/*
+ * A device thread writes through a cache while the main thread turns VGA
+ * logging and global dirty tracking on and off: each write reads the
+ * region's current dirty mask (QEMU's invalidate_and_set_dirty does), so
+ * the mask's loads and stores must be atomic.  A ThreadSanitizer build
+ * fails here if they are not; every build checks that logging turned on
+ * before a write sees it.
+ */
+static void test_write_while_logging_changes(void)
+{
+	Fix *f = fix_new();
+	MemoryRegionCache c;
+	Writer wr = { .c = &c };
+	GThread *t;
+
+	g_assert_cmpint(address_space_cache_init(&c, f->w->as, RAM_BASE, 0x10,
+						 true), ==, 0x10);
+	t = g_thread_new("cache-writer", writer_main, &wr);
+	for (unsigned int i = 0; i < 200; i++) {
+		memory_region_set_log(f->ram, true, DIRTY_MEMORY_VGA);
+		memory_region_set_log(f->ram, false, DIRTY_MEMORY_VGA);
+		g_assert_true(memory_global_dirty_log_start(
+				GLOBAL_DIRTY_MIGRATION, NULL));
+		memory_global_dirty_log_stop(GLOBAL_DIRTY_MIGRATION);
+	}
+	g_atomic_int_set(&wr.stop, 1);
+	g_thread_join(t);
+	memory_region_reset_dirty(f->ram, 0, RAM_SIZE, DIRTY_MEMORY_VGA);
+	memory_region_set_log(f->ram, true, DIRTY_MEMORY_VGA);
+	address_space_stl_le_cached(&c, 0, 2, ATTRS, NULL);
+	g_assert_true(memory_region_get_dirty(f->ram, 0, 4, DIRTY_MEMORY_VGA));
+	memory_region_set_log(f->ram, false, DIRTY_MEMORY_VGA);
+	address_space_cache_destroy(&c);
+	fix_free(f);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -380,5 +442,7 @@ int main(int argc, char **argv)
 			test_destroy_invalid);
 	g_test_add_func("/cache/lifetime/holds-region-reference",
 			test_holds_region_ref);
+	g_test_add_func("/cache/write/while-logging-changes-on-another-thread",
+			test_write_while_logging_changes);
 	return g_test_run();
 }

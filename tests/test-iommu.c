@@ -801,6 +801,43 @@ static void test_notify_range(void)
 	fix_free(f);
 }
 
+/*
+ * The last page of the 64-bit space is an event like any other; one whose
+ * iova + addr_mask wraps is a caller bug.  QEMU would compute a wrapped
+ * end (0xfff below), find it overlapping [0, 0xffff] and hand the
+ * notifier a cropped mask of end - iova, i.e. 0x1fff going backwards.
+ */
+static void test_notify_at_2_64(void)
+{
+	Fix *f = fix_new();
+	GString *log = g_string_new("");
+	Rec lo, hi;
+
+	rec_init(&lo, log, "lo", IOMMU_NOTIFIER_ALL, 0, 0xffff, 0);
+	rec_init(&hi, log, "hi", IOMMU_NOTIFIER_ALL, 0xfffffffffffff000ULL,
+		 HWADDR_MAX, 0);
+	rec_register(f, &lo);
+	rec_register(f, &hi);
+	memory_region_notify_iommu(&f->ti->iommu, 0,
+				   event(IOMMU_NOTIFIER_UNMAP,
+					 0xfffffffffffff000ULL, 0xfff,
+					 IOMMU_NONE));
+	g_assert_cmpstr(log->str, ==, "hi fffffffffffff000 fff 0\n");
+	g_string_truncate(log, 0);
+	g_test_expect_message(NULL, G_LOG_LEVEL_CRITICAL,
+			      "*fffffffffffff000+0x1fff runs past 2^64*");
+	memory_region_notify_iommu(&f->ti->iommu, 0,
+				   event(IOMMU_NOTIFIER_UNMAP,
+					 0xfffffffffffff000ULL, 0x1fff,
+					 IOMMU_NONE));
+	g_test_assert_expected_messages();
+	g_assert_cmpstr(log->str, ==, "");
+	memory_region_unregister_iommu_notifier(ti_mr(f->ti), &lo.n);
+	memory_region_unregister_iommu_notifier(ti_mr(f->ti), &hi.n);
+	g_string_free(log, TRUE);
+	fix_free(f);
+}
+
 /* Only the notifiers of the event's index. */
 static void test_notify_index(void)
 {
@@ -818,6 +855,61 @@ static void test_notify_index(void)
 	g_assert_cmpstr(log->str, ==, "idx1 1000 fff 3\n");
 	memory_region_unregister_iommu_notifier(ti_mr(f->ti), &a.n);
 	memory_region_unregister_iommu_notifier(ti_mr(f->ti), &b.n);
+	g_string_free(log, TRUE);
+	fix_free(f);
+}
+
+/* A notifier whose callback unregisters itself, and maybe another one. */
+typedef struct Unreg {
+	Rec r;
+	Fix *f;
+	IOMMUNotifier *victim;
+} Unreg;
+
+static void unreg_notify(IOMMUNotifier *n, IOMMUTLBEntry *e)
+{
+	Unreg *u = (Unreg *)n;
+
+	rec_notify(n, e);
+	memory_region_unregister_iommu_notifier(ti_mr(u->f->ti), n);
+	if (u->victim)
+		memory_region_unregister_iommu_notifier(ti_mr(u->f->ti),
+							u->victim);
+}
+
+/*
+ * QEMU walks the list with QLIST_FOREACH and has no rule for a callback
+ * that unregisters; the library promises that a callback may.  Once
+ * unregistered a notifier is not called (its owner may have freed it),
+ * and the walk still reaches the others.
+ */
+static void test_notify_callback_unregisters(void)
+{
+	Fix *f = fix_new();
+	GString *log = g_string_new("");
+	Unreg a = { .f = f }, b = { .f = f };
+	Rec c;
+
+	rec_init(&a.r, log, "a", IOMMU_NOTIFIER_ALL, 0, HWADDR_MAX, 0);
+	rec_init(&b.r, log, "b", IOMMU_NOTIFIER_ALL, 0, HWADDR_MAX, 0);
+	rec_init(&c, log, "c", IOMMU_NOTIFIER_ALL, 0, HWADDR_MAX, 0);
+	a.r.n.notify = unreg_notify;
+	b.r.n.notify = unreg_notify;
+	a.victim = &b.r.n;
+	/* the list is a, b, c: the newest first */
+	rec_register(f, &c);
+	rec_register(f, &b.r);
+	rec_register(f, &a.r);
+	memory_region_notify_iommu(&f->ti->iommu, 0,
+				   event(IOMMU_NOTIFIER_UNMAP, 0x1000, 0xfff,
+					 IOMMU_NONE));
+	g_assert_cmpstr(log->str, ==, "a 1000 fff 0\nc 1000 fff 0\n");
+	g_string_truncate(log, 0);
+	memory_region_notify_iommu(&f->ti->iommu, 0,
+				   event(IOMMU_NOTIFIER_UNMAP, 0x2000, 0xfff,
+					 IOMMU_NONE));
+	g_assert_cmpstr(log->str, ==, "c 2000 fff 0\n");
+	memory_region_unregister_iommu_notifier(ti_mr(f->ti), &c.n);
 	g_string_free(log, TRUE);
 	fix_free(f);
 }
@@ -1145,6 +1237,9 @@ int main(int argc, char **argv)
 	g_test_add_func("/iommu/notifier/range-skip-and-crop",
 			test_notify_range);
 	g_test_add_func("/iommu/notifier/index-filter", test_notify_index);
+	g_test_add_func("/iommu/notifier/event-at-2-64-end", test_notify_at_2_64);
+	g_test_add_func("/iommu/notifier/callback-may-unregister-any",
+			test_notify_callback_unregisters);
 	g_test_add_func("/iommu/notifier/flag-changed-union",
 			test_flag_changed);
 	g_test_add_func("/iommu/notifier/flag-changed-refusal",
