@@ -972,6 +972,311 @@ static void test_dirty(void)
 	g_free(dl);
 }
 
+/* ================================================================== */
+/* 3. bounce buffers and map clients                                   */
+/* ================================================================== */
+
+/*
+ * Readers map MMIO of random lengths (some as long as the whole budget, so
+ * that the budget runs out, not only short), fill or check the buffer and
+ * unmap, each in its own slice of the region (so that the RAM the writer
+ * sometimes swaps in is never written by two threads).  A reader that gets
+ * NULL registers its map client, unless it is already registered, and
+ * sometimes unregisters it again.  The writer replaces, disables and swaps
+ * the device for RAM with the same bytes.
+ *
+ * The properties (system/physmem.c: address_space_map takes MIN(len, budget
+ * left) with an atomic add, unmap gives it back and notifies every client
+ * once; QEMU 9.1):
+ *  - the granted bounce lengths in flight never exceed the budget: a reader
+ *    counts its grant after the map returns and uncounts it before the
+ *    unmap, so the count is below what the library has lent at any time;
+ *  - a read bounce holds what the region at that address returned (the
+ *    pattern, or zeros from an unassigned address), and a write bounce
+ *    reaches the device with the bytes written;
+ *  - a client is called at most once per registration, exactly once when
+ *    its reader never unregistered it, and the budget is whole at the end.
+ */
+#define MP_BASE		0x40000
+#define MP_SLICE	0x4000
+#define MP_SIZE		(NREADERS * MP_SLICE)
+#define MP_BUDGET	DEFAULT_MAX_BOUNCE_BUFFER_SIZE
+
+static uint8_t mp_pattern(hwaddr off)
+{
+	return (uint8_t)(off ^ (off >> 8) ^ 0x5a);
+}
+
+typedef struct MpClient {
+	gint registered;	/* 1 from register to call or unregister */
+	gint regs, calls, unregs;
+} MpClient;
+
+typedef struct Mp {
+	AddressSpace as;
+	MemoryRegion root;
+	MemoryRegion ram;	/* the same bytes as the device */
+	uint8_t *ram_ptr;
+	GPtrArray *objs;
+	Obj *cur;
+	enum { MP_DEV, MP_OFF, MP_RAM } state;
+	gint inflight;
+	gint max_inflight;
+	gint nulls, bounces, directs;
+	MpClient clients[NREADERS];
+	uint64_t rng;
+} Mp;
+
+static uint64_t mp_dev_read(void *opaque, hwaddr addr, unsigned size)
+{
+	Obj *o = opaque;
+	uint64_t v = 0;
+
+	if (!obj_alive(o, "bounce device", addr))
+		return 0;
+	for (unsigned int i = 0; i < size; i++)
+		v |= (uint64_t)mp_pattern(addr + i) << (8 * i);
+	return v;
+}
+
+static void mp_dev_write(void *opaque, hwaddr addr, uint64_t data,
+			 unsigned size)
+{
+	Obj *o = opaque;
+
+	if (!obj_alive(o, "bounce device", addr))
+		return;
+	for (unsigned int i = 0; i < size; i++)
+		if ((uint8_t)(data >> (8 * i)) != mp_pattern(addr + i))
+			fail("bounce write-back of %#" PRIx64 " (size %u) at "
+			     "0x%" HWADDR_PRIx ": not what was written", data,
+			     size, addr);
+}
+
+static const MemoryRegionOps mp_ops = {
+	.read = mp_dev_read,
+	.write = mp_dev_write,
+	.endianness = DEVICE_LITTLE_ENDIAN,
+	.valid = { .min_access_size = 1, .max_access_size = 8 },
+	.impl = { .min_access_size = 1, .max_access_size = 8 },
+};
+
+static void mp_client_cb(void *opaque)
+{
+	MpClient *c = opaque;
+
+	/*
+	 * 0 is legitimate only just after an unregister that came too late:
+	 * the notification had taken the client already.
+	 */
+	g_atomic_int_compare_and_exchange(&c->registered, 1, 0);
+	if (g_atomic_int_add(&c->calls, 1) + 1 > g_atomic_int_get(&c->regs))
+		fail("map client called more often than registered");
+}
+
+static void mp_reader_op(Reader *rd)
+{
+	Mp *mp = rd->ctx;
+	MpClient *c = &mp->clients[rd->t];
+	bool is_write = rnd(&rd->rng) & 1;
+	hwaddr want, off, len, slice = (hwaddr)rd->t * MP_SLICE;
+	uint8_t *p;
+	bool bounce;
+	gint now;
+
+	/* a quarter asks for the whole budget or more */
+	if (rnd(&rd->rng) % 4 == 0)
+		want = MP_BUDGET + rnd(&rd->rng) % MP_BUDGET;
+	else
+		want = 1 + rnd(&rd->rng) % (MP_BUDGET / 2);
+	off = slice + rnd(&rd->rng) % (MP_SLICE - want + 1);
+	len = want;
+	p = address_space_map(&mp->as, MP_BASE + off, &len, is_write, ATTRS);
+	if (!p) {
+		g_atomic_int_inc(&mp->nulls);
+		if (len)
+			fail("reader %u: NULL map with length %" PRIu64,
+			     rd->t, len);
+		if (g_atomic_int_compare_and_exchange(&c->registered, 0, 1)) {
+			g_atomic_int_inc(&c->regs);
+			address_space_register_map_client(&mp->as,
+							  mp_client_cb, c);
+		} else if (rnd(&rd->rng) % 8 == 0 &&
+			   g_atomic_int_compare_and_exchange(&c->registered,
+							     1, 0)) {
+			g_atomic_int_inc(&c->unregs);
+			address_space_unregister_map_client(&mp->as,
+							    mp_client_cb, c);
+		}
+		return;
+	}
+	if (!len || len > want) {
+		fail("reader %u: map of %" PRIu64 " bytes gave %" PRIu64,
+		     rd->t, want, len);
+		return;
+	}
+	bounce = !(p >= mp->ram_ptr && p < mp->ram_ptr + MP_SIZE);
+	if (bounce) {
+		now = g_atomic_int_add(&mp->inflight, (gint)len) + (gint)len;
+		if (now > MP_BUDGET)
+			fail("bounce buffers in flight: %d bytes, budget %d",
+			     now, MP_BUDGET);
+		g_atomic_int_inc(&mp->bounces);
+	} else {
+		g_atomic_int_inc(&mp->directs);
+		if (p != mp->ram_ptr + off)
+			fail("reader %u: direct map at the wrong place",
+			     rd->t);
+	}
+	if (is_write) {
+		for (hwaddr i = 0; i < len; i++)
+			p[i] = mp_pattern(off + i);
+	} else {
+		bool pat = true, zero = bounce;
+
+		/* all zeros when the address was unassigned */
+		for (hwaddr i = 0; i < len; i++) {
+			pat &= p[i] == mp_pattern(off + i);
+			zero &= !p[i];
+		}
+		if (!pat && !zero)
+			fail("reader %u: read mapping at 0x%" HWADDR_PRIx
+			     " holds neither the device's bytes nor zeros",
+			     rd->t, off);
+	}
+	/* a few hold on, so that others run out of budget */
+	if (rnd(&rd->rng) % 4 == 0)
+		g_thread_yield();
+	if (bounce)
+		g_atomic_int_add(&mp->inflight, -(gint)len);
+	address_space_unmap(&mp->as, p, len, is_write,
+			    is_write ? rnd(&rd->rng) % (len + 1) : 0);
+}
+
+static void mp_writer_step(Mp *mp)
+{
+	Obj *old = mp->cur;
+
+	switch (rnd(&mp->rng) % 6) {
+	case 0:
+		/* a new device replaces the old one */
+		mp->cur = obj_io(mp->objs, &mp_ops, mp, "mpdev", MP_SIZE);
+		memory_region_transaction_begin();
+		if (mp->state == MP_RAM)
+			memory_region_del_subregion(&mp->root, &mp->ram);
+		else
+			memory_region_del_subregion(&mp->root, old->mr);
+		memory_region_add_subregion(&mp->root, MP_BASE, mp->cur->mr);
+		memory_region_set_enabled(mp->cur->mr, true);
+		memory_region_transaction_commit();
+		memory_region_unref(old->mr);
+		mp->state = MP_DEV;
+		break;
+	case 1:
+	case 2:
+		if (mp->state == MP_RAM)
+			break;
+		memory_region_set_enabled(mp->cur->mr, mp->state == MP_OFF);
+		mp->state = mp->state == MP_OFF ? MP_DEV : MP_OFF;
+		break;
+	case 3:
+		memory_region_transaction_begin();
+		if (mp->state == MP_RAM) {
+			memory_region_del_subregion(&mp->root, &mp->ram);
+			memory_region_add_subregion(&mp->root, MP_BASE,
+						    mp->cur->mr);
+			memory_region_set_enabled(mp->cur->mr, true);
+			mp->state = MP_DEV;
+		} else {
+			memory_region_del_subregion(&mp->root, mp->cur->mr);
+			memory_region_add_subregion(&mp->root, MP_BASE,
+						    &mp->ram);
+			mp->state = MP_RAM;
+		}
+		memory_region_transaction_commit();
+		break;
+	default:
+		/* back to the device: most maps should bounce */
+		if (mp->state == MP_OFF) {
+			memory_region_set_enabled(mp->cur->mr, true);
+			mp->state = MP_DEV;
+		}
+		break;
+	}
+}
+
+static void test_map(void)
+{
+	uint64_t seed = (uint32_t)g_test_rand_int();
+	g_autoptr(GError) err = NULL;
+	Reader rd[NREADERS] = { 0 };
+	Mp *mp = g_new0(Mp, 1);
+	hwaddr len = MP_BUDGET;
+	void *p;
+
+	g_test_message("seed %" PRIu64, seed);
+	errors_reset();
+	mp->rng = seed;
+	mp->objs = g_ptr_array_new_with_free_func(g_free);
+	memory_region_init(&mp->root, NULL, "root", UINT64_MAX);
+	if (!memory_region_init_ram(&mp->ram, NULL, "mpram", MP_SIZE, &err))
+		g_error("%s", err->message);
+	mp->ram_ptr = memory_region_get_ram_ptr(&mp->ram);
+	for (hwaddr i = 0; i < MP_SIZE; i++)
+		mp->ram_ptr[i] = mp_pattern(i);
+	mp->cur = obj_io(mp->objs, &mp_ops, mp, "mpdev", MP_SIZE);
+	memory_region_add_subregion(&mp->root, MP_BASE, mp->cur->mr);
+	address_space_init(&mp->as, &mp->root, "bounce-stress");
+
+	readers_start(rd, NREADERS, seed, mp, mp_reader_op, NULL);
+	for (unsigned int s = 0; writer_more(s); s++)
+		mp_writer_step(mp);
+	readers_join(rd, NREADERS);
+
+	/* the device again, and the whole budget in one map */
+	if (mp->state == MP_RAM) {
+		memory_region_transaction_begin();
+		memory_region_del_subregion(&mp->root, &mp->ram);
+		memory_region_add_subregion(&mp->root, MP_BASE, mp->cur->mr);
+		memory_region_transaction_commit();
+	}
+	memory_region_set_enabled(mp->cur->mr, true);
+	p = address_space_map(&mp->as, MP_BASE, &len, false, ATTRS);
+	if (!p || len != MP_BUDGET)
+		fail("the budget is not whole after the run: a map of %d "
+		     "bytes gave %p, %" PRIu64, MP_BUDGET, p, len);
+	/* and this unmap calls every client still registered */
+	if (p)
+		address_space_unmap(&mp->as, p, len, false, 0);
+	for (unsigned int t = 0; t < NREADERS; t++) {
+		MpClient *c = &mp->clients[t];
+
+		g_test_message("client %u: %d registrations, %d calls, %d "
+			       "unregistrations", t, c->regs, c->calls,
+			       c->unregs);
+		if (c->calls > c->regs || c->calls + c->unregs < c->regs)
+			fail("client %u: %d registrations, %d calls, %d "
+			     "unregistrations", t, c->regs, c->calls,
+			     c->unregs);
+		if (!c->unregs && c->calls != c->regs)
+			fail("client %u: %d registrations but %d calls", t,
+			     c->regs, c->calls);
+	}
+	g_test_message("%d bounces, %d direct maps, %d NULL", mp->bounces,
+		       mp->directs, mp->nulls);
+
+	address_space_destroy(&mp->as);
+	memory_region_del_subregion(&mp->root, mp->cur->mr);
+	memory_region_unref(mp->cur->mr);
+	memory_region_unref(&mp->ram);
+	memory_region_unref(&mp->root);
+	loopback_memory_drain();
+	objs_check_freed(mp->objs);
+	assert_no_errors();
+	g_ptr_array_free(mp->objs, TRUE);
+	g_free(mp);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -980,5 +1285,7 @@ int main(int argc, char **argv)
 			test_ioeventfd);
 	g_test_add_func("/stress/dirty/logged-writes-reported-by-a-take",
 			test_dirty);
+	g_test_add_func("/stress/map/bounce-budget-never-overcommitted",
+			test_map);
 	return g_test_run();
 }
