@@ -1277,6 +1277,346 @@ static void test_map(void)
 	g_free(mp);
 }
 
+/* ================================================================== */
+/* 4. IOMMU translation                                                */
+/* ================================================================== */
+
+/*
+ * Readers load 8-byte words through an IOMMU region whose translate()
+ * reads a page table that the writer changes (one atomic word per page:
+ * permission and target page), while the writer also replaces, removes
+ * and re-adds the RAM regions of the target address space.  Every word of
+ * a RAM region holds the region's identity and the word's offset in it.
+ *
+ * QEMU translates each piece of an access once (flatview_do_translate,
+ * with the page table read by the IOMMU's translate) and finishes it in
+ * the target's view of the same RCU section; so each word read is what one
+ * state of (table, target map) gives.  The writer numbers its states and
+ * publishes the number after each change; a reader notes it before (vb)
+ * and after (va) the access.  A change made but not yet numbered may be
+ * seen, so the word must be what some state vb..va+1 gives: the value, or
+ * zero with MEMTX_DECODE_ERROR where the page refuses reads or the target
+ * is a hole.  A torn word, another region's word, or a value no state gave
+ * fails.
+ */
+#define IO_BASE		0x80000
+#define IO_NPAGES	16
+#define IO_NSLOTS	4
+#define IO_SLOT_PAGES	2
+#define IO_TPAGES	(IO_NSLOTS * IO_SLOT_PAGES)
+#define IO_TBASE	0x100000
+#define IO_MAGIC	0xa5ull
+
+typedef struct IoState {
+	gint table[IO_NPAGES];		/* perm | target page << 8 */
+	guint32 slot_id[IO_NSLOTS];	/* 0: a hole */
+} IoState;
+
+typedef struct IoRead {
+	hwaddr iova;
+	uint64_t val;
+	MemTxResult r;
+	bool halves;		/* may be two 4-byte pieces, see io_check */
+	gint vb, va;
+} IoRead;
+
+typedef struct Io {
+	AddressSpace as, tas;
+	MemoryRegion root, troot;
+	IOMMUMemoryRegion iommu;
+	gint table[IO_NPAGES];
+	Obj *slot[IO_NSLOTS];
+	GPtrArray *objs;
+	GArray *states;			/* writer's, until the join */
+	IoState cur;
+	gint ver;
+	guint32 next_id;
+	gint translations;
+	uint64_t rng;
+} Io;
+
+static IOMMUTLBEntry io_translate(IOMMUMemoryRegion *iommu, hwaddr addr,
+				  IOMMUAccessFlags flag, int iommu_idx)
+{
+	Io *io = (Io *)((char *)iommu - G_STRUCT_OFFSET(Io, iommu));
+	gint e;
+
+	g_atomic_int_inc(&io->translations);
+	if (addr >= (hwaddr)IO_NPAGES * PAGE) {
+		fail("translate of 0x%" HWADDR_PRIx ", beyond the region",
+		     addr);
+		return (IOMMUTLBEntry) { 0 };
+	}
+	e = g_atomic_int_get(&io->table[addr / PAGE]);
+	return (IOMMUTLBEntry) {
+		.target_as = &io->tas,
+		.iova = addr & ~(hwaddr)(PAGE - 1),
+		.translated_addr = IO_TBASE + (hwaddr)(e >> 8) * PAGE,
+		.addr_mask = PAGE - 1,
+		.perm = e & IOMMU_RW,
+	};
+}
+
+static const IOMMUMemoryRegionOps io_iommu_ops = {
+	.translate = io_translate,
+};
+
+static uint64_t io_word(guint32 id, hwaddr off)
+{
+	return IO_MAGIC << 56 | (uint64_t)id << 24 | off;
+}
+
+/* A new RAM region, filled, for slot @s (not yet mapped). */
+static Obj *io_ram(Io *io, guint32 id)
+{
+	g_autoptr(GError) err = NULL;
+	Obj *o = g_new0(Obj, 1);
+	uint64_t *w;
+
+	o->ctx = io;
+	o->mr = g_new0(MemoryRegion, 1);
+	if (!memory_region_init_ram(o->mr, NULL, "ioram",
+				    IO_SLOT_PAGES * PAGE, &err))
+		g_error("%s", err->message);
+	w = memory_region_get_ram_ptr(o->mr);
+	for (hwaddr i = 0; i < IO_SLOT_PAGES * PAGE / 8; i++)
+		w[i] = GUINT64_TO_LE(io_word(id, i * 8));
+	loopback_memory_region_set_free_notify(o->mr, obj_free_notify, o);
+	g_ptr_array_add(io->objs, o);
+	return o;
+}
+
+/* Numbers the state just made; readers may see it from now on. */
+static void io_publish(Io *io)
+{
+	g_array_append_val(io->states, io->cur);
+	g_atomic_int_set(&io->ver, io->states->len - 1);
+}
+
+static void io_slot_set(Io *io, unsigned int s, bool present)
+{
+	Obj *old = io->slot[s];
+
+	/* one commit: a replacement leaves no hole that no state records */
+	memory_region_transaction_begin();
+	if (old) {
+		memory_region_del_subregion(&io->troot, old->mr);
+		memory_region_unref(old->mr);
+		io->slot[s] = NULL;
+		io->cur.slot_id[s] = 0;
+	}
+	if (present) {
+		io->cur.slot_id[s] = ++io->next_id;
+		io->slot[s] = io_ram(io, io->cur.slot_id[s]);
+		memory_region_add_subregion(&io->troot,
+					    IO_TBASE +
+					    (hwaddr)s * IO_SLOT_PAGES * PAGE,
+					    io->slot[s]->mr);
+	}
+	memory_region_transaction_commit();
+}
+
+static gint io_random_entry(uint64_t *rng)
+{
+	/* mostly readable, so that most reads check a value */
+	static const gint perms[] = {
+		IOMMU_RO, IOMMU_RW, IOMMU_RW, IOMMU_NONE, IOMMU_WO
+	};
+
+	return perms[rnd(rng) % G_N_ELEMENTS(perms)] |
+	       (gint)(rnd(rng) % IO_TPAGES) << 8;
+}
+
+static void io_writer_step(Io *io)
+{
+	unsigned int s = rnd(&io->rng) % IO_NSLOTS;
+
+	switch (rnd(&io->rng) % 8) {
+	default: {
+		unsigned int p = rnd(&io->rng) % IO_NPAGES;
+
+		io->cur.table[p] = io_random_entry(&io->rng);
+		g_atomic_int_set(&io->table[p], io->cur.table[p]);
+		break;
+	}
+	case 4:
+	case 5:
+		io_slot_set(io, s, true);
+		break;
+	case 6:
+		/* holes are filled again at once, mostly */
+		io_slot_set(io, s, !io->slot[s]);
+		break;
+	case 7:
+		/* two slots, one commit: one new view */
+		memory_region_transaction_begin();
+		io_slot_set(io, s, true);
+		io_slot_set(io, (s + 1) % IO_NSLOTS, true);
+		memory_region_transaction_commit();
+		break;
+	}
+	io_publish(io);
+}
+
+static void io_log(Reader *rd, hwaddr iova, uint64_t val, MemTxResult r,
+		   bool halves, gint vb, gint va)
+{
+	IoRead e = { .iova = iova, .val = val, .r = r, .halves = halves,
+		     .vb = vb, .va = va };
+
+	g_array_append_val((GArray *)rd->priv, e);
+}
+
+static void io_reader_op(Reader *rd)
+{
+	Io *io = rd->ctx;
+	hwaddr iova = (rnd(&rd->rng) % (IO_NPAGES * PAGE / 8)) * 8;
+	gint vb = g_atomic_int_get(&io->ver), va;
+	MemTxResult r;
+
+	if (rnd(&rd->rng) & 1) {
+		uint64_t v = address_space_ldq_le(&io->as, IO_BASE + iova,
+						  ATTRS, &r);
+
+		va = g_atomic_int_get(&io->ver);
+		io_log(rd, iova, v, r, false, vb, va);
+	} else {
+		/* two words, across a page boundary at times: two pieces */
+		uint64_t w[2];
+
+		if (iova + 16 > IO_NPAGES * PAGE)
+			iova -= 8;
+		r = address_space_read(&io->as, IO_BASE + iova, ATTRS, w, 16);
+		va = g_atomic_int_get(&io->ver);
+		io_log(rd, iova, GUINT64_FROM_LE(w[0]), r, true, vb, va);
+		io_log(rd, iova + 8, GUINT64_FROM_LE(w[1]), r, true, vb,
+		       va);
+	}
+}
+
+/*
+ * Whether state @st gives the bytes of @e that @mask selects: the value,
+ * or zeros with an error result.
+ */
+static bool io_state_gives(const IoState *st, const IoRead *e, uint64_t mask)
+{
+	gint ent = st->table[e->iova / PAGE];
+	unsigned int tp = ent >> 8;
+	guint32 id = st->slot_id[tp / IO_SLOT_PAGES];
+
+	if (!(ent & IOMMU_RO) || !id)
+		return e->r != MEMTX_OK && !(e->val & mask);
+	return !((e->val ^ io_word(id, (tp % IO_SLOT_PAGES) * PAGE +
+					 e->iova % PAGE)) & mask);
+}
+
+static bool io_window_gives(Io *io, const IoRead *e, gint last,
+			    uint64_t mask)
+{
+	for (gint v = e->vb; v <= last; v++)
+		if (io_state_gives(&g_array_index(io->states, IoState, v), e,
+				   mask))
+			return true;
+	return false;
+}
+
+/*
+ * A word that one piece covered is what one state gives.  But where an
+ * IOMMU refuses, QEMU's flatview_read_continue reads io_mem_unassigned
+ * (4 bytes at most per access, unassigned_mem_ops) and translates the
+ * next piece anew: a 16-byte read that failed may hold 4-byte halves of
+ * two states, each one zeros or that state's half.  An 8-byte load is
+ * one translation, whole.
+ */
+static void io_check(Io *io, GArray *log, unsigned int t, uint64_t *nerr)
+{
+	for (guint i = 0; i < log->len; i++) {
+		const IoRead *e = &g_array_index(log, IoRead, i);
+		gint last = MIN(e->va + 1, (gint)io->states->len - 1);
+		bool ok;
+
+		if (e->r != MEMTX_OK && e->r != MEMTX_DECODE_ERROR) {
+			fail("reader %u: result %d", t, e->r);
+			continue;
+		}
+		if (e->halves && e->r != MEMTX_OK)
+			ok = io_window_gives(io, e, last, 0xffffffffull) &&
+			     io_window_gives(io, e, last,
+					     0xffffffffull << 32);
+		else
+			ok = io_window_gives(io, e, last, UINT64_MAX);
+		*nerr += e->r != MEMTX_OK;
+		if (!ok) {
+			fail("reader %u: word at iova 0x%" HWADDR_PRIx " was "
+			     "%#" PRIx64 " (result %d), which no state %d..%d "
+			     "gives", t, e->iova, e->val, e->r, e->vb, last);
+			return;
+		}
+	}
+}
+
+static void test_iommu(void)
+{
+	uint64_t seed = (uint32_t)g_test_rand_int();
+	Reader rd[NREADERS];
+	Io *io = g_new0(Io, 1);
+	uint64_t nreads = 0, nerr = 0;
+
+	g_test_message("seed %" PRIu64, seed);
+	errors_reset();
+	io->rng = seed;
+	io->objs = g_ptr_array_new_with_free_func(g_free);
+	io->states = g_array_new(FALSE, FALSE, sizeof(IoState));
+	memory_region_init(&io->troot, NULL, "troot", UINT64_MAX);
+	address_space_init(&io->tas, &io->troot, "iommu-target");
+	for (unsigned int s = 0; s < IO_NSLOTS; s++)
+		io_slot_set(io, s, true);
+	for (unsigned int p = 0; p < IO_NPAGES; p++) {
+		io->cur.table[p] = io_random_entry(&io->rng);
+		io->table[p] = io->cur.table[p];
+	}
+	memory_region_init(&io->root, NULL, "root", UINT64_MAX);
+	memory_region_init_iommu(&io->iommu, NULL, &io_iommu_ops, "iommu",
+				 IO_NPAGES * PAGE);
+	memory_region_add_subregion(&io->root, IO_BASE,
+				    &io->iommu.parent_obj);
+	address_space_init(&io->as, &io->root, "iommu-stress");
+	io_publish(io);
+
+	for (unsigned int t = 0; t < NREADERS; t++)
+		rd[t].priv = g_array_new(FALSE, FALSE, sizeof(IoRead));
+	readers_start(rd, NREADERS, seed, io, io_reader_op, NULL);
+	for (unsigned int s = 0; writer_more(s); s++)
+		io_writer_step(io);
+	readers_join(rd, NREADERS);
+
+	for (unsigned int t = 0; t < NREADERS; t++) {
+		GArray *log = rd[t].priv;
+
+		nreads += log->len;
+		io_check(io, log, t, &nerr);
+		g_array_free(log, TRUE);
+	}
+	g_test_message("%" PRIu64 " words read, %" PRIu64 " with an "
+		       "error, %u states, %d translations", nreads, nerr,
+		       io->states->len, g_atomic_int_get(&io->translations));
+
+	address_space_destroy(&io->as);
+	address_space_destroy(&io->tas);
+	for (unsigned int s = 0; s < IO_NSLOTS; s++)
+		io_slot_set(io, s, false);
+	memory_region_del_subregion(&io->root, &io->iommu.parent_obj);
+	memory_region_unref(&io->iommu.parent_obj);
+	memory_region_unref(&io->root);
+	memory_region_unref(&io->troot);
+	loopback_memory_drain();
+	objs_check_freed(io->objs);
+	assert_no_errors();
+	g_array_free(io->states, TRUE);
+	g_ptr_array_free(io->objs, TRUE);
+	g_free(io);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -1287,5 +1627,7 @@ int main(int argc, char **argv)
 			test_dirty);
 	g_test_add_func("/stress/map/bounce-budget-never-overcommitted",
 			test_map);
+	g_test_add_func("/stress/iommu/translation-follows-mappings",
+			test_iommu);
 	return g_test_run();
 }
