@@ -1617,6 +1617,312 @@ static void test_iommu(void)
 	g_free(io);
 }
 
+/* ================================================================== */
+/* 5. listeners registered while the writer commits                    */
+/* ================================================================== */
+
+/*
+ * Each reader owns a few listeners that it registers (on the address
+ * space, or on every one with a NULL filter) and unregisters in turn while
+ * the writer adds, removes and replaces regions in slots, in transactions.
+ * Each listener keeps a mirror of the ranges it was told about: region_add
+ * must land on free space, region_del and region_nop on a range it holds.
+ *
+ * The properties (QEMU's listener_add_address_space and
+ * listener_del_address_space replay the current view; a commit diffs old
+ * and new): add and del are balanced and consistent, so the mirror is
+ * empty once unregister returns; and at every commit callback the mirror
+ * is the writer's map.  The writer changes its model of the map inside
+ * the transaction (the writers' lock is held from begin to commit), so
+ * callbacks on any thread read it consistently.  The commit that ends an
+ * unregistration leaves the mirror empty instead; it is told apart by the
+ * owner's flag and by having heard only dels.
+ */
+#define LS_BASE		0x1000000
+#define LS_STRIDE	0x10000
+#define LS_NSLOTS	6
+#define LS_SIZE		0x1000
+#define LS_PER		3	/* listeners per reader */
+
+typedef struct LsEntry {
+	MemoryRegion *mr;
+	hwaddr addr, off;
+	uint64_t size;
+} LsEntry;
+
+typedef struct Ls {
+	MemoryListener l;
+	void *ctx;
+	bool registered;	/* the owner's */
+	gint unregistering;
+	bool dels_only;		/* under the lock, from begin to commit */
+	GArray *mirror;		/* of LsEntry, under the lock */
+	uint64_t commits;
+} Ls;
+
+typedef struct LsCtx {
+	AddressSpace as;
+	MemoryRegion root;
+	GPtrArray *objs;
+	Obj *slot[LS_NSLOTS];
+	MemoryRegion *model[LS_NSLOTS];	/* under the writers' lock */
+	uint64_t rng;
+} LsCtx;
+
+static uint64_t ls_dev_read(void *opaque, hwaddr addr, unsigned size)
+{
+	return 0;
+}
+
+static void ls_dev_write(void *opaque, hwaddr addr, uint64_t data,
+			 unsigned size)
+{
+}
+
+static const MemoryRegionOps ls_ops = {
+	.read = ls_dev_read,
+	.write = ls_dev_write,
+	.endianness = DEVICE_LITTLE_ENDIAN,
+};
+
+static Ls *ls_of(MemoryListener *l)
+{
+	return (Ls *)((char *)l - G_STRUCT_OFFSET(Ls, l));
+}
+
+static LsEntry ls_entry(MemoryRegionSection *sec)
+{
+	return (LsEntry) {
+		.mr = sec->mr,
+		.addr = sec->offset_within_address_space,
+		.off = sec->offset_within_region,
+		.size = int128_get64(sec->size),
+	};
+}
+
+static int ls_find(Ls *ls, const LsEntry *e)
+{
+	for (guint i = 0; i < ls->mirror->len; i++) {
+		LsEntry *m = &g_array_index(ls->mirror, LsEntry, i);
+
+		if (!memcmp(m, e, sizeof(*e)))
+			return i;
+	}
+	return -1;
+}
+
+static void ls_begin(MemoryListener *l)
+{
+	ls_of(l)->dels_only = true;
+}
+
+static void ls_region_add(MemoryListener *l, MemoryRegionSection *sec)
+{
+	Ls *ls = ls_of(l);
+	LsEntry e = ls_entry(sec);
+
+	ls->dels_only = false;
+	for (guint i = 0; i < ls->mirror->len; i++) {
+		LsEntry *m = &g_array_index(ls->mirror, LsEntry, i);
+
+		if (e.addr < m->addr + m->size && m->addr < e.addr + e.size) {
+			fail("%s: region_add of [0x%" HWADDR_PRIx ", +%#"
+			     PRIx64 ") over one it holds", l->name, e.addr,
+			     e.size);
+			return;
+		}
+	}
+	g_array_append_val(ls->mirror, e);
+}
+
+static void ls_region_del(MemoryListener *l, MemoryRegionSection *sec)
+{
+	Ls *ls = ls_of(l);
+	LsEntry e = ls_entry(sec);
+	int i = ls_find(ls, &e);
+
+	if (i < 0)
+		fail("%s: region_del of [0x%" HWADDR_PRIx ", +%#" PRIx64
+		     ") that it was not given", l->name, e.addr, e.size);
+	else
+		g_array_remove_index_fast(ls->mirror, i);
+}
+
+static void ls_region_nop(MemoryListener *l, MemoryRegionSection *sec)
+{
+	Ls *ls = ls_of(l);
+	LsEntry e = ls_entry(sec);
+
+	ls->dels_only = false;
+	if (ls_find(ls, &e) < 0)
+		fail("%s: region_nop of [0x%" HWADDR_PRIx ", +%#" PRIx64
+		     ") that it was not given", l->name, e.addr, e.size);
+}
+
+static void ls_commit(MemoryListener *l)
+{
+	Ls *ls = ls_of(l);
+	LsCtx *lc = ls->ctx;
+	guint n = 0;
+
+	ls->commits++;
+	if (g_atomic_int_get(&ls->unregistering) && ls->dels_only &&
+	    !ls->mirror->len)
+		return;
+	for (unsigned int s = 0; s < LS_NSLOTS; s++) {
+		LsEntry e = { .mr = lc->model[s],
+			      .addr = LS_BASE + (hwaddr)s * LS_STRIDE,
+			      .size = LS_SIZE };
+
+		if (!e.mr)
+			continue;
+		n++;
+		if (ls_find(ls, &e) < 0)
+			fail("%s: at commit, slot %u is missing", l->name, s);
+	}
+	if (ls->mirror->len != n)
+		fail("%s: at commit, %u ranges for %u in the map", l->name,
+		     ls->mirror->len, n);
+}
+
+static void ls_reader_op(Reader *rd)
+{
+	Ls *ls = &((Ls *)rd->priv)[rnd(&rd->rng) % LS_PER];
+	LsCtx *lc = rd->ctx;
+
+	if (ls->registered) {
+		g_atomic_int_set(&ls->unregistering, 1);
+		memory_listener_unregister(&ls->l);
+		g_atomic_int_set(&ls->unregistering, 0);
+		ls->registered = false;
+		if (ls->mirror->len)
+			fail("%s: %u ranges left after unregister",
+			     ls->l.name, ls->mirror->len);
+		g_array_set_size(ls->mirror, 0);
+	} else {
+		ls->l.priority = rnd(&rd->rng) % 3;
+		memory_listener_register(&ls->l,
+					 rnd(&rd->rng) & 1 ? &lc->as : NULL);
+		ls->registered = true;
+	}
+}
+
+static void ls_reader_fini(Reader *rd)
+{
+	for (unsigned int i = 0; i < LS_PER; i++) {
+		Ls *ls = &((Ls *)rd->priv)[i];
+
+		if (ls->registered) {
+			g_atomic_int_set(&ls->unregistering, 1);
+			memory_listener_unregister(&ls->l);
+			ls->registered = false;
+			if (ls->mirror->len)
+				fail("%s: %u ranges left after unregister",
+				     ls->l.name, ls->mirror->len);
+		}
+	}
+}
+
+/* Slot @s gets a new region, or none; the model follows in the same lock. */
+static void ls_slot_set(LsCtx *lc, unsigned int s, bool present)
+{
+	Obj *old = lc->slot[s];
+
+	memory_region_transaction_begin();
+	if (old) {
+		memory_region_del_subregion(&lc->root, old->mr);
+		memory_region_unref(old->mr);
+	}
+	lc->slot[s] = NULL;
+	if (present) {
+		lc->slot[s] = obj_io(lc->objs, &ls_ops, lc, "lsdev", LS_SIZE);
+		memory_region_add_subregion(&lc->root,
+					    LS_BASE + (hwaddr)s * LS_STRIDE,
+					    lc->slot[s]->mr);
+	}
+	lc->model[s] = present ? lc->slot[s]->mr : NULL;
+	memory_region_transaction_commit();
+}
+
+static void ls_writer_step(LsCtx *lc)
+{
+	unsigned int s = rnd(&lc->rng) % LS_NSLOTS;
+
+	switch (rnd(&lc->rng) % 4) {
+	case 0:
+	case 1:
+		ls_slot_set(lc, s, !lc->slot[s]);
+		break;
+	case 2:
+		ls_slot_set(lc, s, true);
+		break;
+	case 3:
+		memory_region_transaction_begin();
+		ls_slot_set(lc, s, !lc->slot[s]);
+		ls_slot_set(lc, (s + 1) % LS_NSLOTS, true);
+		memory_region_transaction_commit();
+		break;
+	}
+}
+
+static void test_listener(void)
+{
+	uint64_t seed = (uint32_t)g_test_rand_int();
+	Ls ls[NREADERS][LS_PER] = { 0 };
+	Reader rd[NREADERS];
+	LsCtx *lc = g_new0(LsCtx, 1);
+	uint64_t commits = 0;
+
+	g_test_message("seed %" PRIu64, seed);
+	errors_reset();
+	lc->rng = seed;
+	lc->objs = g_ptr_array_new_with_free_func(g_free);
+	memory_region_init(&lc->root, NULL, "root", UINT64_MAX);
+	for (unsigned int s = 0; s < LS_NSLOTS; s += 2)
+		ls_slot_set(lc, s, true);
+	address_space_init(&lc->as, &lc->root, "listener-stress");
+
+	for (unsigned int t = 0; t < NREADERS; t++) {
+		for (unsigned int i = 0; i < LS_PER; i++) {
+			ls[t][i].ctx = lc;
+			ls[t][i].mirror = g_array_new(FALSE, FALSE,
+						      sizeof(LsEntry));
+			ls[t][i].l = (MemoryListener) {
+				.begin = ls_begin,
+				.commit = ls_commit,
+				.region_add = ls_region_add,
+				.region_del = ls_region_del,
+				.region_nop = ls_region_nop,
+				.name = "stress-listener",
+			};
+		}
+		rd[t].priv = ls[t];
+	}
+	readers_start(rd, NREADERS, seed, lc, ls_reader_op, ls_reader_fini);
+	for (unsigned int s = 0; writer_more(s); s++)
+		ls_writer_step(lc);
+	readers_join(rd, NREADERS);
+
+	for (unsigned int t = 0; t < NREADERS; t++) {
+		for (unsigned int i = 0; i < LS_PER; i++) {
+			commits += ls[t][i].commits;
+			g_array_free(ls[t][i].mirror, TRUE);
+		}
+	}
+	g_test_message("%" PRIu64 " commit callbacks checked, %u regions",
+		       commits, lc->objs->len);
+
+	address_space_destroy(&lc->as);
+	for (unsigned int s = 0; s < LS_NSLOTS; s++)
+		ls_slot_set(lc, s, false);
+	memory_region_unref(&lc->root);
+	loopback_memory_drain();
+	objs_check_freed(lc->objs);
+	assert_no_errors();
+	g_ptr_array_free(lc->objs, TRUE);
+	g_free(lc);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -1629,5 +1935,7 @@ int main(int argc, char **argv)
 			test_map);
 	g_test_add_func("/stress/iommu/translation-follows-mappings",
 			test_iommu);
+	g_test_add_func("/stress/listener/register-while-committing",
+			test_listener);
 	return g_test_run();
 }
