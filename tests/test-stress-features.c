@@ -1923,6 +1923,238 @@ static void test_listener(void)
 	g_free(lc);
 }
 
+/* ================================================================== */
+/* 6. coalesced MMIO flush                                             */
+/* ================================================================== */
+
+/*
+ * Readers read and write io regions while the writer sets and clears
+ * their flush-coalesced flag (directly, and by adding and clearing
+ * coalesced ranges), replaces them, and installs and removes the flush
+ * handler.  Dispatch reads the flag and the handler without the lock
+ * (QEMU's memory_region_dispatch_* flush when mr->flush_coalesced_mmio),
+ * so the handler may still run on a dispatching thread just after it was
+ * removed, but not after a loopback_memory_drain() that followed the
+ * removal: the writer marks each removed handler dead after such a drain,
+ * and a dead handler that runs fails.  A handler also writes to a flagged
+ * region itself, as a flush that plays the ring back would: the flush it
+ * would start on that thread must not run (no recursion).
+ */
+#define CF_BASE		0x2000000
+#define CF_NREGIONS	2
+#define CF_SIZE		0x1000
+#define CF_DRAIN_EVERY	16
+
+typedef struct CfHandler {
+	gint dead;
+	gint calls;
+} CfHandler;
+
+typedef struct Cf {
+	AddressSpace as;
+	MemoryRegion root;
+	GPtrArray *objs;
+	Obj *reg[CF_NREGIONS];
+	bool flag[CF_NREGIONS], coalesced[CF_NREGIONS];
+	CfHandler *cur;
+	GPtrArray *handlers;	/* every one, freed at the end */
+	GPtrArray *removed;	/* not yet drained */
+	gint reader_flushes;
+	uint64_t rng;
+} Cf;
+
+static __thread bool cf_on_reader;
+static __thread int cf_depth;
+
+static uint64_t cf_dev_read(void *opaque, hwaddr addr, unsigned size)
+{
+	obj_alive(opaque, "coalesced device", addr);
+	return 0;
+}
+
+static void cf_dev_write(void *opaque, hwaddr addr, uint64_t data,
+			 unsigned size)
+{
+	obj_alive(opaque, "coalesced device", addr);
+}
+
+static const MemoryRegionOps cf_ops = {
+	.read = cf_dev_read,
+	.write = cf_dev_write,
+	.endianness = DEVICE_LITTLE_ENDIAN,
+};
+
+static Cf *cf_ctx;
+
+static void cf_flush(void *opaque)
+{
+	CfHandler *h = opaque;
+	MemTxResult r;
+
+	if (g_atomic_int_get(&h->dead))
+		fail("flush handler ran after its removal and a drain");
+	if (cf_depth)
+		fail("flush handler entered again from its own flush");
+	g_atomic_int_inc(&h->calls);
+	if (cf_on_reader)
+		g_atomic_int_inc(&cf_ctx->reader_flushes);
+	cf_depth++;
+	/* flagged or not: this thread's flush is running, none may start */
+	address_space_stl_le(&cf_ctx->as, CF_BASE, 0, ATTRS, &r);
+	cf_depth--;
+}
+
+static void cf_reader_op(Reader *rd)
+{
+	Cf *cf = rd->ctx;
+	hwaddr a = CF_BASE + (rnd(&rd->rng) % CF_NREGIONS) * CF_SIZE +
+		   (rnd(&rd->rng) % (CF_SIZE / 4)) * 4;
+	MemTxResult r;
+
+	cf_on_reader = true;
+	if (rnd(&rd->rng) & 1)
+		address_space_ldl_le(&cf->as, a, ATTRS, &r);
+	else
+		address_space_stl_le(&cf->as, a, 0, ATTRS, &r);
+	if (r != MEMTX_OK)
+		fail("reader %u: access at 0x%" HWADDR_PRIx ": result %d",
+		     rd->t, a, r);
+}
+
+static void cf_set_handler(Cf *cf, bool install)
+{
+	if (cf->cur)
+		g_ptr_array_add(cf->removed, cf->cur);
+	cf->cur = NULL;
+	if (install) {
+		cf->cur = g_new0(CfHandler, 1);
+		g_ptr_array_add(cf->handlers, cf->cur);
+		loopback_set_coalesced_mmio_flush(cf_flush, cf->cur);
+	} else {
+		loopback_set_coalesced_mmio_flush(NULL, NULL);
+	}
+}
+
+/* After a drain, no removed handler may run again. */
+static void cf_drain(Cf *cf)
+{
+	loopback_memory_drain();
+	for (guint i = 0; i < cf->removed->len; i++)
+		g_atomic_int_set(&((CfHandler *)cf->removed->pdata[i])->dead,
+				 1);
+	g_ptr_array_set_size(cf->removed, 0);
+}
+
+static void cf_replace(Cf *cf, unsigned int i)
+{
+	Obj *old = cf->reg[i];
+
+	cf->reg[i] = obj_io(cf->objs, &cf_ops, cf, "cfdev", CF_SIZE);
+	if (cf->flag[i])
+		memory_region_set_flush_coalesced(cf->reg[i]->mr);
+	if (cf->coalesced[i])
+		memory_region_set_coalescing(cf->reg[i]->mr);
+	memory_region_transaction_begin();
+	memory_region_del_subregion(&cf->root, old->mr);
+	memory_region_add_subregion(&cf->root, CF_BASE + i * CF_SIZE,
+				    cf->reg[i]->mr);
+	memory_region_transaction_commit();
+	memory_region_unref(old->mr);
+}
+
+static void cf_writer_step(Cf *cf, unsigned int step)
+{
+	unsigned int i = rnd(&cf->rng) % CF_NREGIONS;
+	MemoryRegion *mr = cf->reg[i]->mr;
+
+	switch (rnd(&cf->rng) % 8) {
+	case 0:
+	case 1:
+		if (cf->flag[i])
+			memory_region_clear_flush_coalesced(mr);
+		else
+			memory_region_set_flush_coalesced(mr);
+		/* clearing leaves the flag while ranges remain */
+		cf->flag[i] = !cf->flag[i] || cf->coalesced[i];
+		break;
+	case 2:
+		if (cf->coalesced[i]) {
+			memory_region_clear_coalescing(mr);
+		} else {
+			memory_region_set_coalescing(mr);
+			cf->flag[i] = true;
+		}
+		cf->coalesced[i] = !cf->coalesced[i];
+		break;
+	case 3:
+		cf_replace(cf, i);
+		break;
+	case 4:
+	case 5:
+	case 6:
+		cf_set_handler(cf, true);
+		break;
+	case 7:
+		cf_set_handler(cf, false);
+		break;
+	}
+	if (step % CF_DRAIN_EVERY == 0)
+		cf_drain(cf);
+}
+
+static void test_coalesced(void)
+{
+	uint64_t seed = (uint32_t)g_test_rand_int();
+	Reader rd[NREADERS];
+	Cf *cf = g_new0(Cf, 1);
+	gint calls = 0;
+
+	g_test_message("seed %" PRIu64, seed);
+	errors_reset();
+	cf_ctx = cf;
+	cf->rng = seed;
+	cf->objs = g_ptr_array_new_with_free_func(g_free);
+	cf->handlers = g_ptr_array_new_with_free_func(g_free);
+	cf->removed = g_ptr_array_new();
+	memory_region_init(&cf->root, NULL, "root", UINT64_MAX);
+	for (unsigned int i = 0; i < CF_NREGIONS; i++) {
+		cf->reg[i] = obj_io(cf->objs, &cf_ops, cf, "cfdev", CF_SIZE);
+		memory_region_add_subregion(&cf->root, CF_BASE + i * CF_SIZE,
+					    cf->reg[i]->mr);
+	}
+	address_space_init(&cf->as, &cf->root, "coalesced-stress");
+
+	readers_start(rd, NREADERS, seed, cf, cf_reader_op, NULL);
+	for (unsigned int s = 0; writer_more(s); s++)
+		cf_writer_step(cf, s);
+	readers_join(rd, NREADERS);
+	cf_set_handler(cf, false);
+	cf_drain(cf);
+
+	for (guint i = 0; i < cf->handlers->len; i++)
+		calls += ((CfHandler *)cf->handlers->pdata[i])->calls;
+	g_test_message("%u handlers, %d flushes, %d on dispatching threads",
+		       cf->handlers->len, calls, cf->reader_flushes);
+	/* most of the time a handler is installed and a region flagged */
+	if (!cf->reader_flushes)
+		fail("no dispatch flushed: the test exercised nothing");
+
+	address_space_destroy(&cf->as);
+	for (unsigned int i = 0; i < CF_NREGIONS; i++) {
+		memory_region_del_subregion(&cf->root, cf->reg[i]->mr);
+		memory_region_unref(cf->reg[i]->mr);
+	}
+	memory_region_unref(&cf->root);
+	loopback_memory_drain();
+	objs_check_freed(cf->objs);
+	assert_no_errors();
+	cf_ctx = NULL;
+	g_ptr_array_free(cf->removed, TRUE);
+	g_ptr_array_free(cf->handlers, TRUE);
+	g_ptr_array_free(cf->objs, TRUE);
+	g_free(cf);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -1937,5 +2169,7 @@ int main(int argc, char **argv)
 			test_iommu);
 	g_test_add_func("/stress/listener/register-while-committing",
 			test_listener);
+	g_test_add_func("/stress/coalesced/flush-flag-toggled-while-"
+			"dispatching", test_coalesced);
 	return g_test_run();
 }
