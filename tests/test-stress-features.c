@@ -1,9 +1,21 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The second half of the memory API under concurrency: ioeventfds, dirty
- * logging, bounce buffers and map clients, IOMMU translation and
- * listeners, each exercised by dispatching threads while another thread
- * changes what they depend on.
+ * The second half of the memory API under concurrency, each case a g_test
+ * of its own in which reader threads dispatch (in 5, register listeners)
+ * while a writer thread changes what they depend on:
+ *  1. ioeventfds added and deleted under writes (write signals or reaches
+ *     the device, exactly once);
+ *  2. dirty logging toggled under writes by four paths, with a thread
+ *     taking the bits (a logged write is reported by a take);
+ *  3. bounce buffers and map clients, under map changes (the budget is
+ *     never overcommitted and is whole at the end; a client is called at
+ *     most once per registration, exactly once if not unregistered);
+ *  4. IOMMU translation through a page table and target map the writer
+ *     changes (every word is what one state during the access gives);
+ *  5. listeners registered and unregistered while the writer commits
+ *     (add/del balanced, the mirror equals the map at every commit);
+ *  6. the coalesced-MMIO flush flag and handler changed under dispatch
+ *     (a removed handler never runs after a drain, nor recursively).
  *
  * The rules are QEMU's (docs/devel/rcu.rst; system/memory.c and
  * system/physmem.c): dispatch never takes the writers' lock and works on
