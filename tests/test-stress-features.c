@@ -1,9 +1,21 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The second half of the memory API under concurrency: ioeventfds, dirty
- * logging, bounce buffers and map clients, IOMMU translation and
- * listeners, each exercised by dispatching threads while another thread
- * changes what they depend on.
+ * The second half of the memory API under concurrency, each case a g_test
+ * of its own in which reader threads dispatch (in 5, register listeners)
+ * while a writer thread changes what they depend on:
+ *  1. ioeventfds added and deleted under writes (write signals or reaches
+ *     the device, exactly once);
+ *  2. dirty logging toggled under writes by four paths, with a thread
+ *     taking the bits (a logged write is reported by a take);
+ *  3. bounce buffers and map clients, under map changes (the budget is
+ *     never overcommitted and is whole at the end; a client is called at
+ *     most once per registration, exactly once if not unregistered);
+ *  4. IOMMU translation through a page table and target map the writer
+ *     changes (every word is what one state during the access gives);
+ *  5. listeners registered and unregistered while the writer commits
+ *     (add/del balanced, the mirror equals the map at every commit);
+ *  6. the coalesced-MMIO flush flag and handler changed under dispatch
+ *     (a removed handler never runs after a drain, nor recursively).
  *
  * The rules are QEMU's (docs/devel/rcu.rst; system/memory.c and
  * system/physmem.c): dispatch never takes the writers' lock and works on
@@ -972,6 +984,1189 @@ static void test_dirty(void)
 	g_free(dl);
 }
 
+/* ================================================================== */
+/* 3. bounce buffers and map clients                                   */
+/* ================================================================== */
+
+/*
+ * Readers map MMIO of random lengths (some as long as the whole budget, so
+ * that the budget runs out, not only short), fill or check the buffer and
+ * unmap, each in its own slice of the region (so that the RAM the writer
+ * sometimes swaps in is never written by two threads).  A reader that gets
+ * NULL registers its map client, unless it is already registered, and
+ * sometimes unregisters it again.  The writer replaces, disables and swaps
+ * the device for RAM with the same bytes.
+ *
+ * The properties (system/physmem.c: address_space_map takes MIN(len, budget
+ * left) with an atomic add, unmap gives it back and notifies every client
+ * once; QEMU 9.1):
+ *  - the granted bounce lengths in flight never exceed the budget: a reader
+ *    counts its grant after the map returns and uncounts it before the
+ *    unmap, so the count is below what the library has lent at any time;
+ *  - a read bounce holds what the region at that address returned (the
+ *    pattern, or zeros from an unassigned address), and a write bounce
+ *    reaches the device with the bytes written;
+ *  - a client is called at most once per registration, exactly once when
+ *    its reader never unregistered it, and the budget is whole at the end.
+ */
+#define MP_BASE		0x40000
+#define MP_SLICE	0x4000
+#define MP_SIZE		(NREADERS * MP_SLICE)
+#define MP_BUDGET	DEFAULT_MAX_BOUNCE_BUFFER_SIZE
+
+static uint8_t mp_pattern(hwaddr off)
+{
+	return (uint8_t)(off ^ (off >> 8) ^ 0x5a);
+}
+
+typedef struct MpClient {
+	gint registered;	/* 1 from register to call or unregister */
+	gint regs, calls, unregs;
+} MpClient;
+
+typedef struct Mp {
+	AddressSpace as;
+	MemoryRegion root;
+	MemoryRegion ram;	/* the same bytes as the device */
+	uint8_t *ram_ptr;
+	GPtrArray *objs;
+	Obj *cur;
+	enum { MP_DEV, MP_OFF, MP_RAM } state;
+	gint inflight;
+	gint max_inflight;
+	gint nulls, bounces, directs;
+	MpClient clients[NREADERS];
+	uint64_t rng;
+} Mp;
+
+static uint64_t mp_dev_read(void *opaque, hwaddr addr, unsigned size)
+{
+	Obj *o = opaque;
+	uint64_t v = 0;
+
+	if (!obj_alive(o, "bounce device", addr))
+		return 0;
+	for (unsigned int i = 0; i < size; i++)
+		v |= (uint64_t)mp_pattern(addr + i) << (8 * i);
+	return v;
+}
+
+static void mp_dev_write(void *opaque, hwaddr addr, uint64_t data,
+			 unsigned size)
+{
+	Obj *o = opaque;
+
+	if (!obj_alive(o, "bounce device", addr))
+		return;
+	for (unsigned int i = 0; i < size; i++)
+		if ((uint8_t)(data >> (8 * i)) != mp_pattern(addr + i))
+			fail("bounce write-back of %#" PRIx64 " (size %u) at "
+			     "0x%" HWADDR_PRIx ": not what was written", data,
+			     size, addr);
+}
+
+static const MemoryRegionOps mp_ops = {
+	.read = mp_dev_read,
+	.write = mp_dev_write,
+	.endianness = DEVICE_LITTLE_ENDIAN,
+	.valid = { .min_access_size = 1, .max_access_size = 8 },
+	.impl = { .min_access_size = 1, .max_access_size = 8 },
+};
+
+static void mp_client_cb(void *opaque)
+{
+	MpClient *c = opaque;
+
+	/*
+	 * 0 is legitimate only just after an unregister that came too late:
+	 * the notification had taken the client already.
+	 */
+	g_atomic_int_compare_and_exchange(&c->registered, 1, 0);
+	if (g_atomic_int_add(&c->calls, 1) + 1 > g_atomic_int_get(&c->regs))
+		fail("map client called more often than registered");
+}
+
+static void mp_reader_op(Reader *rd)
+{
+	Mp *mp = rd->ctx;
+	MpClient *c = &mp->clients[rd->t];
+	bool is_write = rnd(&rd->rng) & 1;
+	hwaddr want, off, len, slice = (hwaddr)rd->t * MP_SLICE;
+	uint8_t *p;
+	bool bounce;
+	gint now;
+
+	/* a quarter asks for the whole budget or more */
+	if (rnd(&rd->rng) % 4 == 0)
+		want = MP_BUDGET + rnd(&rd->rng) % MP_BUDGET;
+	else
+		want = 1 + rnd(&rd->rng) % (MP_BUDGET / 2);
+	off = slice + rnd(&rd->rng) % (MP_SLICE - want + 1);
+	len = want;
+	p = address_space_map(&mp->as, MP_BASE + off, &len, is_write, ATTRS);
+	if (!p) {
+		g_atomic_int_inc(&mp->nulls);
+		if (len)
+			fail("reader %u: NULL map with length %" PRIu64,
+			     rd->t, len);
+		if (g_atomic_int_compare_and_exchange(&c->registered, 0, 1)) {
+			g_atomic_int_inc(&c->regs);
+			address_space_register_map_client(&mp->as,
+							  mp_client_cb, c);
+		} else if (rnd(&rd->rng) % 8 == 0 &&
+			   g_atomic_int_compare_and_exchange(&c->registered,
+							     1, 0)) {
+			g_atomic_int_inc(&c->unregs);
+			address_space_unregister_map_client(&mp->as,
+							    mp_client_cb, c);
+		}
+		return;
+	}
+	if (!len || len > want) {
+		fail("reader %u: map of %" PRIu64 " bytes gave %" PRIu64,
+		     rd->t, want, len);
+		return;
+	}
+	bounce = !(p >= mp->ram_ptr && p < mp->ram_ptr + MP_SIZE);
+	if (bounce) {
+		now = g_atomic_int_add(&mp->inflight, (gint)len) + (gint)len;
+		if (now > MP_BUDGET)
+			fail("bounce buffers in flight: %d bytes, budget %d",
+			     now, MP_BUDGET);
+		g_atomic_int_inc(&mp->bounces);
+	} else {
+		g_atomic_int_inc(&mp->directs);
+		if (p != mp->ram_ptr + off)
+			fail("reader %u: direct map at the wrong place",
+			     rd->t);
+	}
+	if (is_write) {
+		for (hwaddr i = 0; i < len; i++)
+			p[i] = mp_pattern(off + i);
+	} else {
+		bool pat = true, zero = bounce;
+
+		/* all zeros when the address was unassigned */
+		for (hwaddr i = 0; i < len; i++) {
+			pat &= p[i] == mp_pattern(off + i);
+			zero &= !p[i];
+		}
+		if (!pat && !zero)
+			fail("reader %u: read mapping at 0x%" HWADDR_PRIx
+			     " holds neither the device's bytes nor zeros",
+			     rd->t, off);
+	}
+	/* a few hold on, so that others run out of budget */
+	if (rnd(&rd->rng) % 4 == 0)
+		g_thread_yield();
+	if (bounce)
+		g_atomic_int_add(&mp->inflight, -(gint)len);
+	address_space_unmap(&mp->as, p, len, is_write,
+			    is_write ? rnd(&rd->rng) % (len + 1) : 0);
+}
+
+static void mp_writer_step(Mp *mp)
+{
+	Obj *old = mp->cur;
+
+	switch (rnd(&mp->rng) % 6) {
+	case 0:
+		/* a new device replaces the old one */
+		mp->cur = obj_io(mp->objs, &mp_ops, mp, "mpdev", MP_SIZE);
+		memory_region_transaction_begin();
+		if (mp->state == MP_RAM)
+			memory_region_del_subregion(&mp->root, &mp->ram);
+		else
+			memory_region_del_subregion(&mp->root, old->mr);
+		memory_region_add_subregion(&mp->root, MP_BASE, mp->cur->mr);
+		memory_region_set_enabled(mp->cur->mr, true);
+		memory_region_transaction_commit();
+		memory_region_unref(old->mr);
+		mp->state = MP_DEV;
+		break;
+	case 1:
+	case 2:
+		if (mp->state == MP_RAM)
+			break;
+		memory_region_set_enabled(mp->cur->mr, mp->state == MP_OFF);
+		mp->state = mp->state == MP_OFF ? MP_DEV : MP_OFF;
+		break;
+	case 3:
+		memory_region_transaction_begin();
+		if (mp->state == MP_RAM) {
+			memory_region_del_subregion(&mp->root, &mp->ram);
+			memory_region_add_subregion(&mp->root, MP_BASE,
+						    mp->cur->mr);
+			memory_region_set_enabled(mp->cur->mr, true);
+			mp->state = MP_DEV;
+		} else {
+			memory_region_del_subregion(&mp->root, mp->cur->mr);
+			memory_region_add_subregion(&mp->root, MP_BASE,
+						    &mp->ram);
+			mp->state = MP_RAM;
+		}
+		memory_region_transaction_commit();
+		break;
+	default:
+		/* back to the device: most maps should bounce */
+		if (mp->state == MP_OFF) {
+			memory_region_set_enabled(mp->cur->mr, true);
+			mp->state = MP_DEV;
+		}
+		break;
+	}
+}
+
+static void test_map(void)
+{
+	uint64_t seed = (uint32_t)g_test_rand_int();
+	g_autoptr(GError) err = NULL;
+	Reader rd[NREADERS] = { 0 };
+	Mp *mp = g_new0(Mp, 1);
+	hwaddr len = MP_BUDGET;
+	void *p;
+
+	g_test_message("seed %" PRIu64, seed);
+	errors_reset();
+	mp->rng = seed;
+	mp->objs = g_ptr_array_new_with_free_func(g_free);
+	memory_region_init(&mp->root, NULL, "root", UINT64_MAX);
+	if (!memory_region_init_ram(&mp->ram, NULL, "mpram", MP_SIZE, &err))
+		g_error("%s", err->message);
+	mp->ram_ptr = memory_region_get_ram_ptr(&mp->ram);
+	for (hwaddr i = 0; i < MP_SIZE; i++)
+		mp->ram_ptr[i] = mp_pattern(i);
+	mp->cur = obj_io(mp->objs, &mp_ops, mp, "mpdev", MP_SIZE);
+	memory_region_add_subregion(&mp->root, MP_BASE, mp->cur->mr);
+	address_space_init(&mp->as, &mp->root, "bounce-stress");
+
+	readers_start(rd, NREADERS, seed, mp, mp_reader_op, NULL);
+	for (unsigned int s = 0; writer_more(s); s++)
+		mp_writer_step(mp);
+	readers_join(rd, NREADERS);
+
+	/* the device again, and the whole budget in one map */
+	if (mp->state == MP_RAM) {
+		memory_region_transaction_begin();
+		memory_region_del_subregion(&mp->root, &mp->ram);
+		memory_region_add_subregion(&mp->root, MP_BASE, mp->cur->mr);
+		memory_region_transaction_commit();
+	}
+	memory_region_set_enabled(mp->cur->mr, true);
+	p = address_space_map(&mp->as, MP_BASE, &len, false, ATTRS);
+	if (!p || len != MP_BUDGET)
+		fail("the budget is not whole after the run: a map of %d "
+		     "bytes gave %p, %" PRIu64, MP_BUDGET, p, len);
+	/* and this unmap calls every client still registered */
+	if (p)
+		address_space_unmap(&mp->as, p, len, false, 0);
+	for (unsigned int t = 0; t < NREADERS; t++) {
+		MpClient *c = &mp->clients[t];
+
+		g_test_message("client %u: %d registrations, %d calls, %d "
+			       "unregistrations", t, c->regs, c->calls,
+			       c->unregs);
+		if (c->calls > c->regs || c->calls + c->unregs < c->regs)
+			fail("client %u: %d registrations, %d calls, %d "
+			     "unregistrations", t, c->regs, c->calls,
+			     c->unregs);
+		if (!c->unregs && c->calls != c->regs)
+			fail("client %u: %d registrations but %d calls", t,
+			     c->regs, c->calls);
+	}
+	g_test_message("%d bounces, %d direct maps, %d NULL", mp->bounces,
+		       mp->directs, mp->nulls);
+
+	address_space_destroy(&mp->as);
+	memory_region_del_subregion(&mp->root, mp->cur->mr);
+	memory_region_unref(mp->cur->mr);
+	memory_region_unref(&mp->ram);
+	memory_region_unref(&mp->root);
+	loopback_memory_drain();
+	objs_check_freed(mp->objs);
+	assert_no_errors();
+	g_ptr_array_free(mp->objs, TRUE);
+	g_free(mp);
+}
+
+/* ================================================================== */
+/* 4. IOMMU translation                                                */
+/* ================================================================== */
+
+/*
+ * Readers load 8-byte words through an IOMMU region whose translate()
+ * reads a page table that the writer changes (one atomic word per page:
+ * permission and target page), while the writer also replaces, removes
+ * and re-adds the RAM regions of the target address space.  Every word of
+ * a RAM region holds the region's identity and the word's offset in it.
+ *
+ * QEMU translates each piece of an access once (flatview_do_translate,
+ * with the page table read by the IOMMU's translate) and finishes it in
+ * the target's view of the same RCU section; so each word read is what one
+ * state of (table, target map) gives.  The writer numbers its states and
+ * publishes the number after each change; a reader notes it before (vb)
+ * and after (va) the access.  A change made but not yet numbered may be
+ * seen, so the word must be what some state vb..va+1 gives: the value, or
+ * zero with MEMTX_DECODE_ERROR where the page refuses reads or the target
+ * is a hole.  A torn word, another region's word, or a value no state gave
+ * fails.
+ */
+#define IO_BASE		0x80000
+#define IO_NPAGES	16
+#define IO_NSLOTS	4
+#define IO_SLOT_PAGES	2
+#define IO_TPAGES	(IO_NSLOTS * IO_SLOT_PAGES)
+#define IO_TBASE	0x100000
+#define IO_MAGIC	0xa5ull
+
+typedef struct IoState {
+	gint table[IO_NPAGES];		/* perm | target page << 8 */
+	guint32 slot_id[IO_NSLOTS];	/* 0: a hole */
+} IoState;
+
+typedef struct IoRead {
+	hwaddr iova;
+	uint64_t val;
+	MemTxResult r;
+	bool halves;		/* may be two 4-byte pieces, see io_check */
+	gint vb, va;
+} IoRead;
+
+typedef struct Io {
+	AddressSpace as, tas;
+	MemoryRegion root, troot;
+	IOMMUMemoryRegion iommu;
+	gint table[IO_NPAGES];
+	Obj *slot[IO_NSLOTS];
+	GPtrArray *objs;
+	GArray *states;			/* writer's, until the join */
+	IoState cur;
+	gint ver;
+	guint32 next_id;
+	gint translations;
+	uint64_t rng;
+} Io;
+
+static IOMMUTLBEntry io_translate(IOMMUMemoryRegion *iommu, hwaddr addr,
+				  IOMMUAccessFlags flag, int iommu_idx)
+{
+	Io *io = (Io *)((char *)iommu - G_STRUCT_OFFSET(Io, iommu));
+	gint e;
+
+	g_atomic_int_inc(&io->translations);
+	if (addr >= (hwaddr)IO_NPAGES * PAGE) {
+		fail("translate of 0x%" HWADDR_PRIx ", beyond the region",
+		     addr);
+		return (IOMMUTLBEntry) { 0 };
+	}
+	e = g_atomic_int_get(&io->table[addr / PAGE]);
+	return (IOMMUTLBEntry) {
+		.target_as = &io->tas,
+		.iova = addr & ~(hwaddr)(PAGE - 1),
+		.translated_addr = IO_TBASE + (hwaddr)(e >> 8) * PAGE,
+		.addr_mask = PAGE - 1,
+		.perm = e & IOMMU_RW,
+	};
+}
+
+static const IOMMUMemoryRegionOps io_iommu_ops = {
+	.translate = io_translate,
+};
+
+static uint64_t io_word(guint32 id, hwaddr off)
+{
+	return IO_MAGIC << 56 | (uint64_t)id << 24 | off;
+}
+
+/* A new RAM region, filled, for slot @s (not yet mapped). */
+static Obj *io_ram(Io *io, guint32 id)
+{
+	g_autoptr(GError) err = NULL;
+	Obj *o = g_new0(Obj, 1);
+	uint64_t *w;
+
+	o->ctx = io;
+	o->mr = g_new0(MemoryRegion, 1);
+	if (!memory_region_init_ram(o->mr, NULL, "ioram",
+				    IO_SLOT_PAGES * PAGE, &err))
+		g_error("%s", err->message);
+	w = memory_region_get_ram_ptr(o->mr);
+	for (hwaddr i = 0; i < IO_SLOT_PAGES * PAGE / 8; i++)
+		w[i] = GUINT64_TO_LE(io_word(id, i * 8));
+	loopback_memory_region_set_free_notify(o->mr, obj_free_notify, o);
+	g_ptr_array_add(io->objs, o);
+	return o;
+}
+
+/* Numbers the state just made; readers may see it from now on. */
+static void io_publish(Io *io)
+{
+	g_array_append_val(io->states, io->cur);
+	g_atomic_int_set(&io->ver, io->states->len - 1);
+}
+
+static void io_slot_set(Io *io, unsigned int s, bool present)
+{
+	Obj *old = io->slot[s];
+
+	/* one commit: a replacement leaves no hole that no state records */
+	memory_region_transaction_begin();
+	if (old) {
+		memory_region_del_subregion(&io->troot, old->mr);
+		memory_region_unref(old->mr);
+		io->slot[s] = NULL;
+		io->cur.slot_id[s] = 0;
+	}
+	if (present) {
+		io->cur.slot_id[s] = ++io->next_id;
+		io->slot[s] = io_ram(io, io->cur.slot_id[s]);
+		memory_region_add_subregion(&io->troot,
+					    IO_TBASE +
+					    (hwaddr)s * IO_SLOT_PAGES * PAGE,
+					    io->slot[s]->mr);
+	}
+	memory_region_transaction_commit();
+}
+
+static gint io_random_entry(uint64_t *rng)
+{
+	/* mostly readable, so that most reads check a value */
+	static const gint perms[] = {
+		IOMMU_RO, IOMMU_RW, IOMMU_RW, IOMMU_NONE, IOMMU_WO
+	};
+
+	return perms[rnd(rng) % G_N_ELEMENTS(perms)] |
+	       (gint)(rnd(rng) % IO_TPAGES) << 8;
+}
+
+static void io_writer_step(Io *io)
+{
+	unsigned int s = rnd(&io->rng) % IO_NSLOTS;
+
+	switch (rnd(&io->rng) % 8) {
+	default: {
+		unsigned int p = rnd(&io->rng) % IO_NPAGES;
+
+		io->cur.table[p] = io_random_entry(&io->rng);
+		g_atomic_int_set(&io->table[p], io->cur.table[p]);
+		break;
+	}
+	case 4:
+	case 5:
+		io_slot_set(io, s, true);
+		break;
+	case 6:
+		/* holes are filled again at once, mostly */
+		io_slot_set(io, s, !io->slot[s]);
+		break;
+	case 7:
+		/* two slots, one commit: one new view */
+		memory_region_transaction_begin();
+		io_slot_set(io, s, true);
+		io_slot_set(io, (s + 1) % IO_NSLOTS, true);
+		memory_region_transaction_commit();
+		break;
+	}
+	io_publish(io);
+}
+
+static void io_log(Reader *rd, hwaddr iova, uint64_t val, MemTxResult r,
+		   bool halves, gint vb, gint va)
+{
+	IoRead e = { .iova = iova, .val = val, .r = r, .halves = halves,
+		     .vb = vb, .va = va };
+
+	g_array_append_val((GArray *)rd->priv, e);
+}
+
+static void io_reader_op(Reader *rd)
+{
+	Io *io = rd->ctx;
+	hwaddr iova = (rnd(&rd->rng) % (IO_NPAGES * PAGE / 8)) * 8;
+	gint vb = g_atomic_int_get(&io->ver), va;
+	MemTxResult r;
+
+	if (rnd(&rd->rng) & 1) {
+		uint64_t v = address_space_ldq_le(&io->as, IO_BASE + iova,
+						  ATTRS, &r);
+
+		va = g_atomic_int_get(&io->ver);
+		io_log(rd, iova, v, r, false, vb, va);
+	} else {
+		/* two words, across a page boundary at times: two pieces */
+		uint64_t w[2];
+
+		if (iova + 16 > IO_NPAGES * PAGE)
+			iova -= 8;
+		r = address_space_read(&io->as, IO_BASE + iova, ATTRS, w, 16);
+		va = g_atomic_int_get(&io->ver);
+		io_log(rd, iova, GUINT64_FROM_LE(w[0]), r, true, vb, va);
+		io_log(rd, iova + 8, GUINT64_FROM_LE(w[1]), r, true, vb,
+		       va);
+	}
+}
+
+/*
+ * Whether state @st gives the bytes of @e that @mask selects: the value,
+ * or zeros with an error result.
+ */
+static bool io_state_gives(const IoState *st, const IoRead *e, uint64_t mask)
+{
+	gint ent = st->table[e->iova / PAGE];
+	unsigned int tp = ent >> 8;
+	guint32 id = st->slot_id[tp / IO_SLOT_PAGES];
+
+	if (!(ent & IOMMU_RO) || !id)
+		return e->r != MEMTX_OK && !(e->val & mask);
+	return !((e->val ^ io_word(id, (tp % IO_SLOT_PAGES) * PAGE +
+					 e->iova % PAGE)) & mask);
+}
+
+static bool io_window_gives(Io *io, const IoRead *e, gint last,
+			    uint64_t mask)
+{
+	for (gint v = e->vb; v <= last; v++)
+		if (io_state_gives(&g_array_index(io->states, IoState, v), e,
+				   mask))
+			return true;
+	return false;
+}
+
+/*
+ * A word that one piece covered is what one state gives.  But where an
+ * IOMMU refuses, QEMU's flatview_read_continue reads io_mem_unassigned
+ * (4 bytes at most per access, unassigned_mem_ops) and translates the
+ * next piece anew: a 16-byte read that failed may hold 4-byte halves of
+ * two states, each one zeros or that state's half.  An 8-byte load is
+ * one translation, whole.
+ */
+static void io_check(Io *io, GArray *log, unsigned int t, uint64_t *nerr)
+{
+	for (guint i = 0; i < log->len; i++) {
+		const IoRead *e = &g_array_index(log, IoRead, i);
+		gint last = MIN(e->va + 1, (gint)io->states->len - 1);
+		bool ok;
+
+		if (e->r != MEMTX_OK && e->r != MEMTX_DECODE_ERROR) {
+			fail("reader %u: result %d", t, e->r);
+			continue;
+		}
+		if (e->halves && e->r != MEMTX_OK)
+			ok = io_window_gives(io, e, last, 0xffffffffull) &&
+			     io_window_gives(io, e, last,
+					     0xffffffffull << 32);
+		else
+			ok = io_window_gives(io, e, last, UINT64_MAX);
+		*nerr += e->r != MEMTX_OK;
+		if (!ok) {
+			fail("reader %u: word at iova 0x%" HWADDR_PRIx " was "
+			     "%#" PRIx64 " (result %d), which no state %d..%d "
+			     "gives", t, e->iova, e->val, e->r, e->vb, last);
+			return;
+		}
+	}
+}
+
+static void test_iommu(void)
+{
+	uint64_t seed = (uint32_t)g_test_rand_int();
+	Reader rd[NREADERS];
+	Io *io = g_new0(Io, 1);
+	uint64_t nreads = 0, nerr = 0;
+
+	g_test_message("seed %" PRIu64, seed);
+	errors_reset();
+	io->rng = seed;
+	io->objs = g_ptr_array_new_with_free_func(g_free);
+	io->states = g_array_new(FALSE, FALSE, sizeof(IoState));
+	memory_region_init(&io->troot, NULL, "troot", UINT64_MAX);
+	address_space_init(&io->tas, &io->troot, "iommu-target");
+	for (unsigned int s = 0; s < IO_NSLOTS; s++)
+		io_slot_set(io, s, true);
+	for (unsigned int p = 0; p < IO_NPAGES; p++) {
+		io->cur.table[p] = io_random_entry(&io->rng);
+		io->table[p] = io->cur.table[p];
+	}
+	memory_region_init(&io->root, NULL, "root", UINT64_MAX);
+	memory_region_init_iommu(&io->iommu, NULL, &io_iommu_ops, "iommu",
+				 IO_NPAGES * PAGE);
+	memory_region_add_subregion(&io->root, IO_BASE,
+				    &io->iommu.parent_obj);
+	address_space_init(&io->as, &io->root, "iommu-stress");
+	io_publish(io);
+
+	for (unsigned int t = 0; t < NREADERS; t++)
+		rd[t].priv = g_array_new(FALSE, FALSE, sizeof(IoRead));
+	readers_start(rd, NREADERS, seed, io, io_reader_op, NULL);
+	for (unsigned int s = 0; writer_more(s); s++)
+		io_writer_step(io);
+	readers_join(rd, NREADERS);
+
+	for (unsigned int t = 0; t < NREADERS; t++) {
+		GArray *log = rd[t].priv;
+
+		nreads += log->len;
+		io_check(io, log, t, &nerr);
+		g_array_free(log, TRUE);
+	}
+	g_test_message("%" PRIu64 " words read, %" PRIu64 " with an "
+		       "error, %u states, %d translations", nreads, nerr,
+		       io->states->len, g_atomic_int_get(&io->translations));
+
+	address_space_destroy(&io->as);
+	address_space_destroy(&io->tas);
+	for (unsigned int s = 0; s < IO_NSLOTS; s++)
+		io_slot_set(io, s, false);
+	memory_region_del_subregion(&io->root, &io->iommu.parent_obj);
+	memory_region_unref(&io->iommu.parent_obj);
+	memory_region_unref(&io->root);
+	memory_region_unref(&io->troot);
+	loopback_memory_drain();
+	objs_check_freed(io->objs);
+	assert_no_errors();
+	g_array_free(io->states, TRUE);
+	g_ptr_array_free(io->objs, TRUE);
+	g_free(io);
+}
+
+/* ================================================================== */
+/* 5. listeners registered while the writer commits                    */
+/* ================================================================== */
+
+/*
+ * Each reader owns a few listeners that it registers (on the address
+ * space, or on every one with a NULL filter) and unregisters in turn while
+ * the writer adds, removes and replaces regions in slots, in transactions.
+ * Each listener keeps a mirror of the ranges it was told about: region_add
+ * must land on free space, region_del and region_nop on a range it holds.
+ *
+ * The properties (QEMU's listener_add_address_space and
+ * listener_del_address_space replay the current view; a commit diffs old
+ * and new): add and del are balanced and consistent, so the mirror is
+ * empty once unregister returns; and at every commit callback the mirror
+ * is the writer's map.  The writer changes its model of the map inside
+ * the transaction (the writers' lock is held from begin to commit), so
+ * callbacks on any thread read it consistently.  The commit that ends an
+ * unregistration leaves the mirror empty instead; it is told apart by the
+ * owner's flag and by having heard only dels.
+ */
+#define LS_BASE		0x1000000
+#define LS_STRIDE	0x10000
+#define LS_NSLOTS	6
+#define LS_SIZE		0x1000
+#define LS_PER		3	/* listeners per reader */
+
+typedef struct LsEntry {
+	MemoryRegion *mr;
+	hwaddr addr, off;
+	uint64_t size;
+} LsEntry;
+
+typedef struct Ls {
+	MemoryListener l;
+	void *ctx;
+	bool registered;	/* the owner's */
+	gint unregistering;
+	bool dels_only;		/* under the lock, from begin to commit */
+	GArray *mirror;		/* of LsEntry, under the lock */
+	uint64_t commits;
+} Ls;
+
+typedef struct LsCtx {
+	AddressSpace as;
+	MemoryRegion root;
+	GPtrArray *objs;
+	Obj *slot[LS_NSLOTS];
+	MemoryRegion *model[LS_NSLOTS];	/* under the writers' lock */
+	uint64_t rng;
+} LsCtx;
+
+static uint64_t ls_dev_read(void *opaque, hwaddr addr, unsigned size)
+{
+	return 0;
+}
+
+static void ls_dev_write(void *opaque, hwaddr addr, uint64_t data,
+			 unsigned size)
+{
+}
+
+static const MemoryRegionOps ls_ops = {
+	.read = ls_dev_read,
+	.write = ls_dev_write,
+	.endianness = DEVICE_LITTLE_ENDIAN,
+};
+
+static Ls *ls_of(MemoryListener *l)
+{
+	return (Ls *)((char *)l - G_STRUCT_OFFSET(Ls, l));
+}
+
+static LsEntry ls_entry(MemoryRegionSection *sec)
+{
+	return (LsEntry) {
+		.mr = sec->mr,
+		.addr = sec->offset_within_address_space,
+		.off = sec->offset_within_region,
+		.size = int128_get64(sec->size),
+	};
+}
+
+static int ls_find(Ls *ls, const LsEntry *e)
+{
+	for (guint i = 0; i < ls->mirror->len; i++) {
+		LsEntry *m = &g_array_index(ls->mirror, LsEntry, i);
+
+		if (!memcmp(m, e, sizeof(*e)))
+			return i;
+	}
+	return -1;
+}
+
+static void ls_begin(MemoryListener *l)
+{
+	ls_of(l)->dels_only = true;
+}
+
+static void ls_region_add(MemoryListener *l, MemoryRegionSection *sec)
+{
+	Ls *ls = ls_of(l);
+	LsEntry e = ls_entry(sec);
+
+	ls->dels_only = false;
+	for (guint i = 0; i < ls->mirror->len; i++) {
+		LsEntry *m = &g_array_index(ls->mirror, LsEntry, i);
+
+		if (e.addr < m->addr + m->size && m->addr < e.addr + e.size) {
+			fail("%s: region_add of [0x%" HWADDR_PRIx ", +%#"
+			     PRIx64 ") over one it holds", l->name, e.addr,
+			     e.size);
+			return;
+		}
+	}
+	g_array_append_val(ls->mirror, e);
+}
+
+static void ls_region_del(MemoryListener *l, MemoryRegionSection *sec)
+{
+	Ls *ls = ls_of(l);
+	LsEntry e = ls_entry(sec);
+	int i = ls_find(ls, &e);
+
+	if (i < 0)
+		fail("%s: region_del of [0x%" HWADDR_PRIx ", +%#" PRIx64
+		     ") that it was not given", l->name, e.addr, e.size);
+	else
+		g_array_remove_index_fast(ls->mirror, i);
+}
+
+static void ls_region_nop(MemoryListener *l, MemoryRegionSection *sec)
+{
+	Ls *ls = ls_of(l);
+	LsEntry e = ls_entry(sec);
+
+	ls->dels_only = false;
+	if (ls_find(ls, &e) < 0)
+		fail("%s: region_nop of [0x%" HWADDR_PRIx ", +%#" PRIx64
+		     ") that it was not given", l->name, e.addr, e.size);
+}
+
+static void ls_commit(MemoryListener *l)
+{
+	Ls *ls = ls_of(l);
+	LsCtx *lc = ls->ctx;
+	guint n = 0;
+
+	ls->commits++;
+	if (g_atomic_int_get(&ls->unregistering) && ls->dels_only &&
+	    !ls->mirror->len)
+		return;
+	for (unsigned int s = 0; s < LS_NSLOTS; s++) {
+		LsEntry e = { .mr = lc->model[s],
+			      .addr = LS_BASE + (hwaddr)s * LS_STRIDE,
+			      .size = LS_SIZE };
+
+		if (!e.mr)
+			continue;
+		n++;
+		if (ls_find(ls, &e) < 0)
+			fail("%s: at commit, slot %u is missing", l->name, s);
+	}
+	if (ls->mirror->len != n)
+		fail("%s: at commit, %u ranges for %u in the map", l->name,
+		     ls->mirror->len, n);
+}
+
+static void ls_reader_op(Reader *rd)
+{
+	Ls *ls = &((Ls *)rd->priv)[rnd(&rd->rng) % LS_PER];
+	LsCtx *lc = rd->ctx;
+
+	if (ls->registered) {
+		g_atomic_int_set(&ls->unregistering, 1);
+		memory_listener_unregister(&ls->l);
+		g_atomic_int_set(&ls->unregistering, 0);
+		ls->registered = false;
+		if (ls->mirror->len)
+			fail("%s: %u ranges left after unregister",
+			     ls->l.name, ls->mirror->len);
+		g_array_set_size(ls->mirror, 0);
+	} else {
+		ls->l.priority = rnd(&rd->rng) % 3;
+		memory_listener_register(&ls->l,
+					 rnd(&rd->rng) & 1 ? &lc->as : NULL);
+		ls->registered = true;
+	}
+}
+
+static void ls_reader_fini(Reader *rd)
+{
+	for (unsigned int i = 0; i < LS_PER; i++) {
+		Ls *ls = &((Ls *)rd->priv)[i];
+
+		if (ls->registered) {
+			g_atomic_int_set(&ls->unregistering, 1);
+			memory_listener_unregister(&ls->l);
+			ls->registered = false;
+			if (ls->mirror->len)
+				fail("%s: %u ranges left after unregister",
+				     ls->l.name, ls->mirror->len);
+		}
+	}
+}
+
+/* Slot @s gets a new region, or none; the model follows in the same lock. */
+static void ls_slot_set(LsCtx *lc, unsigned int s, bool present)
+{
+	Obj *old = lc->slot[s];
+
+	memory_region_transaction_begin();
+	if (old) {
+		memory_region_del_subregion(&lc->root, old->mr);
+		memory_region_unref(old->mr);
+	}
+	lc->slot[s] = NULL;
+	if (present) {
+		lc->slot[s] = obj_io(lc->objs, &ls_ops, lc, "lsdev", LS_SIZE);
+		memory_region_add_subregion(&lc->root,
+					    LS_BASE + (hwaddr)s * LS_STRIDE,
+					    lc->slot[s]->mr);
+	}
+	lc->model[s] = present ? lc->slot[s]->mr : NULL;
+	memory_region_transaction_commit();
+}
+
+static void ls_writer_step(LsCtx *lc)
+{
+	unsigned int s = rnd(&lc->rng) % LS_NSLOTS;
+
+	switch (rnd(&lc->rng) % 4) {
+	case 0:
+	case 1:
+		ls_slot_set(lc, s, !lc->slot[s]);
+		break;
+	case 2:
+		ls_slot_set(lc, s, true);
+		break;
+	case 3:
+		memory_region_transaction_begin();
+		ls_slot_set(lc, s, !lc->slot[s]);
+		ls_slot_set(lc, (s + 1) % LS_NSLOTS, true);
+		memory_region_transaction_commit();
+		break;
+	}
+}
+
+static void test_listener(void)
+{
+	uint64_t seed = (uint32_t)g_test_rand_int();
+	Ls ls[NREADERS][LS_PER] = { 0 };
+	Reader rd[NREADERS];
+	LsCtx *lc = g_new0(LsCtx, 1);
+	uint64_t commits = 0;
+
+	g_test_message("seed %" PRIu64, seed);
+	errors_reset();
+	lc->rng = seed;
+	lc->objs = g_ptr_array_new_with_free_func(g_free);
+	memory_region_init(&lc->root, NULL, "root", UINT64_MAX);
+	for (unsigned int s = 0; s < LS_NSLOTS; s += 2)
+		ls_slot_set(lc, s, true);
+	address_space_init(&lc->as, &lc->root, "listener-stress");
+
+	for (unsigned int t = 0; t < NREADERS; t++) {
+		for (unsigned int i = 0; i < LS_PER; i++) {
+			ls[t][i].ctx = lc;
+			ls[t][i].mirror = g_array_new(FALSE, FALSE,
+						      sizeof(LsEntry));
+			ls[t][i].l = (MemoryListener) {
+				.begin = ls_begin,
+				.commit = ls_commit,
+				.region_add = ls_region_add,
+				.region_del = ls_region_del,
+				.region_nop = ls_region_nop,
+				.name = "stress-listener",
+			};
+		}
+		rd[t].priv = ls[t];
+	}
+	readers_start(rd, NREADERS, seed, lc, ls_reader_op, ls_reader_fini);
+	for (unsigned int s = 0; writer_more(s); s++)
+		ls_writer_step(lc);
+	readers_join(rd, NREADERS);
+
+	for (unsigned int t = 0; t < NREADERS; t++) {
+		for (unsigned int i = 0; i < LS_PER; i++) {
+			commits += ls[t][i].commits;
+			g_array_free(ls[t][i].mirror, TRUE);
+		}
+	}
+	g_test_message("%" PRIu64 " commit callbacks checked, %u regions",
+		       commits, lc->objs->len);
+
+	address_space_destroy(&lc->as);
+	for (unsigned int s = 0; s < LS_NSLOTS; s++)
+		ls_slot_set(lc, s, false);
+	memory_region_unref(&lc->root);
+	loopback_memory_drain();
+	objs_check_freed(lc->objs);
+	assert_no_errors();
+	g_ptr_array_free(lc->objs, TRUE);
+	g_free(lc);
+}
+
+/* ================================================================== */
+/* 6. coalesced MMIO flush                                             */
+/* ================================================================== */
+
+/*
+ * Readers read and write io regions while the writer sets and clears
+ * their flush-coalesced flag (directly, and by adding and clearing
+ * coalesced ranges), replaces them, and installs and removes the flush
+ * handler.  Dispatch reads the flag and the handler without the lock
+ * (QEMU's memory_region_dispatch_* flush when mr->flush_coalesced_mmio),
+ * so the handler may still run on a dispatching thread just after it was
+ * removed, but not after a loopback_memory_drain() that followed the
+ * removal: the writer marks each removed handler dead after such a drain,
+ * and a dead handler that runs fails.  A handler also writes to a flagged
+ * region itself, as a flush that plays the ring back would: the flush it
+ * would start on that thread must not run (no recursion).
+ */
+#define CF_BASE		0x2000000
+#define CF_NREGIONS	2
+#define CF_SIZE		0x1000
+#define CF_DRAIN_EVERY	16
+
+typedef struct CfHandler {
+	gint dead;
+	gint calls;
+} CfHandler;
+
+typedef struct Cf {
+	AddressSpace as;
+	MemoryRegion root;
+	GPtrArray *objs;
+	Obj *reg[CF_NREGIONS];
+	bool flag[CF_NREGIONS], coalesced[CF_NREGIONS];
+	CfHandler *cur;
+	GPtrArray *handlers;	/* every one, freed at the end */
+	GPtrArray *removed;	/* not yet drained */
+	gint reader_flushes;
+	uint64_t rng;
+} Cf;
+
+static __thread bool cf_on_reader;
+static __thread int cf_depth;
+
+static uint64_t cf_dev_read(void *opaque, hwaddr addr, unsigned size)
+{
+	obj_alive(opaque, "coalesced device", addr);
+	return 0;
+}
+
+static void cf_dev_write(void *opaque, hwaddr addr, uint64_t data,
+			 unsigned size)
+{
+	obj_alive(opaque, "coalesced device", addr);
+}
+
+static const MemoryRegionOps cf_ops = {
+	.read = cf_dev_read,
+	.write = cf_dev_write,
+	.endianness = DEVICE_LITTLE_ENDIAN,
+};
+
+static Cf *cf_ctx;
+
+static void cf_flush(void *opaque)
+{
+	CfHandler *h = opaque;
+	MemTxResult r;
+
+	if (g_atomic_int_get(&h->dead))
+		fail("flush handler ran after its removal and a drain");
+	if (cf_depth)
+		fail("flush handler entered again from its own flush");
+	g_atomic_int_inc(&h->calls);
+	if (cf_on_reader)
+		g_atomic_int_inc(&cf_ctx->reader_flushes);
+	cf_depth++;
+	/* flagged or not: this thread's flush is running, none may start */
+	address_space_stl_le(&cf_ctx->as, CF_BASE, 0, ATTRS, &r);
+	cf_depth--;
+}
+
+static void cf_reader_op(Reader *rd)
+{
+	Cf *cf = rd->ctx;
+	hwaddr a = CF_BASE + (rnd(&rd->rng) % CF_NREGIONS) * CF_SIZE +
+		   (rnd(&rd->rng) % (CF_SIZE / 4)) * 4;
+	MemTxResult r;
+
+	cf_on_reader = true;
+	if (rnd(&rd->rng) & 1)
+		address_space_ldl_le(&cf->as, a, ATTRS, &r);
+	else
+		address_space_stl_le(&cf->as, a, 0, ATTRS, &r);
+	if (r != MEMTX_OK)
+		fail("reader %u: access at 0x%" HWADDR_PRIx ": result %d",
+		     rd->t, a, r);
+}
+
+static void cf_set_handler(Cf *cf, bool install)
+{
+	if (cf->cur)
+		g_ptr_array_add(cf->removed, cf->cur);
+	cf->cur = NULL;
+	if (install) {
+		cf->cur = g_new0(CfHandler, 1);
+		g_ptr_array_add(cf->handlers, cf->cur);
+		loopback_set_coalesced_mmio_flush(cf_flush, cf->cur);
+	} else {
+		loopback_set_coalesced_mmio_flush(NULL, NULL);
+	}
+}
+
+/* After a drain, no removed handler may run again. */
+static void cf_drain(Cf *cf)
+{
+	loopback_memory_drain();
+	for (guint i = 0; i < cf->removed->len; i++)
+		g_atomic_int_set(&((CfHandler *)cf->removed->pdata[i])->dead,
+				 1);
+	g_ptr_array_set_size(cf->removed, 0);
+}
+
+static void cf_replace(Cf *cf, unsigned int i)
+{
+	Obj *old = cf->reg[i];
+
+	cf->reg[i] = obj_io(cf->objs, &cf_ops, cf, "cfdev", CF_SIZE);
+	if (cf->flag[i])
+		memory_region_set_flush_coalesced(cf->reg[i]->mr);
+	if (cf->coalesced[i])
+		memory_region_set_coalescing(cf->reg[i]->mr);
+	memory_region_transaction_begin();
+	memory_region_del_subregion(&cf->root, old->mr);
+	memory_region_add_subregion(&cf->root, CF_BASE + i * CF_SIZE,
+				    cf->reg[i]->mr);
+	memory_region_transaction_commit();
+	memory_region_unref(old->mr);
+}
+
+static void cf_writer_step(Cf *cf, unsigned int step)
+{
+	unsigned int i = rnd(&cf->rng) % CF_NREGIONS;
+	MemoryRegion *mr = cf->reg[i]->mr;
+
+	switch (rnd(&cf->rng) % 8) {
+	case 0:
+	case 1:
+		if (cf->flag[i])
+			memory_region_clear_flush_coalesced(mr);
+		else
+			memory_region_set_flush_coalesced(mr);
+		/* clearing leaves the flag while ranges remain */
+		cf->flag[i] = !cf->flag[i] || cf->coalesced[i];
+		break;
+	case 2:
+		if (cf->coalesced[i]) {
+			memory_region_clear_coalescing(mr);
+		} else {
+			memory_region_set_coalescing(mr);
+			cf->flag[i] = true;
+		}
+		cf->coalesced[i] = !cf->coalesced[i];
+		break;
+	case 3:
+		cf_replace(cf, i);
+		break;
+	case 4:
+	case 5:
+	case 6:
+		cf_set_handler(cf, true);
+		break;
+	case 7:
+		cf_set_handler(cf, false);
+		break;
+	}
+	if (step % CF_DRAIN_EVERY == 0)
+		cf_drain(cf);
+}
+
+static void test_coalesced(void)
+{
+	uint64_t seed = (uint32_t)g_test_rand_int();
+	Reader rd[NREADERS];
+	Cf *cf = g_new0(Cf, 1);
+	gint calls = 0;
+
+	g_test_message("seed %" PRIu64, seed);
+	errors_reset();
+	cf_ctx = cf;
+	cf->rng = seed;
+	cf->objs = g_ptr_array_new_with_free_func(g_free);
+	cf->handlers = g_ptr_array_new_with_free_func(g_free);
+	cf->removed = g_ptr_array_new();
+	memory_region_init(&cf->root, NULL, "root", UINT64_MAX);
+	for (unsigned int i = 0; i < CF_NREGIONS; i++) {
+		cf->reg[i] = obj_io(cf->objs, &cf_ops, cf, "cfdev", CF_SIZE);
+		memory_region_add_subregion(&cf->root, CF_BASE + i * CF_SIZE,
+					    cf->reg[i]->mr);
+	}
+	address_space_init(&cf->as, &cf->root, "coalesced-stress");
+
+	readers_start(rd, NREADERS, seed, cf, cf_reader_op, NULL);
+	for (unsigned int s = 0; writer_more(s); s++)
+		cf_writer_step(cf, s);
+	readers_join(rd, NREADERS);
+	cf_set_handler(cf, false);
+	cf_drain(cf);
+
+	for (guint i = 0; i < cf->handlers->len; i++)
+		calls += ((CfHandler *)cf->handlers->pdata[i])->calls;
+	g_test_message("%u handlers, %d flushes, %d on dispatching threads",
+		       cf->handlers->len, calls, cf->reader_flushes);
+	/* most of the time a handler is installed and a region flagged */
+	if (!cf->reader_flushes)
+		fail("no dispatch flushed: the test exercised nothing");
+
+	address_space_destroy(&cf->as);
+	for (unsigned int i = 0; i < CF_NREGIONS; i++) {
+		memory_region_del_subregion(&cf->root, cf->reg[i]->mr);
+		memory_region_unref(cf->reg[i]->mr);
+	}
+	memory_region_unref(&cf->root);
+	loopback_memory_drain();
+	objs_check_freed(cf->objs);
+	assert_no_errors();
+	cf_ctx = NULL;
+	g_ptr_array_free(cf->removed, TRUE);
+	g_ptr_array_free(cf->handlers, TRUE);
+	g_ptr_array_free(cf->objs, TRUE);
+	g_free(cf);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -980,5 +2175,13 @@ int main(int argc, char **argv)
 			test_ioeventfd);
 	g_test_add_func("/stress/dirty/logged-writes-reported-by-a-take",
 			test_dirty);
+	g_test_add_func("/stress/map/bounce-budget-never-overcommitted",
+			test_map);
+	g_test_add_func("/stress/iommu/translation-follows-mappings",
+			test_iommu);
+	g_test_add_func("/stress/listener/register-while-committing",
+			test_listener);
+	g_test_add_func("/stress/coalesced/flush-flag-toggled-while-"
+			"dispatching", test_coalesced);
 	return g_test_run();
 }
