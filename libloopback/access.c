@@ -23,48 +23,6 @@ hwaddr lb_access_size(const MemoryRegion *mr, hwaddr l, hwaddr addr)
 	return lb_pow2floor(MIN(l, max));
 }
 
-static void lb_store_he(uint8_t *buf, hwaddr l, uint64_t val)
-{
-	uint16_t v16 = val;
-	uint32_t v32 = val;
-
-	switch (l) {
-	case 1:
-		*buf = val;
-		break;
-	case 2:
-		memcpy(buf, &v16, 2);
-		break;
-	case 4:
-		memcpy(buf, &v32, 4);
-		break;
-	default:
-		memcpy(buf, &val, 8);
-		break;
-	}
-}
-
-static uint64_t lb_load_he(const uint8_t *buf, hwaddr l)
-{
-	uint16_t v16;
-	uint32_t v32;
-	uint64_t v64;
-
-	switch (l) {
-	case 1:
-		return *buf;
-	case 2:
-		memcpy(&v16, buf, 2);
-		return v16;
-	case 4:
-		memcpy(&v32, buf, 4);
-		return v32;
-	default:
-		memcpy(&v64, buf, 8);
-		return v64;
-	}
-}
-
 /* Inlined into its one caller: a call here is measurable on small reads. */
 static inline __attribute__((always_inline)) MemTxResult
 lb_flatview_read(FlatView *fv, hwaddr addr, MemTxAttrs attrs, uint8_t *buf,

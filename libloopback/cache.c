@@ -170,60 +170,7 @@ LOOPBACK_API MemTxResult address_space_write_cached(MemoryRegionCache *cache,
 /* @v in host order to (@be ? big : little) endian order, or back. */
 static uint64_t lb_order(uint64_t v, unsigned int size, bool be)
 {
-	if (be == (G_BYTE_ORDER == G_BIG_ENDIAN))
-		return v;
-	switch (size) {
-	case 2:
-		return GUINT16_SWAP_LE_BE((uint16_t)v);
-	case 4:
-		return GUINT32_SWAP_LE_BE((uint32_t)v);
-	case 8:
-		return GUINT64_SWAP_LE_BE(v);
-	default:
-		return v;
-	}
-}
-
-static uint64_t lb_load(const uint8_t *p, unsigned int size)
-{
-	uint16_t v16;
-	uint32_t v32;
-	uint64_t v64;
-
-	switch (size) {
-	case 1:
-		return *p;
-	case 2:
-		memcpy(&v16, p, 2);
-		return v16;
-	case 4:
-		memcpy(&v32, p, 4);
-		return v32;
-	default:
-		memcpy(&v64, p, 8);
-		return v64;
-	}
-}
-
-static void lb_store(uint8_t *p, unsigned int size, uint64_t v)
-{
-	uint16_t v16 = v;
-	uint32_t v32 = v;
-
-	switch (size) {
-	case 1:
-		*p = v;
-		break;
-	case 2:
-		memcpy(p, &v16, 2);
-		break;
-	case 4:
-		memcpy(p, &v32, 4);
-		break;
-	default:
-		memcpy(p, &v, 8);
-		break;
-	}
+	return be == (G_BYTE_ORDER == G_BIG_ENDIAN) ? v : lb_bswap(v, size);
 }
 
 /* The slow paths: the address space's own ld/st, whole op to one region. */
@@ -293,7 +240,7 @@ static uint64_t lb_ld_cached(MemoryRegionCache *cache, hwaddr addr,
 	if (G_LIKELY(cache->ptr)) {
 		if (result)
 			*result = MEMTX_OK;
-		return lb_order(lb_load(cache->ptr + addr, size), size, be);
+		return lb_order(lb_load_he(cache->ptr + addr, size), size, be);
 	}
 	return lb_ld_dispatch(cache, addr, size, be, attrs, result);
 }
@@ -309,7 +256,7 @@ static void lb_st_cached(MemoryRegionCache *cache, hwaddr addr, uint64_t val,
 		return;
 	}
 	if (G_LIKELY(cache->ptr)) {
-		lb_store(cache->ptr + addr, size, lb_order(val, size, be));
+		lb_store_he(cache->ptr + addr, size, lb_order(val, size, be));
 		lb_cache_dirty(cache, addr, size);
 		if (result)
 			*result = MEMTX_OK;

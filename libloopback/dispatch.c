@@ -140,24 +140,10 @@ static MemOp lb_device_memop(const MemoryRegion *mr)
 	return lb_big_endian(mr) ? MO_BE : MO_LE;
 }
 
-static uint64_t lb_swap(uint64_t v, unsigned size)
-{
-	switch (size) {
-	case 2:
-		return GUINT16_SWAP_LE_BE((uint16_t)v);
-	case 4:
-		return GUINT32_SWAP_LE_BE((uint32_t)v);
-	case 8:
-		return GUINT64_SWAP_LE_BE(v);
-	default:
-		return v;
-	}
-}
-
 uint64_t lb_adjust_endianness(const MemoryRegion *mr, uint64_t v, MemOp op)
 {
 	if ((op & MO_BSWAP) != lb_device_memop(mr))
-		v = lb_swap(v, memop_size(op));
+		v = lb_bswap(v, memop_size(op));
 	return v;
 }
 
@@ -195,7 +181,7 @@ LOOPBACK_API MemTxResult memory_region_dispatch_read(MemoryRegion *mr,
 	if (size < 8)
 		*pval &= (1ull << (size * 8)) - 1;
 	if ((op & MO_BSWAP) != lb_device_memop(mr))
-		*pval = lb_swap(*pval, size);
+		*pval = lb_bswap(*pval, size);
 	return r;
 }
 
@@ -219,7 +205,7 @@ LOOPBACK_API MemTxResult memory_region_dispatch_write(MemoryRegion *mr,
 	if (size < 8)
 		data &= (1ull << (size * 8)) - 1;
 	if ((op & MO_BSWAP) != lb_device_memop(mr))
-		data = lb_swap(data, size);
+		data = lb_bswap(data, size);
 	/* a matching ioeventfd takes the write instead of the device */
 	if (lb_ioeventfd_signal(mr, addr, data, size))
 		return MEMTX_OK;

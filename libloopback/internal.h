@@ -22,6 +22,8 @@
 #endif
 #include <urcu-bp.h>
 
+#include <string.h>
+
 #include <loopback/memory.h>
 
 #define LOOPBACK_API __attribute__((visibility("default")))
@@ -300,6 +302,65 @@ void lb_listeners_coalesced(AddressSpace *as, const FlatRange *fr,
 			    const struct lb_coalesced_range *cmr, bool add);
 /* Frees @mr's coalesced ranges (region finalisation). */
 void lb_coalesced_free_all(MemoryRegion *mr);
+
+/* ---- host-order loads, stores and byte swaps of 1, 2, 4, 8 bytes ---- */
+
+/* memcpy of a constant size compiles to one load, aligned or not. */
+static inline uint64_t lb_load_he(const uint8_t *p, unsigned int size)
+{
+	uint16_t v16;
+	uint32_t v32;
+	uint64_t v64;
+
+	switch (size) {
+	case 1:
+		return *p;
+	case 2:
+		memcpy(&v16, p, 2);
+		return v16;
+	case 4:
+		memcpy(&v32, p, 4);
+		return v32;
+	default:
+		memcpy(&v64, p, 8);
+		return v64;
+	}
+}
+
+static inline void lb_store_he(uint8_t *p, unsigned int size, uint64_t v)
+{
+	uint16_t v16 = v;
+	uint32_t v32 = v;
+
+	switch (size) {
+	case 1:
+		*p = v;
+		break;
+	case 2:
+		memcpy(p, &v16, 2);
+		break;
+	case 4:
+		memcpy(p, &v32, 4);
+		break;
+	default:
+		memcpy(p, &v, 8);
+		break;
+	}
+}
+
+static inline uint64_t lb_bswap(uint64_t v, unsigned int size)
+{
+	switch (size) {
+	case 2:
+		return GUINT16_SWAP_LE_BE((uint16_t)v);
+	case 4:
+		return GUINT32_SWAP_LE_BE((uint32_t)v);
+	case 8:
+		return GUINT64_SWAP_LE_BE(v);
+	default:
+		return v;
+	}
+}
 
 /* ---- dispatch (dispatch.c, access.c) ---- */
 

@@ -29,9 +29,7 @@ static uint64_t lb_ld(AddressSpace *as, hwaddr addr, MemTxAttrs attrs,
 		val >>= 64 - size * 8;
 #endif
 		if (end != MO_TE)
-			val = size == 2 ? GUINT16_SWAP_LE_BE(val) :
-			      size == 4 ? GUINT32_SWAP_LE_BE(val) :
-			      size == 8 ? GUINT64_SWAP_LE_BE(val) : val;
+			val = lb_bswap(val, size);
 	}
 	lb_rcu_read_unlock();
 	if (result)
@@ -60,9 +58,7 @@ static void lb_st(AddressSpace *as, hwaddr addr, uint64_t val,
 							 attrs);
 	} else {
 		if (end != MO_TE)
-			val = size == 2 ? GUINT16_SWAP_LE_BE(val) :
-			      size == 4 ? GUINT32_SWAP_LE_BE(val) :
-			      size == 8 ? GUINT64_SWAP_LE_BE(val) : val;
+			val = lb_bswap(val, size);
 #if G_BYTE_ORDER == G_BIG_ENDIAN
 		val <<= 64 - size * 8;
 #endif

@@ -167,55 +167,16 @@ LOOPBACK_API void memory_region_init_ram_ptr(MemoryRegion *mr, void *owner,
 static uint64_t lb_ram_device_read(void *opaque, hwaddr addr, unsigned size)
 {
 	MemoryRegion *mr = opaque;
-	uint8_t *p = mr->ram_block->host + addr;
 
-	uint64_t v = 0;
-
-	/* memcpy of a constant size compiles to one load, aligned or not */
-	switch (size) {
-	case 1:
-		return *p;
-	case 2: {
-		uint16_t v16;
-
-		memcpy(&v16, p, 2);
-		return v16;
-	}
-	case 4: {
-		uint32_t v32;
-
-		memcpy(&v32, p, 4);
-		return v32;
-	}
-	default:
-		memcpy(&v, p, 8);
-		return v;
-	}
+	return lb_load_he(mr->ram_block->host + addr, size);
 }
 
 static void lb_ram_device_write(void *opaque, hwaddr addr, uint64_t data,
 				unsigned size)
 {
 	MemoryRegion *mr = opaque;
-	uint8_t *p = mr->ram_block->host + addr;
 
-	uint16_t v16 = data;
-	uint32_t v32 = data;
-
-	switch (size) {
-	case 1:
-		*p = data;
-		break;
-	case 2:
-		memcpy(p, &v16, 2);
-		break;
-	case 4:
-		memcpy(p, &v32, 4);
-		break;
-	default:
-		memcpy(p, &data, 8);
-		break;
-	}
+	lb_store_he(mr->ram_block->host + addr, size, data);
 }
 
 /* Device memory: accessed with exactly the guest's access size, never copied. */
