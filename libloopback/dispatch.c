@@ -180,8 +180,7 @@ LOOPBACK_API MemTxResult memory_region_dispatch_read(MemoryRegion *mr,
 	/* A widened access may bring neighbouring bytes: keep @size of them. */
 	if (size < 8)
 		*pval &= (1ull << (size * 8)) - 1;
-	if ((op & MO_BSWAP) != lb_device_memop(mr))
-		*pval = lb_bswap(*pval, size);
+	*pval = lb_adjust_endianness(mr, *pval, op);
 	return r;
 }
 
@@ -204,8 +203,7 @@ LOOPBACK_API MemTxResult memory_region_dispatch_write(MemoryRegion *mr,
 		return MEMTX_DECODE_ERROR;
 	if (size < 8)
 		data &= (1ull << (size * 8)) - 1;
-	if ((op & MO_BSWAP) != lb_device_memop(mr))
-		data = lb_bswap(data, size);
+	data = lb_adjust_endianness(mr, data, op);
 	/* a matching ioeventfd takes the write instead of the device */
 	if (lb_ioeventfd_signal(mr, addr, data, size))
 		return MEMTX_OK;
