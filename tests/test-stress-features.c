@@ -1301,15 +1301,16 @@ static void test_map(void)
  * a RAM region holds the region's identity and the word's offset in it.
  *
  * QEMU translates each piece of an access once (flatview_do_translate,
- * with the page table read by the IOMMU's translate) and finishes it in
- * the target's view of the same RCU section; so each word read is what one
- * state of (table, target map) gives.  The writer numbers its states and
- * publishes the number after each change; a reader notes it before (vb)
- * and after (va) the access.  A change made but not yet numbered may be
- * seen, so the word must be what some state vb..va+1 gives: the value, or
- * zero with MEMTX_DECODE_ERROR where the page refuses reads or the target
- * is a hole.  A torn word, another region's word, or a value no state gave
- * fails.
+ * with the page table read by the IOMMU's translate) and then looks the
+ * result up in the target's current view, which a writer may replace in
+ * between: so each word read is what the table of one state and the
+ * target map of the same or a later state give.  The writer numbers its
+ * states and publishes the number after each change; a reader notes it
+ * before (vb) and after (va) the access.  A change made but not yet
+ * numbered may be seen, so both states lie in vb..va+1; the word is the
+ * value, or zero with MEMTX_DECODE_ERROR where the page refuses reads or
+ * the target is a hole.  A torn word, another region's word, or a value no
+ * such pair of states gives fails.
  */
 #define IO_BASE		0x80000
 #define IO_NPAGES	16
@@ -1507,14 +1508,16 @@ static void io_reader_op(Reader *rd)
 }
 
 /*
- * Whether state @st gives the bytes of @e that @mask selects: the value,
- * or zeros with an error result.
+ * Whether the page table of state @tab and the target map of state @map
+ * give the bytes of @e that @mask selects: the value, or zeros with an
+ * error result.
  */
-static bool io_state_gives(const IoState *st, const IoRead *e, uint64_t mask)
+static bool io_state_gives(const IoState *tab, const IoState *map,
+			   const IoRead *e, uint64_t mask)
 {
-	gint ent = st->table[e->iova / PAGE];
+	gint ent = tab->table[e->iova / PAGE];
 	unsigned int tp = ent >> 8;
-	guint32 id = st->slot_id[tp / IO_SLOT_PAGES];
+	guint32 id = map->slot_id[tp / IO_SLOT_PAGES];
 
 	if (!(ent & IOMMU_RO) || !id)
 		return e->r != MEMTX_OK && !(e->val & mask);
@@ -1522,13 +1525,23 @@ static bool io_state_gives(const IoState *st, const IoRead *e, uint64_t mask)
 					 e->iova % PAGE)) & mask);
 }
 
+/*
+ * translate() reads the table first and the target's view is looked up
+ * after it, as in QEMU (flatview_do_translate, then the target address
+ * space's current map): a piece may combine the table of one state with
+ * the map of the same or a later one.
+ */
 static bool io_window_gives(Io *io, const IoRead *e, gint last,
 			    uint64_t mask)
 {
-	for (gint v = e->vb; v <= last; v++)
-		if (io_state_gives(&g_array_index(io->states, IoState, v), e,
-				   mask))
-			return true;
+	for (gint t = e->vb; t <= last; t++)
+		for (gint m = t; m <= last; m++)
+			if (io_state_gives(&g_array_index(io->states,
+							  IoState, t),
+					   &g_array_index(io->states,
+							  IoState, m),
+					   e, mask))
+				return true;
 	return false;
 }
 
