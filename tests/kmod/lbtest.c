@@ -1695,3 +1695,27 @@ void *lbdev_close_keep_map(struct lbdev *d, size_t *len)
 	free(d);
 	return w;
 }
+
+/* ---------------------------------------------------------------- messages */
+
+void lb_msg_send(int fd, const char *tag, const char *name, const char *extra)
+{
+	struct lb_msg m;
+
+	memset(&m, 0, sizeof(m));
+	snprintf(m.tag, sizeof(m.tag), "%s", tag);
+	snprintf(m.name, sizeof(m.name), "%s", name ? name : "");
+	snprintf(m.extra, sizeof(m.extra), "%s", extra ? extra : "");
+	if (write(fd, &m, sizeof(m)) != sizeof(m))
+		_exit(90);
+}
+
+int lb_msg_recv(int fd, struct lb_msg *m, int timeout)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	memset(m, 0, sizeof(*m));
+	if (poll(&p, 1, timeout) != 1)
+		return -1;
+	return read(fd, m, sizeof(*m)) == sizeof(*m) ? 0 : -1;
+}

@@ -310,4 +310,18 @@ void lbdev_destroy(struct lbdev *d, bool unmap_first);
 /* closes the fd but keeps the window mapped; returns the mapping */
 void *lbdev_close_keep_map(struct lbdev *d, size_t *len);
 
+/* ------------------------------------- messages from a forked device process */
+
+/* One fixed-size message on a pipe: what the child did, for which device. */
+struct lb_msg {
+	char tag[16];
+	char name[LOOPBACK_NAME_LEN + 1];
+	char extra[95];
+};
+
+/* Sends one message; a short write ends the (child) process with 90. */
+void lb_msg_send(int fd, const char *tag, const char *name, const char *extra);
+/* 0 with *@m filled, or -1 when nothing whole came within @timeout ms. */
+int lb_msg_recv(int fd, struct lb_msg *m, int timeout);
+
 #endif /* LBTEST_H */

@@ -263,34 +263,6 @@ static void check_no_d_state(const char *what)
 
 /* --------------------------------------------------- the device process */
 
-struct msg {
-	char tag[16];
-	char name[LOOPBACK_NAME_LEN + 1];
-	char extra[95];
-};
-
-static void send_msg(int fd, const char *tag, const char *name, const char *extra)
-{
-	struct msg m;
-
-	memset(&m, 0, sizeof(m));
-	snprintf(m.tag, sizeof(m.tag), "%s", tag);
-	snprintf(m.name, sizeof(m.name), "%s", name ? name : "");
-	snprintf(m.extra, sizeof(m.extra), "%s", extra ? extra : "");
-	if (write(fd, &m, sizeof(m)) != sizeof(m))
-		_exit(90);
-}
-
-static int recv_msg(int fd, struct msg *m, int timeout)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-
-	memset(m, 0, sizeof(*m));
-	if (poll(&p, 1, timeout) != 1)
-		return -1;
-	return read(fd, m, sizeof(*m)) == sizeof(*m) ? 0 : -1;
-}
-
 /*
  * Stops completing (LB_FILL_HOLD: takes requests off the ring and keeps
  * them; LB_FILL_NONE: leaves them there) and waits until `want` requests
@@ -328,19 +300,19 @@ static void device_process(enum lbdev_fill mode, int evt, int cmd)
 		_exit(80);
 	d = blk_create(ctl, mode == LB_FILL_HOLD);
 	if (!d) {
-		send_msg(evt, "error", "", strerror(errno));
+		lb_msg_send(evt, "error", "", strerror(errno));
 		_exit(81);
 	}
-	send_msg(evt, "created", d->info.name, NULL);
+	lb_msg_send(evt, "created", d->info.name, NULL);
 	if (poll(&p, 1, 30000) != 1 || read(cmd, &c, 1) != 1)
 		_exit(82);
 	if (stop_completing(d, mode, N_ISSUERS, &got) == 0) {
 		snprintf(extra, sizeof(extra), "%u requests in flight, %llu served before",
 			 got, (unsigned long long)d->blk_requests);
-		send_msg(evt, "stalled", d->info.name, extra);
+		lb_msg_send(evt, "stalled", d->info.name, extra);
 	} else {
 		snprintf(extra, sizeof(extra), "only %u in flight; %.60s", got, d->errmsg);
-		send_msg(evt, "nostall", d->info.name, extra);
+		lb_msg_send(evt, "nostall", d->info.name, extra);
 	}
 	for (;;)
 		pause();
@@ -404,7 +376,7 @@ static void test_kill(enum lbdev_fill mode, const char *what)
 	bool started = false;
 	struct issuers is;
 	int e[2], c[2], st, rc;
-	struct msg m;
+	struct lb_msg m;
 	pid_t pid;
 
 	tap_diag("%s", what);
@@ -420,7 +392,7 @@ static void test_kill(enum lbdev_fill mode, const char *what)
 	}
 	close(e[1]);
 	close(c[0]);
-	if (recv_msg(e[0], &m, 15000) < 0 || strcmp(m.tag, "created")) {
+	if (lb_msg_recv(e[0], &m, 15000) < 0 || strcmp(m.tag, "created")) {
 		tap_ok(false, "%s: the device process created a device (%s %s)", what, m.tag, m.extra);
 		goto kill;
 	}
@@ -434,7 +406,7 @@ static void test_kill(enum lbdev_fill mode, const char *what)
 	lb_sleep_ms(300);	/* the issuers' I/O is served for a while */
 	if (write(c[1], "s", 1) != 1)
 		tap_bail("pipe write");
-	rc = recv_msg(e[0], &m, 15000) == 0 && !strcmp(m.tag, "stalled");
+	rc = lb_msg_recv(e[0], &m, 15000) == 0 && !strcmp(m.tag, "stalled");
 	tap_ok(rc, "%s: the model stopped completing with I/O in flight (%s)", what, m.extra);
 kill:
 	kill(pid, SIGKILL);

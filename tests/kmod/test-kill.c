@@ -49,34 +49,6 @@
 static int base_count;
 static long timeout_ms = -1;
 
-struct msg {
-	char tag[16];
-	char name[LOOPBACK_NAME_LEN + 1];
-	char extra[95];
-};
-
-static void send_msg(int fd, const char *tag, const char *name, const char *extra)
-{
-	struct msg m;
-
-	memset(&m, 0, sizeof(m));
-	snprintf(m.tag, sizeof(m.tag), "%s", tag);
-	snprintf(m.name, sizeof(m.name), "%s", name ? name : "");
-	snprintf(m.extra, sizeof(m.extra), "%s", extra ? extra : "");
-	if (write(fd, &m, sizeof(m)) != sizeof(m))
-		_exit(90);
-}
-
-static int recv_msg(int fd, struct msg *m, int timeout)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-
-	memset(m, 0, sizeof(*m));
-	if (poll(&p, 1, timeout) != 1)
-		return -1;
-	return read(fd, m, sizeof(*m)) == sizeof(*m) ? 0 : -1;
-}
-
 enum child_mode {
 	CH_STALL_FIRST_STATUS, CH_STALL_PROBE_STATUS, CH_NO_IO, CH_STALL_ON_COMMAND, CH_NO_IO_EVER,
 	CH_CORRUPT
@@ -101,10 +73,10 @@ static void child(enum child_mode mode, int evt, int cmd)
 	d = lbdev_create(ctl, &o);
 	if (!d) {
 		snprintf(extra, sizeof(extra), "%s", strerror(errno));
-		send_msg(evt, "error", "", extra);
+		lb_msg_send(evt, "error", "", extra);
 		_exit(81);
 	}
-	send_msg(evt, "created", d->info.name, NULL);
+	lb_msg_send(evt, "created", d->info.name, NULL);
 	switch (mode) {
 	case CH_STALL_FIRST_STATUS:
 	case CH_STALL_PROBE_STATUS:
@@ -114,9 +86,9 @@ static void child(enum child_mode mode, int evt, int cmd)
 				 d->stall_trap.flags & LOOPBACK_TRAP_WRITE ? "write" : "read",
 				 (unsigned long long)(d->stall_trap.addr - d->info.regs_base),
 				 (unsigned long long)d->stall_trap.data, d->status);
-			send_msg(evt, "stalled", d->info.name, extra);
+			lb_msg_send(evt, "stalled", d->info.name, extra);
 		} else {
-			send_msg(evt, "nostall", d->info.name, d->errmsg);
+			lb_msg_send(evt, "nostall", d->info.name, d->errmsg);
 		}
 		break;
 	case CH_NO_IO:
@@ -131,7 +103,7 @@ static void child(enum child_mode mode, int evt, int cmd)
 		 */
 		if (lb_wait_bound(d->info.name, "virtio_rng", extra, sizeof(extra), 20000) < 0 ||
 		    lb_rng_wait_single(rng, sizeof(rng), 10000) < 0) {
-			send_msg(evt, "unbound", d->info.name, d->errmsg);
+			lb_msg_send(evt, "unbound", d->info.name, d->errmsg);
 			break;
 		}
 		lb_sleep_ms(300);
@@ -149,40 +121,40 @@ static void child(enum child_mode mode, int evt, int cmd)
 				lb_sleep_ms(10);
 			/* give that buffer a head out of range */
 			if (lbdev_in_flight(d, 0) < 1 || lbdev_corrupt_avail(d, 0, 0xffff) < 0) {
-				send_msg(evt, "nocorrupt", d->info.name, d->errmsg);
+				lb_msg_send(evt, "nocorrupt", d->info.name, d->errmsg);
 				break;
 			}
 		}
-		send_msg(evt, "bound", d->info.name, extra);
+		lb_msg_send(evt, "bound", d->info.name, extra);
 		break;
 	}
 	case CH_NO_IO_EVER:
 		/* the probe has started once the driver link exists */
 		if (lb_wait_bound(d->info.name, "virtio_rng", extra, sizeof(extra), 20000) < 0) {
-			send_msg(evt, "unbound", d->info.name, d->errmsg);
+			lb_msg_send(evt, "unbound", d->info.name, d->errmsg);
 			break;
 		}
-		send_msg(evt, "bound", d->info.name, extra);
+		lb_msg_send(evt, "bound", d->info.name, extra);
 		break;
 	case CH_STALL_ON_COMMAND: {
 		struct pollfd p = { .fd = cmd, .events = POLLIN };
 		char c;
 
 		if (lb_wait_bound(d->info.name, "virtio_rng", extra, sizeof(extra), 20000) < 0) {
-			send_msg(evt, "unbound", d->info.name, d->errmsg);
+			lb_msg_send(evt, "unbound", d->info.name, d->errmsg);
 			break;
 		}
-		send_msg(evt, "bound", d->info.name, extra);
+		lb_msg_send(evt, "bound", d->info.name, extra);
 		if (poll(&p, 1, 30000) != 1 || read(cmd, &c, 1) != 1)
 			_exit(82);
 		pthread_mutex_lock(&d->lock);
 		d->stall_next_status = true;
 		pthread_mutex_unlock(&d->lock);
-		send_msg(evt, "armed", d->info.name, NULL);
+		lb_msg_send(evt, "armed", d->info.name, NULL);
 		if (lbdev_wait_stalled(d, 10000) == 0)
-			send_msg(evt, "stalled", d->info.name, NULL);
+			lb_msg_send(evt, "stalled", d->info.name, NULL);
 		else
-			send_msg(evt, "nostall", d->info.name, NULL);
+			lb_msg_send(evt, "nostall", d->info.name, NULL);
 		break;
 	}
 	}
@@ -199,7 +171,7 @@ struct devproc {
 static int start_child(enum child_mode mode, struct devproc *p)
 {
 	int e[2], c[2];
-	struct msg m;
+	struct lb_msg m;
 
 	if (pipe2(e, O_CLOEXEC) < 0 || pipe2(c, O_CLOEXEC) < 0)
 		tap_bail("pipe: %s", strerror(errno));
@@ -215,7 +187,7 @@ static int start_child(enum child_mode mode, struct devproc *p)
 	close(c[0]);
 	p->evt = e[0];
 	p->cmd = c[1];
-	if (recv_msg(p->evt, &m, 15000) < 0 || strcmp(m.tag, "created")) {
+	if (lb_msg_recv(p->evt, &m, 15000) < 0 || strcmp(m.tag, "created")) {
 		tap_ok(false, "the device process created a device (%s %s)", m.tag, m.extra);
 		return -1;
 	}
@@ -248,7 +220,7 @@ static void kill_and_check(struct devproc *p, const char *what)
 static void test_kill_stalled(enum child_mode mode, const char *what)
 {
 	struct devproc p;
-	struct msg m;
+	struct lb_msg m;
 
 	tap_diag("%s", what);
 	if (start_child(mode, &p) < 0) {
@@ -256,7 +228,7 @@ static void test_kill_stalled(enum child_mode mode, const char *what)
 			kill(p.pid, SIGKILL), lb_wait_child(p.pid, NULL, 15000);
 		return;
 	}
-	if (recv_msg(p.evt, &m, 25000) < 0 || strcmp(m.tag, "stalled")) {
+	if (lb_msg_recv(p.evt, &m, 25000) < 0 || strcmp(m.tag, "stalled")) {
 		tap_ok(false, "%s: the device stalled on a Status access (%s %s)", what, m.tag, m.extra);
 	} else {
 		tap_ok(true, "%s: stalled on %s", what, m.extra);
@@ -272,12 +244,12 @@ static void test_kill_mid_io(void)
 	char rng[64];
 	int rp[2], st, rc;
 	pid_t r;
-	struct msg m;
+	struct lb_msg m;
 
 	tap_diag("%s", what);
 	if (start_child(CH_NO_IO, &p) < 0)
 		return;
-	if (recv_msg(p.evt, &m, 25000) < 0 || strcmp(m.tag, "bound")) {
+	if (lb_msg_recv(p.evt, &m, 25000) < 0 || strcmp(m.tag, "bound")) {
 		tap_ok(false, "%s: bound to virtio_rng (%s %s)", what, m.tag, m.extra);
 		kill_and_check(&p, what);
 		return;
@@ -368,20 +340,20 @@ static void test_kill_user_trap(void)
 	const char *what = "D: SIGKILL while a sysfs status read waits for its trap";
 	struct sysfs_read *s = calloc(1, sizeof(*s));
 	struct devproc p;
-	struct msg m;
+	struct lb_msg m;
 	pthread_t t;
 	char c = 'S';
 
 	tap_diag("%s", what);
 	if (!s || start_child(CH_STALL_ON_COMMAND, &p) < 0)
 		return;
-	if (recv_msg(p.evt, &m, 25000) < 0 || strcmp(m.tag, "bound")) {
+	if (lb_msg_recv(p.evt, &m, 25000) < 0 || strcmp(m.tag, "bound")) {
 		tap_ok(false, "%s: bound (%s %s)", what, m.tag, m.extra);
 		kill_and_check(&p, what);
 		return;
 	}
 	snprintf(s->path, sizeof(s->path), "%s/%s/status", LB_VIRTIO_DEVICES, m.extra);
-	if (write(p.cmd, &c, 1) != 1 || recv_msg(p.evt, &m, 10000) < 0 || strcmp(m.tag, "armed")) {
+	if (write(p.cmd, &c, 1) != 1 || lb_msg_recv(p.evt, &m, 10000) < 0 || strcmp(m.tag, "armed")) {
 		tap_ok(false, "%s: arm the stall", what);
 		kill_and_check(&p, what);
 		return;
@@ -389,7 +361,7 @@ static void test_kill_user_trap(void)
 	if (pthread_create(&t, NULL, sysfs_reader, s))
 		tap_bail("pthread_create");
 	pthread_detach(t);
-	if (recv_msg(p.evt, &m, 12000) < 0 || strcmp(m.tag, "stalled")) {
+	if (lb_msg_recv(p.evt, &m, 12000) < 0 || strcmp(m.tag, "stalled")) {
 		wait_flag(&s->done, 5000);
 		tap_skip("%s: reading %s trapped nothing (got '%s' in %.1f ms): the kernel answers Status itself",
 			 what, s->path, s->done ? s->result : "-", s->ns / 1e6);
@@ -597,13 +569,13 @@ static void test_kill_probe_io(void)
 {
 	const char *what = "G: SIGKILL while the rng probe waits for its buffer";
 	struct devproc p;
-	struct msg m;
+	struct lb_msg m;
 	char avail[256];
 
 	tap_diag("%s", what);
 	if (start_child(CH_NO_IO_EVER, &p) < 0)
 		return;
-	if (recv_msg(p.evt, &m, 25000) < 0 || strcmp(m.tag, "bound")) {
+	if (lb_msg_recv(p.evt, &m, 25000) < 0 || strcmp(m.tag, "bound")) {
 		tap_ok(false, "%s: the probe started (%s %s)", what, m.tag, m.extra);
 		kill_and_check(&p, what);
 		return;
@@ -650,12 +622,12 @@ static void test_kill_corrupt_ring(void)
 {
 	const char *what = "H: SIGKILL after the device corrupted the available ring";
 	struct devproc p;
-	struct msg m;
+	struct lb_msg m;
 
 	tap_diag("%s", what);
 	if (start_child(CH_CORRUPT, &p) < 0)
 		return;
-	if (recv_msg(p.evt, &m, 25000) < 0 || strcmp(m.tag, "bound")) {
+	if (lb_msg_recv(p.evt, &m, 25000) < 0 || strcmp(m.tag, "bound")) {
 		tap_ok(false, "%s: bound, ring corrupted (%s %s)", what, m.tag, m.extra);
 		kill_and_check(&p, what);
 		return;
