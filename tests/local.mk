@@ -33,8 +33,8 @@ tests_test_cache_SOURCES = tests/test-cache.c tests/testutil.c tests/testutil.h
 tests_test_listener_SOURCES = tests/test-listener.c tests/trace-listener.h tests/testutil.c tests/testutil.h
 tests_test_ioeventfd_SOURCES = tests/test-ioeventfd.c tests/trace-listener.h tests/testutil.c tests/testutil.h
 tests_test_coalesced_SOURCES = tests/test-coalesced.c tests/trace-listener.h tests/testutil.c tests/testutil.h
-tests_test_stress_SOURCES = tests/test-stress.c
-tests_test_stress_features_SOURCES = tests/test-stress-features.c
+tests_test_stress_SOURCES = tests/test-stress.c tests/stress-util.h
+tests_test_stress_features_SOURCES = tests/test-stress-features.c tests/stress-util.h
 
 TESTS += \
 	tests/test-region \

@@ -29,11 +29,12 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <loopback/memory.h>
+
+#include "stress-util.h"
 
 #define ATTRS MEMTXATTRS_UNSPECIFIED
 #define PAGE 0x1000
@@ -43,46 +44,6 @@
 #define READER_MIN_OPS	10000
 /* A reader waits when it is this many accesses per step ahead. */
 #define OPS_PER_STEP	(2 * READER_MIN_OPS / WRITER_STEPS)
-
-/* ---- errors, from any thread ---- */
-
-static gint nerrors;
-static gchar *first_error;
-
-static void G_GNUC_PRINTF(1, 2) fail(const char *fmt, ...)
-{
-	va_list ap;
-	gchar *msg;
-
-	va_start(ap, fmt);
-	msg = g_strdup_vprintf(fmt, ap);
-	va_end(ap);
-	g_atomic_int_inc(&nerrors);
-	if (!g_atomic_pointer_compare_and_exchange(&first_error, NULL, msg))
-		g_free(msg);
-}
-
-static void errors_reset(void)
-{
-	g_atomic_int_set(&nerrors, 0);
-	g_free(g_atomic_pointer_exchange(&first_error, NULL));
-}
-
-static void assert_no_errors(void)
-{
-	if (g_atomic_int_get(&nerrors))
-		g_test_message("first error: %s", first_error);
-	g_assert_cmpint(g_atomic_int_get(&nerrors), ==, 0);
-}
-
-static uint64_t rnd(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
 
 /*
  * Reader threads: each runs @op until the writer is done and it has made

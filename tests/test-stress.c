@@ -28,10 +28,11 @@
  */
 #include "config.h"
 
-#include <stdarg.h>
 #include <string.h>
 
 #include <loopback/memory.h>
+
+#include "stress-util.h"
 
 #define ATTRS MEMTXATTRS_UNSPECIFIED
 
@@ -98,24 +99,6 @@ static void fill_pattern(uint8_t *p, unsigned int key, hwaddr size)
 {
 	for (hwaddr i = 0; i < size; i++)
 		p[i] = pat(key, i);
-}
-
-/* ---- errors, from any thread ---- */
-
-static gint nerrors;
-static gchar *first_error;
-
-static void G_GNUC_PRINTF(1, 2) fail(const char *fmt, ...)
-{
-	va_list ap;
-	gchar *msg;
-
-	va_start(ap, fmt);
-	msg = g_strdup_vprintf(fmt, ap);
-	va_end(ap);
-	g_atomic_int_inc(&nerrors);
-	if (!g_atomic_pointer_compare_and_exchange(&first_error, NULL, msg))
-		g_free(msg);
 }
 
 /* ---- objects: the owner and opaque of every region ---- */
@@ -227,15 +210,6 @@ typedef struct Map {
 	GPtrArray *objs;	/* every Obj ever made, freed at the end */
 	uint64_t rng;
 } Map;
-
-static uint64_t rnd(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
 
 static Obj *map_obj(Map *m, unsigned int key)
 {
@@ -668,13 +642,6 @@ static gpointer reader_main(gpointer data)
 
 /* ---- tests ---- */
 
-static void assert_no_errors(void)
-{
-	if (g_atomic_int_get(&nerrors))
-		g_test_message("first error: %s", first_error);
-	g_assert_cmpint(g_atomic_int_get(&nerrors), ==, 0);
-}
-
 static void test_churn(void)
 {
 	uint64_t seed = g_test_rand_int();
@@ -682,7 +649,7 @@ static void test_churn(void)
 	Map m;
 
 	g_test_message("seed %" PRIu64, seed);
-	nerrors = 0;
+	errors_reset();
 	map_init(&m, seed);
 	g_atomic_int_set(&writer_done, 0);
 	for (unsigned int t = 0; t < NREADERS; t++) {
@@ -735,7 +702,7 @@ static void test_removed_inside_read_section(void)
 	Obj *dio;
 	MemTxResult r;
 
-	nerrors = 0;
+	errors_reset();
 	map_init(&m, 1);
 	dio = m.dio;
 	loopback_rcu_read_lock();
