@@ -3,27 +3,27 @@ loopbackincludedir = $(includedir)/loopback
 loopbackinclude_HEADERS = include/loopback/memory.h
 
 libloopback_libloopback_la_SOURCES = \
-	libloopback/internal.h \
+	libloopback/memory/internal.h \
 	libloopback/tsan.h \
-	libloopback/rcu.c \
-	libloopback/region.c \
-	libloopback/region-tree.c \
-	libloopback/ram.c \
-	libloopback/transaction.c \
-	libloopback/flatview.c \
-	libloopback/dispatch.c \
-	libloopback/access.c \
-	libloopback/ldst.c \
-	libloopback/find.c \
-	libloopback/iommu.c \
-	libloopback/ram-discard.c \
-	libloopback/dirty.c \
-	libloopback/map.c \
-	libloopback/cache.c \
-	libloopback/listener.c \
-	libloopback/ioeventfd.c \
-	libloopback/coalesced.c \
-	libloopback/mtree.c
+	libloopback/memory/rcu.c \
+	libloopback/memory/region.c \
+	libloopback/memory/region-tree.c \
+	libloopback/memory/ram.c \
+	libloopback/memory/transaction.c \
+	libloopback/memory/flatview.c \
+	libloopback/memory/dispatch.c \
+	libloopback/memory/access.c \
+	libloopback/memory/ldst.c \
+	libloopback/memory/find.c \
+	libloopback/memory/iommu.c \
+	libloopback/memory/ram-discard.c \
+	libloopback/memory/dirty.c \
+	libloopback/memory/map.c \
+	libloopback/memory/cache.c \
+	libloopback/memory/listener.c \
+	libloopback/memory/ioeventfd.c \
+	libloopback/memory/coalesced.c \
+	libloopback/memory/mtree.c
 libloopback_libloopback_la_CFLAGS = $(AM_CFLAGS) $(URCU_CFLAGS) -fvisibility=hidden \
 	-fno-semantic-interposition
 libloopback_libloopback_la_LIBADD = $(GLIB_LIBS) $(URCU_LIBS)

@@ -49,7 +49,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LOOPBACK_SKIP_VM="kernel tests ran in the plain build"
 run_check build-san CFLAGS="$san" LDFLAGS="-fsanitize=address,undefined"
 # Races in the library and its tests.  liburcu and GLib's GMutex are not
-# instrumented: libloopback/internal.h models their ordering for TSan, so
+# instrumented: libloopback/memory/internal.h models their ordering for TSan, so
 # there is no suppression file.  Any report fails the test that made it.
 tsan="-O1 -g -fno-omit-frame-pointer -fsanitize=thread"
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1

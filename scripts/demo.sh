@@ -7,9 +7,9 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/build.sh" build
 input="$top/tests/data/mtree/q35.treeD"
 echo "== loopback-mtree -D $input (the region tree, QEMU's text)"
-"$top/build/tools/loopback-mtree" -D "$input"
+"$top/build/tools/loopback-mtree/loopback-mtree" -D "$input"
 echo "== loopback-mtree -f $input (the rendered flat views)"
 # the i/o regions "io" and "rtc" have children and still terminate, and the
 # PAM aliases are read-only: the text alone cannot say so (see the man page)
-"$top/build/tools/loopback-mtree" -f --terminates io --terminates rtc \
+"$top/build/tools/loopback-mtree/loopback-mtree" -f --terminates io --terminates rtc \
 	--readonly pam-rom "$input"

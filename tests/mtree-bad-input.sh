@@ -7,7 +7,7 @@
 
 : "${top_srcdir:=.}"
 : "${top_builddir:=.}"
-tool=$top_builddir/tools/loopback-mtree
+tool=$top_builddir/tools/loopback-mtree/loopback-mtree
 bad=$top_srcdir/tests/data/mtree-bad
 
 if [ ! -x "$tool" ]; then

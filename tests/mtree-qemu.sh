@@ -13,7 +13,7 @@
 
 : "${top_srcdir:=.}"
 : "${top_builddir:=.}"
-tool=$top_builddir/tools/loopback-mtree
+tool=$top_builddir/tools/loopback-mtree/loopback-mtree
 data=$top_srcdir/tests/data/mtree
 
 if [ ! -x "$tool" ]; then

@@ -1,3 +1,3 @@
-bin_PROGRAMS += tools/loopback-mtree
-tools_loopback_mtree_SOURCES = tools/loopback-mtree.c
-dist_man1_MANS += tools/loopback-mtree.1
+bin_PROGRAMS += tools/loopback-mtree/loopback-mtree
+tools_loopback_mtree_loopback_mtree_SOURCES = tools/loopback-mtree/main.c
+dist_man1_MANS += tools/loopback-mtree/loopback-mtree.1

@@ -7,7 +7,7 @@
 
 #include <glib.h>
 
-#include "tsan.h"
+#include "../tsan.h"
 
 /*
  * liburcu's inline read side, except under AddressSanitizer builds: liburcu
