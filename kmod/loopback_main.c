@@ -62,7 +62,7 @@ static int loopback_ctrl_validate(const struct loopback_create *req)
 	unsigned int i;
 
 	if (req->api_version != LOOPBACK_API_VERSION || req->flags ||
-	    req->reserved0)
+	    req->trap_size)
 		return -EINVAL;
 	for (i = 0; i < ARRAY_SIZE(req->reserved); i++)
 		if (req->reserved[i])

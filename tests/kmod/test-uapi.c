@@ -94,7 +94,7 @@ static void test_control(void)
 	BAD_CREATE("api_version 0xffffffff", c->api_version = 0xffffffff, EINVAL);
 	BAD_CREATE("flags 1", c->flags = 1, EINVAL);
 	BAD_CREATE("flags 0x80000000", c->flags = 0x80000000, EINVAL);
-	BAD_CREATE("reserved0 1", c->reserved0 = 1, EINVAL);
+	BAD_CREATE("trap_size 12", c->trap_size = 12, EINVAL);
 	for (i = 0; i < 4; i++) {
 		snprintf(msg, sizeof(msg), "reserved[%d] 1", i);
 		BAD_CREATE(msg, c->reserved[i] = 1, EINVAL);

@@ -25,7 +25,12 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define LOOPBACK_API_VERSION		1
+/*
+ * 2: LOOPBACK_GET_FEATURES, trap_size, LOOPBACK_DEV_WINDOW_FD,
+ *    LOOPBACK_DEV_REMOVE; the output fields of struct loopback_create must
+ *    be 0 on input.  LOOPBACK_CREATE accepts any version from 1 to this.
+ */
+#define LOOPBACK_API_VERSION		2
 
 /* ioctl type byte; unused by the kernel's drivers as of 6.12 */
 #define LOOPBACK_IOCTL_TYPE		0xBE
@@ -37,6 +42,7 @@
 #define LOOPBACK_MIN_WINDOW_SIZE	(64ULL << 10)
 #define LOOPBACK_MAX_WINDOW_SIZE	(1ULL << 30)
 #define LOOPBACK_NAME_LEN		32
+#define LOOPBACK_MAX_TRAP_SIZE		256	/* struct loopback_create.trap_size */
 
 /*
  * Guest-physical layout of every device: the virtio-mmio register block
@@ -54,9 +60,28 @@
  */
 #define LOOPBACK_GET_API_VERSION	_IOR(LOOPBACK_IOCTL_TYPE, 0x00, __u64)
 
+/* LOOPBACK_GET_FEATURES bits: what this module implements. */
+#define LOOPBACK_F_WINDOW_FD	(1ULL << 0)	/* LOOPBACK_DEV_WINDOW_FD */
+#define LOOPBACK_F_REMOVE	(1ULL << 1)	/* LOOPBACK_DEV_REMOVE */
+#define LOOPBACK_F_TRAP_SIZE	(1ULL << 2)	/* loopback_create.trap_size */
+#define LOOPBACK_F_RO_RINGS	(1ULL << 3)	/* see below */
+#define LOOPBACK_F_INFLIGHT	(1ULL << 4)	/* see below */
+
+/**
+ * LOOPBACK_GET_FEATURES - the LOOPBACK_F_* bits the running module offers
+ *
+ * Writes a __u64 of LOOPBACK_F_* bits.  LOOPBACK_F_RO_RINGS: descriptor
+ * tables and available rings are read-only in every user mapping, and each
+ * used ring has pages of its own.  LOOPBACK_F_INFLIGHT: when a device
+ * breaks, the kernel fails exactly the buffers it had not returned, in any
+ * completion order.  Bits the caller does not know must be ignored.
+ */
+#define LOOPBACK_GET_FEATURES		_IOR(LOOPBACK_IOCTL_TYPE, 0x02, __u64)
+
 /**
  * struct loopback_create - argument of LOOPBACK_CREATE
- * @api_version: in: LOOPBACK_API_VERSION the caller was built for
+ * @api_version: in: LOOPBACK_API_VERSION the caller was built for,
+ *	1..LOOPBACK_API_VERSION of the module
  * @flags: in: none defined yet, must be 0
  * @device_id: in: virtio device id (1 net, 2 block, 4 entropy, ...), not 0
  * @vendor_id: in: virtio vendor id reported to the driver
@@ -65,14 +90,22 @@
  * @num_queues: in: 1..LOOPBACK_MAX_QUEUES
  * @max_queue_size: in: power of two, 2..LOOPBACK_MAX_QUEUE_SIZE
  * @config_size: in: bytes of device config space, 0..LOOPBACK_MAX_CONFIG_SIZE
- * @reserved0: must be 0
+ * @trap_size: in: bytes of each struct loopback_trap record that read()
+ *	returns: 0 for 32 (API 1's record), else a multiple of 8 from 32 to
+ *	LOOPBACK_MAX_TRAP_SIZE; bytes past the module's record read as 0
  * @config: in: user pointer to @config_size bytes of initial config space
  * @window_size: in: DMA window bytes, a multiple of the page size,
  *	LOOPBACK_MIN_WINDOW_SIZE..LOOPBACK_MAX_WINDOW_SIZE
- * @regs_base: out: guest-physical base of the register block
- * @window_base: out: guest-physical base of the DMA window
- * @name: out: NUL-terminated name of the virtio device ("loopback0", ...)
+ * @regs_base: out (0 on input): guest-physical base of the register block
+ * @window_base: out (0 on input): guest-physical base of the DMA window
+ * @name: out (all 0 on input): NUL-terminated name of the virtio device
+ *	("loopback0", ...)
  * @reserved: must be 0
+ *
+ * Device classes: entropy (4), block (2) and network (1) without a
+ * control queue (none of the features that need VIRTIO_NET_F_CTRL_VQ) are
+ * allowed; any other @device_id fails with -EPERM unless the administrator
+ * allowed it with the module parameter extra_device_ids.
  *
  * Creates a device owned by the returned file descriptor (O_CLOEXEC; the
  * ioctl's return value).  The virtio device is registered, and the host's
@@ -88,7 +121,7 @@ struct loopback_create {
 	__u32 num_queues;
 	__u32 max_queue_size;
 	__u32 config_size;
-	__u32 reserved0;
+	__u32 trap_size;
 	__u64 config;
 	__u64 window_size;
 	__u64 regs_base;
@@ -113,7 +146,8 @@ struct loopback_create {
  *
  * Every trap except a posted one waits for a reply: the driver sleeps until
  * then, or until the module's trap timeout breaks the device.  QueueNotify
- * writes without an ioeventfd arrive posted.
+ * writes without an ioeventfd arrive posted.  read() returns whole records
+ * of the trap_size agreed at create; this struct is their first 32 bytes.
  */
 struct loopback_trap {
 	__u64 id;
@@ -262,6 +296,60 @@ struct loopback_config {
 
 #define LOOPBACK_DEV_SET_CONFIG	_IOW(LOOPBACK_IOCTL_TYPE, 0x14, struct loopback_config)
 
+/* struct loopback_window_fd.flags */
+#define LOOPBACK_WINDOW_FD_CLOEXEC	(1U << 0)	/* O_CLOEXEC on the new fd */
+
+/**
+ * struct loopback_window_fd - argument of LOOPBACK_DEV_WINDOW_FD
+ * @flags: in: LOOPBACK_WINDOW_FD_*
+ * @reserved0: must be 0
+ * @window_base: out: guest-physical address of file offset 0
+ * @window_size: out: bytes of the window (also the file's st_size)
+ * @reserved: must be 0
+ *
+ * Returns a new fd (the ioctl's return value) that maps the DMA window
+ * and nothing else: mmap(MAP_SHARED) at file offset 0 maps the window's
+ * first byte.  It answers no trap and takes no ioctl, so it can be handed
+ * to a process (a vhost-user back end) that may only touch the window.
+ * It does not keep the device alive.  When the device breaks or goes,
+ * every mapping of its window is revoked: in the process that created the
+ * device a later access raises SIGBUS; in any other process the window's
+ * pages are replaced by a scratch page, so its accesses reach nothing.
+ */
+struct loopback_window_fd {
+	__u32 flags;
+	__u32 reserved0;
+	__u64 window_base;
+	__u64 window_size;
+	__u64 reserved[2];
+};
+
+#define LOOPBACK_DEV_WINDOW_FD	_IOWR(LOOPBACK_IOCTL_TYPE, 0x15, struct loopback_window_fd)
+
+/**
+ * struct loopback_remove - argument of LOOPBACK_DEV_REMOVE
+ * @timeout_ms: in: how long the driver's removal may take before the
+ *	device breaks; 0 for the module's trap_timeout_ms
+ * @flags: in: none defined yet, must be 0
+ * @reserved: must be 0
+ *
+ * Orderly unplug: removes the virtio device while the device model keeps
+ * serving it, so that the driver's own teardown (a file system's
+ * writeback in del_gendisk, say) still completes.  The ioctl starts the
+ * removal and returns; traps keep arriving until it is over.  Then poll()
+ * reports EPOLLHUP and read() returns 0.  If the driver has not finished
+ * within @timeout_ms, the device breaks (EPOLLERR) and the removal ends
+ * as on close().  -EALREADY if a removal was already started, -EIO if the
+ * device is broken.  After it, only GET_INFO and WINDOW_FD still work.
+ */
+struct loopback_remove {
+	__u32 timeout_ms;
+	__u32 flags;
+	__u64 reserved;
+};
+
+#define LOOPBACK_DEV_REMOVE	_IOW(LOOPBACK_IOCTL_TYPE, 0x16, struct loopback_remove)
+
 /* Sizes are part of the ABI. */
 #if defined(__KERNEL__)
 #define __LOOPBACK_ASSERT(expr, msg) static_assert(expr, msg)
@@ -279,6 +367,8 @@ __LOOPBACK_ASSERT(sizeof(struct loopback_ioeventfd) == 32, "loopback_ioeventfd")
 __LOOPBACK_ASSERT(sizeof(struct loopback_irqfd) == 16, "loopback_irqfd");
 __LOOPBACK_ASSERT(sizeof(struct loopback_interrupt) == 8, "loopback_interrupt");
 __LOOPBACK_ASSERT(sizeof(struct loopback_config) == 24, "loopback_config");
+__LOOPBACK_ASSERT(sizeof(struct loopback_window_fd) == 40, "loopback_window_fd");
+__LOOPBACK_ASSERT(sizeof(struct loopback_remove) == 16, "loopback_remove");
 #undef __LOOPBACK_ASSERT
 #endif
 
