@@ -1,6 +1,9 @@
 lib_LTLIBRARIES = libloopback/libloopback.la
 loopbackincludedir = $(includedir)/loopback
-loopbackinclude_HEADERS = include/loopback/memory.h
+loopbackinclude_HEADERS = include/loopback/loopback.h \
+	include/loopback/memory.h \
+	include/loopback/device.h \
+	include/loopback/virtio.h
 
 libloopback_libloopback_la_SOURCES = \
 	libloopback/memory/internal.h \
@@ -24,9 +27,9 @@ libloopback_libloopback_la_SOURCES = \
 	libloopback/memory/ioeventfd.c \
 	libloopback/memory/coalesced.c \
 	libloopback/memory/mtree.c
-libloopback_libloopback_la_CFLAGS = $(AM_CFLAGS) $(URCU_CFLAGS) -fvisibility=hidden \
+libloopback_libloopback_la_CFLAGS = $(AM_CFLAGS) $(URCU_CFLAGS) $(UDEV_CFLAGS) -fvisibility=hidden \
 	-fno-semantic-interposition
-libloopback_libloopback_la_LIBADD = $(GLIB_LIBS) $(URCU_LIBS)
+libloopback_libloopback_la_LIBADD = $(GLIB_LIBS) $(URCU_LIBS) $(UDEV_LIBS)
 libloopback_libloopback_la_LDFLAGS = -version-info 0:0:0 \
 	-Wl,--version-script=$(srcdir)/libloopback/libloopback.sym \
 	$(NO_UNDEFINED_LDFLAGS) -Wl,-Bsymbolic-functions
@@ -35,3 +38,7 @@ EXTRA_DIST += libloopback/libloopback.sym
 
 pkgconfigdir = $(libdir)/pkgconfig
 pkgconfig_DATA = libloopback/libloopback.pc
+
+# one file per layer: each adds its sources to the library
+include $(srcdir)/libloopback/device/local.mk
+include $(srcdir)/libloopback/virtio/local.mk

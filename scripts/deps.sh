@@ -6,7 +6,8 @@ set -eu
 # clang and libclang-rt-dev (its sanitizer runtimes, only recommended by
 # clang): the ThreadSanitizer build; Debian 12 has clang 14.
 PACKAGES="build-essential autoconf automake libtool pkg-config
-	libglib2.0-dev liburcu-dev clang libclang-rt-dev"
+	libglib2.0-dev liburcu-dev libudev-dev liburing-dev
+	clang libclang-rt-dev"
 
 missing=""
 for p in $PACKAGES; do

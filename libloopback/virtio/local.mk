@@ -1,0 +1,2 @@
+# libloopback/virtio/: the virtio-mmio model and virtqueues
+libloopback_libloopback_la_SOURCES +=
