@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench.h"
 
@@ -42,6 +43,9 @@ static void print_help(FILE *out, const char *prog)
 	for (i = 0; i < ARRAY_SIZE(commands); i++)
 		fprintf(out, "  %-10s %s\n", commands[i].name,
 			commands[i].summary);
+	fprintf(out, "  %-10s %s\n", "blk",
+		"block I/O with fio in one VM: loopback, loop, VDUSE, null_blk\n"
+		"             (runs bench/blk-vm.sh; its options: blk --help)");
 	fprintf(out,
 		"\n"
 		"Options:\n"
@@ -158,6 +162,14 @@ int main(int argc, char **argv)
 	    !strcmp(argv[1], "help")) {
 		print_help(stdout, prog);
 		return 0;
+	}
+	/* a VM run, driven by a script of its own */
+	if (!strcmp(argv[1], "blk")) {
+		argv[1] = LOOPBACK_SRCDIR "/bench/blk-vm.sh";
+		execv(argv[1], argv + 1);
+		fprintf(stderr, "%s: cannot run %s: %s\n", prog, argv[1],
+			strerror(errno));
+		return 1;
 	}
 	for (i = 0; i < ARRAY_SIZE(commands); i++)
 		if (!strcmp(argv[1], commands[i].name))

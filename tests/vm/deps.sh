@@ -20,6 +20,11 @@ PACKAGES=(
 	libelf1           # objtool (linux-kbuild)
 	libssl3           # sign-file (linux-kbuild)
 	bc
+	dwarves           # pahole: BTF for modules built against 6.12 kernels
+	fio               # block I/O with verification, in guests and benchmarks
+	e2fsprogs         # mkfs.ext4 and e2fsck in guests
+	iproute2          # vdpa: binds VDUSE devices in the 6.12 guest
+	qemu-system-common # qemu-storage-daemon: vhost-user and VDUSE peers
 )
 
 update=0

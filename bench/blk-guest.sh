@@ -1,0 +1,153 @@
+# Runs inside the benchmark VM (busybox sh, see bench/blk-vm.sh): 4 KiB
+# random reads and writes at QD1 and QD32 with fio on each block device
+# that can be set up here, all backed by one image on one tmpfs, and prints
+# a table of IOPS with the ratios the targets are stated in.
+#
+# Environment (set by blk-vm.sh through /root/bench.env):
+#   RUNTIME   seconds per fio job (default 6)
+#   IMG_MB    image size in MiB (default 256)
+set -u
+[ -f /root/bench.env ] && . /root/bench.env
+RUNTIME=${RUNTIME:-6}
+IMG_MB=${IMG_MB:-256}
+
+log() { echo "bench: $*"; }
+
+# no udev here to load drivers by modalias
+modprobe virtio_blk
+
+mkdir -p /mnt/t
+mount -t tmpfs -o size=$((IMG_MB + 64))m tmpfs /mnt/t || exit 1
+img=/mnt/t/disk.img
+# written, not sparse: every target reads real pages
+dd if=/dev/zero of="$img" bs=1M count="$IMG_MB" 2>/dev/null || exit 1
+
+# fio_iops DEV RW DEPTH: prints the job's IOPS (terse format v3: field 8 is
+# read IOPS, field 49 write IOPS)
+fio_iops() {
+	out=$(fio --name=b --filename="$1" --direct=1 --ioengine=libaio \
+		--rw="$2" --bs=4k --iodepth="$3" --runtime="$RUNTIME" \
+		--time_based --size="$((IMG_MB / 2))m" --randrepeat=0 \
+		--minimal 2>/tmp/fio.err) || { cat /tmp/fio.err >&2; echo 0; return; }
+	case $2 in
+	randread) echo "$out" | awk -F';' '{ print $8 }' ;;
+	*) echo "$out" | awk -F';' '{ print $49 }' ;;
+	esac
+}
+
+# wait_for PATH SECONDS
+wait_for() {
+	n=0
+	while [ ! -e "$1" ] && [ "$n" -lt "$(($2 * 10))" ]; do
+		sleep 0.1
+		n=$((n + 1))
+	done
+	[ -e "$1" ]
+}
+
+# the newest /dev/vdX
+newest_vd() {
+	ls /dev/vd? 2>/dev/null | tail -n 1
+}
+
+results=/tmp/results
+: >"$results"
+measure() { # NAME DEV
+	for rw in randread randwrite; do
+		for qd in 1 32; do
+			iops=$(fio_iops "$2" "$rw" "$qd")
+			log "$1 $rw qd$qd: $iops IOPS"
+			echo "$1 $rw $qd $iops" >>"$results"
+		done
+	done
+}
+
+# null_blk: no image, the ceiling
+if modprobe null_blk nr_devices=1 queue_mode=2 gb=1 2>/dev/null &&
+	wait_for /dev/nullb0 5; then
+	measure null_blk /dev/nullb0
+	rmmod null_blk
+else
+	log "null_blk: not available in this kernel"
+fi
+
+# loop on the image
+modprobe loop 2>/dev/null
+if dev=$(losetup -f) && losetup "$dev" "$img"; then
+	measure loop "$dev"
+	losetup -d "$dev"
+else
+	log "loop: could not be set up"
+fi
+
+# VDUSE served by qemu-storage-daemon, bound to virtio_blk via virtio_vdpa
+if modprobe vduse 2>/dev/null && modprobe virtio_vdpa 2>/dev/null &&
+	command -v qemu-storage-daemon >/dev/null; then
+	qemu-storage-daemon \
+		--blockdev driver=file,node-name=f0,filename="$img" \
+		--export type=vduse-blk,id=v0,node-name=f0,name=bench0,num-queues=1,queue-size=256,writable=on \
+		>/tmp/qsd.log 2>&1 &
+	qsd=$!
+	if wait_for /dev/vduse/bench0 20 &&
+		before=$(newest_vd) &&
+		vdpa dev add name bench0 mgmtdev vduse &&
+		n=0 && while [ "$(newest_vd)" = "$before" ] && [ $n -lt 100 ]; do
+			sleep 0.1
+			n=$((n + 1))
+		done && [ "$(newest_vd)" != "$before" ]; then
+		measure vduse "$(newest_vd)"
+		vdpa dev del bench0
+	else
+		log "VDUSE: the device did not appear"
+		cat /tmp/qsd.log
+	fi
+	kill "$qsd" 2>/dev/null
+	wait "$qsd" 2>/dev/null
+else
+	log "VDUSE: not available (the 6.1 kernel has none: use LOOPBACK_VM_ABI=6.12.N+deb12)"
+fi
+
+# loopback's built-in blk, served by loopback-adapter
+if command -v loopback-adapter >/dev/null && modprobe loopback 2>/dev/null; then
+	loopback-adapter --device blk,file="$img",num-queues=1,queue-size=256 \
+		>/tmp/adapter.out 2>/tmp/adapter.err &
+	adapter=$!
+	n=0
+	while ! grep -q ' blk /dev/' /tmp/adapter.out && [ $n -lt 200 ]; do
+		sleep 0.1
+		n=$((n + 1))
+	done
+	dev=$(awk '$2 == "blk" { print $3; exit }' /tmp/adapter.out)
+	if [ -n "$dev" ] && [ -b "$dev" ]; then
+		measure loopback "$dev"
+	else
+		log "loopback: the adapter gave no block device"
+		cat /tmp/adapter.err
+	fi
+	kill -TERM "$adapter" 2>/dev/null
+	wait "$adapter" 2>/dev/null
+else
+	log "loopback: loopback-adapter or loopback.ko is not here"
+fi
+
+echo "== 4 KiB random I/O, IOPS (fio libaio O_DIRECT, ${RUNTIME} s per job; $(uname -r), $(nproc) vCPU TCG)"
+awk '
+{ v[$1 " " $2 " " $3] = $4; if (!($1 in seen)) { seen[$1] = 1; order[n++] = $1 } }
+END {
+	printf "%-10s %10s %10s %10s %10s\n", "target", "read QD1", "read QD32", "write QD1", "write QD32"
+	for (i = 0; i < n; i++) {
+		t = order[i]
+		printf "%-10s %10d %10d %10d %10d\n", t, v[t " randread 1"], v[t " randread 32"], v[t " randwrite 1"], v[t " randwrite 32"]
+	}
+	if (("loopback randread 1") in v) {
+		split("randread randwrite", rws, " ")
+		for (r = 1; r <= 2; r++) for (q = 1; q <= 32; q += 31) {
+			k = rws[r] " " q
+			if (v["loop " k] > 0)
+				printf "loopback / loop   %-12s QD%-2d %.2f (target >= 0.5)\n", rws[r], q, v["loopback " k] / v["loop " k]
+			if (v["vduse " k] > 0)
+				printf "loopback / VDUSE  %-12s QD%-2d %.2f%s\n", rws[r], q, v["loopback " k] / v["vduse " k], (q == 1 ? " (target >= 3 at QD1)" : "")
+		}
+	}
+}' "$results"
+exit 0

@@ -1,0 +1,68 @@
+#!/bin/bash
+# Block-device benchmark in one VM: loopback's built-in blk against the
+# loop device, VDUSE + qemu-storage-daemon and null_blk, with fio, on
+# Debian's 6.12 guest kernel (which has VDUSE, loop and null_blk as
+# modules).  Every target serves the same image on the same tmpfs.
+#
+#   bench/blk-vm.sh [--runtime SEC] [--image-mb MB] [--keep]
+#
+# Environment: LOOPBACK_VM_ABI (default: the newest 6.12 cloud kernel apt
+# knows), LOOPBACK_BUILDDIR (where loopback-adapter was built, default
+# build/).  Under TCG every user/kernel crossing is slow and runs vary: only
+# compare figures of one run.  Nothing here fails on a slow result.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+
+runtime=6
+image_mb=256
+keep=()
+while [ $# -gt 0 ]; do
+	case $1 in
+	--runtime) runtime=$2; shift 2 ;;
+	--image-mb) image_mb=$2; shift 2 ;;
+	--keep) keep=(--keep); shift ;;
+	-h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "blk-vm.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
+	esac
+done
+for n in "$runtime" "$image_mb"; do
+	case $n in '' | *[!0-9]* | 0) echo "blk-vm.sh: not a positive number: '$n'" >&2; exit 2 ;; esac
+done
+
+# fio, qemu-storage-daemon, vdpa, and pahole for the 6.12 module build
+"$top/tests/vm/deps.sh"
+
+if [ -z "${LOOPBACK_VM_ABI:-}" ]; then
+	LOOPBACK_VM_ABI=$(apt-cache search --names-only \
+		'^linux-image-6\.12\.[0-9]+\+deb12-cloud-amd64-unsigned$' |
+		sed -n 's/^linux-image-\(6\.12\.[0-9]*+deb12\)-cloud.*/\1/p' |
+		sort -t. -k3,3n | tail -n 1)
+	[ -n "$LOOPBACK_VM_ABI" ] || {
+		echo "blk-vm.sh: apt knows no 6.12 cloud kernel (apt-get update?)" >&2
+		exit 1
+	}
+fi
+export LOOPBACK_VM_ABI
+echo "blk-vm.sh: guest kernel $LOOPBACK_VM_ABI"
+
+binaries=(--binary "$(command -v fio)" --binary "$(command -v qemu-storage-daemon)")
+binaries+=(--binary "$(PATH=$PATH:/usr/sbin:/sbin command -v vdpa)")
+builddir=${LOOPBACK_BUILDDIR:-$top/build}
+adapter=$builddir/tools/loopback-adapter/loopback-adapter
+if [ -x "$adapter" ]; then
+	binaries+=(--binary "$adapter")
+else
+	echo "blk-vm.sh: no $adapter: the loopback row is left out"
+fi
+
+env_file=$(mktemp)
+trap 'rm -f "$env_file"' EXIT
+printf 'RUNTIME=%s\nIMG_MB=%s\n' "$runtime" "$image_mb" >"$env_file"
+
+exec "$top/tests/vm/run" --script "$here/blk-guest.sh" \
+	--file "$env_file:/root/bench.env" \
+	"${binaries[@]}" \
+	--guest-module null_blk --guest-module loop --guest-module vduse \
+	--guest-module vdpa --guest-module virtio_vdpa \
+	--memory $((1024 + image_mb * 2)) --timeout 900 "${keep[@]}"
