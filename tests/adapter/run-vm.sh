@@ -1,0 +1,80 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# loopback-adapter end to end, in a QEMU guest: builds loopback.ko for the
+# guest kernel, boots it with the built adapter, fio, mkfs.ext4 and e2fsck,
+# runs tests/adapter/vm-adapter.sh and relays its TAP.
+#
+#   tests/adapter/run-vm.sh [-o OUTDIR]
+#
+# OUTDIR (default $LOOPBACK_VM_OUT/adapter, else build/kmod-tests/adapter)
+# keeps the module build and the console.  LOOPBACK_BUILDDIR says where
+# loopback-adapter was built (default: the top builddir, else build/).
+# With LOOPBACK_SKIP_VM=REASON set, the run is skipped ("1..0 # SKIP").
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+top=$(cd "${top_srcdir:-$here/../..}" && pwd)
+out=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-o) out=${2:?-o needs a directory}; shift 2 ;;
+	-h | --help) sed -n '3,12s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	*) echo "run-vm.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+done
+if [ -n "${LOOPBACK_SKIP_VM:-}" ]; then
+	echo "1..0 # SKIP $LOOPBACK_SKIP_VM"
+	exit 0
+fi
+vm_out=${LOOPBACK_VM_OUT:-$top/build/kmod-tests}
+out=${out:-$vm_out/adapter}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+builddir=${LOOPBACK_BUILDDIR:-${top_builddir:-$top/build}}
+builddir=$(cd "$builddir" && pwd)
+
+adapter=$builddir/tools/loopback-adapter/loopback-adapter
+if [ ! -x "$adapter" ]; then
+	echo "1..1"
+	echo "not ok 1 - no $adapter: build the tree first"
+	exit 1
+fi
+
+"$top/tests/vm/deps.sh" >/dev/null
+PATH=$PATH:/usr/sbin:/sbin
+echo "1..2"
+if ko=$("$top/tests/vm/build-module" -o "$out/kmod" 2>"$out/build-module.log"); then
+	ko=$(printf '%s\n' "$ko" | grep '/loopback\.ko$' | head -n 1)
+fi
+if [ -z "${ko:-}" ] || [ ! -f "$ko" ]; then
+	echo "not ok 1 - build loopback.ko against the guest kernel"
+	tail -n 40 "$out/build-module.log" | sed 's/^/# /'
+	echo "not ok 2 - vm-adapter (not run)"
+	exit 1
+fi
+echo "ok 1 - build loopback.ko against the guest kernel ($ko)"
+
+bins=()
+for b in "$adapter" "$(command -v fio)" "$(command -v mkfs.ext4)" \
+	"$(command -v e2fsck)"; do
+	bins+=(--binary "$b")
+done
+"$top/tests/vm/run" --module "$ko" "${bins[@]}" \
+	--guest-module ext4 --memory 1536 \
+	--script "$here/vm-adapter.sh" --timeout "${LOOPBACK_VM_TIMEOUT:-600}" \
+	--log "$out/vm-adapter.console" >"$out/vm-adapter.out" 2>&1
+st=$?
+verdict=$(grep -a '^run: \(PASS\|FAIL\|SKIP\)' "$out/vm-adapter.out" | tail -n 1)
+if [ "$st" -eq 0 ]; then
+	echo "ok 2 - vm-adapter ${verdict#run: }"
+else
+	echo "not ok 2 - vm-adapter ${verdict#run: }"
+fi
+# the guest's lines, kernel messages left out
+grep -avE '^\[ *[0-9]+\.[0-9]+\]' "$out/vm-adapter.out" | sed 's/^/#   /'
+if [ "$st" -ne 0 ]; then
+	echo "# failures:"
+	grep -aE '^(not ok|Bail out!)|^run: FAIL' "$out/vm-adapter.out" | sed 's/^/#   >> /'
+	echo "# full console: $out/vm-adapter.console"
+fi
+[ "$st" -eq 0 ]
