@@ -55,7 +55,16 @@ tsan="-O1 -g -fno-omit-frame-pointer -fsanitize=thread"
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 run_check build-tsan CC=clang CFLAGS="$tsan" LDFLAGS="-fsanitize=thread"
 
-# the TAP results of the three builds
+# make install, distcheck, DKMS, the Debian packages (scripts/check-install.sh)
+echo "== install checks"
+mkdir -p "$top/build-install"
+tap=$top/build-install/check-install.tap
+"$top/scripts/check-install.sh" >"$tap" 2>&1 || status=1
+cat "$tap"
+passed=$((passed + $(grep -c '^ok ' "$tap" || true)))
+failed=$((failed + $(grep -c '^not ok ' "$tap" || true)))
+
+# the TAP results of the three builds and the install checks
 echo "checks: $passed passed, $failed failed, $skipped skipped"
 [ "$passed" -gt 0 ] || status=1
 exit $status

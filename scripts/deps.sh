@@ -1,6 +1,10 @@
 #!/bin/sh
 # Installs what building and testing loopback needs on Debian 12.
-# Every package the project uses is named here, and only here.
+# Every package the project uses is named here, and only here (the VM
+# tests' own are in tests/vm/deps.sh).
+#
+#   scripts/deps.sh              build and test the tree
+#   scripts/deps.sh --install    also what scripts/check-install.sh uses
 set -eu
 
 # clang and libclang-rt-dev (its sanitizer runtimes, only recommended by
@@ -8,6 +12,11 @@ set -eu
 PACKAGES="build-essential autoconf automake libtool pkg-config
 	libglib2.0-dev liburcu-dev libudev-dev liburing-dev
 	clang libclang-rt-dev"
+# DKMS, Debian packaging and a clean chroot to install the packages into
+if [ "${1:-}" = --install ]; then
+	PACKAGES="$PACKAGES dkms dh-dkms debhelper dpkg-dev fakeroot lintian
+	debootstrap pkgconf xz-utils binutils"
+fi
 
 missing=""
 for p in $PACKAGES; do
