@@ -18,7 +18,9 @@ check_PROGRAMS += \
 	tests/test-ioeventfd \
 	tests/test-coalesced \
 	tests/test-stress \
-	tests/test-stress-features
+	tests/test-stress-features \
+	tests/test-virtio \
+	tests/test-virtqueue
 
 tests_test_region_SOURCES = tests/test-region.c tests/testutil.c tests/testutil.h
 tests_test_render_SOURCES = tests/test-render.c tests/testutil.c tests/testutil.h
@@ -35,6 +37,9 @@ tests_test_ioeventfd_SOURCES = tests/test-ioeventfd.c tests/trace-listener.h tes
 tests_test_coalesced_SOURCES = tests/test-coalesced.c tests/trace-listener.h tests/testutil.c tests/testutil.h
 tests_test_stress_SOURCES = tests/test-stress.c tests/stress-util.h
 tests_test_stress_features_SOURCES = tests/test-stress-features.c tests/stress-util.h
+VDRV_SOURCES = tests/virtio-driver.c tests/virtio-driver.h tests/testutil.c tests/testutil.h
+tests_test_virtio_SOURCES = tests/test-virtio.c $(VDRV_SOURCES)
+tests_test_virtqueue_SOURCES = tests/test-virtqueue.c $(VDRV_SOURCES)
 
 TESTS += \
 	tests/test-region \
@@ -52,6 +57,8 @@ TESTS += \
 	tests/test-coalesced \
 	tests/test-stress \
 	tests/test-stress-features \
+	tests/test-virtio \
+	tests/test-virtqueue \
 	tests/mtree-qemu.sh \
 	tests/mtree-bad-input.sh \
 	tests/kmod/run-vm.sh
