@@ -20,7 +20,8 @@ check_PROGRAMS += \
 	tests/test-stress \
 	tests/test-stress-features \
 	tests/test-virtio \
-	tests/test-virtqueue
+	tests/test-virtqueue \
+	tests/fuzz-virtqueue
 
 tests_test_region_SOURCES = tests/test-region.c tests/testutil.c tests/testutil.h
 tests_test_render_SOURCES = tests/test-render.c tests/testutil.c tests/testutil.h
@@ -40,6 +41,17 @@ tests_test_stress_features_SOURCES = tests/test-stress-features.c tests/stress-u
 VDRV_SOURCES = tests/virtio-driver.c tests/virtio-driver.h tests/testutil.c tests/testutil.h
 tests_test_virtio_SOURCES = tests/test-virtio.c $(VDRV_SOURCES)
 tests_test_virtqueue_SOURCES = tests/test-virtqueue.c $(VDRV_SOURCES)
+tests_fuzz_virtqueue_SOURCES = tests/fuzz-virtqueue.c $(VDRV_SOURCES)
+
+# ./configure --enable-fuzzer CC=clang: the same parser fuzz as a libFuzzer
+# target (run: tests/fuzz-virtqueue-libfuzzer tests/data/virtqueue-corpus)
+if ENABLE_FUZZER
+noinst_PROGRAMS += tests/fuzz-virtqueue-libfuzzer
+tests_fuzz_virtqueue_libfuzzer_SOURCES = tests/fuzz-virtqueue.c $(VDRV_SOURCES)
+tests_fuzz_virtqueue_libfuzzer_CPPFLAGS = $(AM_CPPFLAGS) -DLB_LIBFUZZER
+tests_fuzz_virtqueue_libfuzzer_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer
+tests_fuzz_virtqueue_libfuzzer_LDFLAGS = -fsanitize=fuzzer
+endif
 
 TESTS += \
 	tests/test-region \
@@ -59,6 +71,7 @@ TESTS += \
 	tests/test-stress-features \
 	tests/test-virtio \
 	tests/test-virtqueue \
+	tests/fuzz-virtqueue \
 	tests/mtree-qemu.sh \
 	tests/mtree-bad-input.sh \
 	tests/kmod/run-vm.sh
