@@ -186,19 +186,6 @@ static bool fault(GRand *r, int n)
 	return noisy && g_rand_int_range(r, 0, n) == 0;
 }
 
-static void put_desc(uint8_t *p, uint64_t addr, uint32_t len, uint16_t flags,
-		     uint16_t next)
-{
-	addr = GUINT64_TO_LE(addr);
-	len = GUINT32_TO_LE(len);
-	flags = GUINT16_TO_LE(flags);
-	next = GUINT16_TO_LE(next);
-	memcpy(p, &addr, 8);
-	memcpy(p + 8, &len, 4);
-	memcpy(p + 12, &flags, 2);
-	memcpy(p + 14, &next, 2);
-}
-
 /* An address: mostly a buffer in the data area, sometimes anything. */
 static uint64_t rand_addr(GRand *r, uint32_t len)
 {
@@ -256,7 +243,7 @@ static GByteArray *generate(GRand *r)
 		unsigned int first = head;
 
 		if (indirect) {
-			put_desc(win + DESC_OFF + 16 * head, VDRV_WINDOW + table,
+			vdrv_encode_desc(win + DESC_OFF + 16 * head, VDRV_WINDOW + table,
 				 16 * len, LOOPBACK_VRING_DESC_F_INDIRECT, 0);
 			base = win + table;
 			first = 0;
@@ -274,7 +261,7 @@ static GByteArray *generate(GRand *r)
 				fl ^= 1u << g_rand_int_range(r, 0, 3);
 			if (fault(r, 24))
 				nx = g_rand_int_range(r, 0, num + 2);
-			put_desc(base + 16 * at, rand_addr(r, l), l, fl, nx);
+			vdrv_encode_desc(base + 16 * at, rand_addr(r, l), l, fl, nx);
 		}
 		if (!indirect)
 			next += len;

@@ -21,7 +21,9 @@ check_PROGRAMS += \
 	tests/test-stress-features \
 	tests/test-virtio \
 	tests/test-virtqueue \
-	tests/fuzz-virtqueue
+	tests/fuzz-virtqueue \
+	tests/test-adapter-blk \
+	tests/test-adapter-rng
 
 tests_test_region_SOURCES = tests/test-region.c tests/testutil.c tests/testutil.h
 tests_test_render_SOURCES = tests/test-render.c tests/testutil.c tests/testutil.h
@@ -42,6 +44,11 @@ VDRV_SOURCES = tests/virtio-driver.c tests/virtio-driver.h tests/testutil.c test
 tests_test_virtio_SOURCES = tests/test-virtio.c $(VDRV_SOURCES)
 tests_test_virtqueue_SOURCES = tests/test-virtqueue.c $(VDRV_SOURCES)
 tests_fuzz_virtqueue_SOURCES = tests/fuzz-virtqueue.c $(VDRV_SOURCES)
+# the adapter's built-in devices, linked from their convenience library
+tests_test_adapter_blk_SOURCES = tests/test-adapter-blk.c $(VDRV_SOURCES)
+tests_test_adapter_blk_LDADD = tools/loopback-adapter/libadapter-devices.la $(LDADD)
+tests_test_adapter_rng_SOURCES = tests/test-adapter-rng.c $(VDRV_SOURCES)
+tests_test_adapter_rng_LDADD = tools/loopback-adapter/libadapter-devices.la $(LDADD)
 
 # ./configure --enable-fuzzer CC=clang: the same parser fuzz as a libFuzzer
 # target (run: tests/fuzz-virtqueue-libfuzzer tests/data/virtqueue-corpus)
@@ -72,6 +79,8 @@ TESTS += \
 	tests/test-virtio \
 	tests/test-virtqueue \
 	tests/fuzz-virtqueue \
+	tests/test-adapter-blk \
+	tests/test-adapter-rng \
 	tests/mtree-qemu.sh \
 	tests/mtree-bad-input.sh \
 	tests/kmod/run-vm.sh

@@ -318,8 +318,8 @@ static void test_queues_served_by_their_own_threads(void)
 
 				vdrv_publish(d, q, vdrv_chain(d, q, b, 2));
 			}
-			/* interrupt me past what I have read, as Linux does */
-			vdrv_set_used_event(d, q, d->q[q].last_used);
+			/* interrupt me once all are done (a delayed callback) */
+			vdrv_set_used_event(d, q, d->q[q].avail_idx - 1);
 			vdrv_kick(d, q);
 		}
 		for (unsigned int q = 0; q < 2; q++) {

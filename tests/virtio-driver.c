@@ -197,10 +197,9 @@ static uint16_t vdrv_get16(const void *p)
 	return GUINT16_FROM_LE(v);
 }
 
-void vdrv_set_desc(Vdrv *d, unsigned int q, uint64_t table, unsigned int i,
-		   uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
+void vdrv_encode_desc(uint8_t *p, uint64_t addr, uint32_t len,
+		      uint16_t flags, uint16_t next)
 {
-	uint8_t *p = vdrv_ptr(d, (table ? table : d->q[q].desc) + 16 * i);
 	uint64_t a = GUINT64_TO_LE(addr);
 	uint32_t l = GUINT32_TO_LE(len);
 
@@ -208,6 +207,13 @@ void vdrv_set_desc(Vdrv *d, unsigned int q, uint64_t table, unsigned int i,
 	memcpy(p + 8, &l, 4);
 	vdrv_put16(p + 12, flags);
 	vdrv_put16(p + 14, next);
+}
+
+void vdrv_set_desc(Vdrv *d, unsigned int q, uint64_t table, unsigned int i,
+		   uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
+{
+	vdrv_encode_desc(vdrv_ptr(d, (table ? table : d->q[q].desc) + 16 * i),
+			 addr, len, flags, next);
 }
 
 static uint16_t vdrv_flags(const VdrvBuf *b, bool more)

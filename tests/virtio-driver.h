@@ -72,6 +72,9 @@ typedef struct VdrvBuf {
 	bool write;		/* device-writable */
 } VdrvBuf;
 
+/* A descriptor's 16 bytes at @p. */
+void vdrv_encode_desc(uint8_t *p, uint64_t addr, uint32_t len,
+		      uint16_t flags, uint16_t next);
 /* Writes descriptor @i of queue @q (or of the table at @table if not 0). */
 void vdrv_set_desc(Vdrv *d, unsigned int q, uint64_t table, unsigned int i,
 		   uint64_t addr, uint32_t len, uint16_t flags, uint16_t next);
