@@ -15,13 +15,41 @@ typedef struct LbDesc {
 	uint16_t next;
 } LbDesc;
 
+/*
+ * Growing iovecs.  Plain malloc, not GArray: GSlice hands blocks from one
+ * thread to another behind ThreadSanitizer's back.
+ */
+typedef struct LbIov {
+	struct iovec *v;
+	unsigned int len;
+	unsigned int cap;
+} LbIov;
+
 /* The element being built; iovecs grow as descriptors are mapped. */
 typedef struct LbChain {
 	LoopbackVirtqueue *vq;
-	GArray *out;		/* struct iovec */
-	GArray *in;
+	LbIov out;
+	LbIov in;
 	uint64_t total;		/* all lengths so far, checked against 4 GiB */
 } LbChain;
+
+static void lb_iov_append(LbIov *iov, void *base, size_t len)
+{
+	if (iov->len == iov->cap) {
+		iov->cap = iov->cap ? 2 * iov->cap : 8;
+		iov->v = g_renew(struct iovec, iov->v, iov->cap);
+	}
+	iov->v[iov->len++] = (struct iovec) { base, len };
+}
+
+static uint64_t lb_iov_sum(const LbIov *iov)
+{
+	uint64_t s = 0;
+
+	for (unsigned int i = 0; i < iov->len; i++)
+		s += iov->v[i].iov_len;
+	return s;
+}
 
 static bool lb_desc_read(MemoryRegionCache *c, unsigned int i, LbDesc *d)
 {
@@ -40,25 +68,22 @@ static bool lb_desc_read(MemoryRegionCache *c, unsigned int i, LbDesc *d)
 	return true;
 }
 
-static void lb_iov_unmap(AddressSpace *as, GArray *iov, bool is_write)
+static void lb_iov_unmap(AddressSpace *as, LbIov *iov, bool is_write)
 {
-	for (guint i = 0; i < iov->len; i++) {
-		struct iovec *v = &g_array_index(iov, struct iovec, i);
-
-		address_space_unmap(as, v->iov_base, v->iov_len, is_write,
-				    is_write ? v->iov_len : 0);
-	}
-	g_array_set_size(iov, 0);
+	for (unsigned int i = 0; i < iov->len; i++)
+		address_space_unmap(as, iov->v[i].iov_base, iov->v[i].iov_len,
+				    is_write, is_write ? iov->v[i].iov_len : 0);
+	iov->len = 0;
 }
 
 static bool lb_chain_map(LbChain *ch, const LbDesc *d)
 {
 	AddressSpace *as = ch->vq->vdev->dma;
 	bool is_write = d->flags & LOOPBACK_VRING_DESC_F_WRITE;
-	GArray *iov = is_write ? ch->in : ch->out;
+	LbIov *iov = is_write ? &ch->in : &ch->out;
 	uint64_t addr = d->addr, len = d->len;
 
-	if (!is_write && ch->in->len) {
+	if (!is_write && ch->in.len) {
 		lb_vq_break(ch->vq, "a device-readable descriptor follows a "
 			    "device-writable one");
 		return false;
@@ -77,14 +102,13 @@ static bool lb_chain_map(LbChain *ch, const LbDesc *d)
 		hwaddr l = len;
 		void *p = address_space_map(as, addr, &l, is_write,
 					    LB_VIRTIO_ATTRS);
-		struct iovec v = { p, l };
 
 		if (!p || !l) {
 			lb_vq_break(ch->vq, "buffer %#" PRIx64 " cannot be "
 				    "mapped", addr);
 			return false;
 		}
-		g_array_append_val(iov, v);
+		lb_iov_append(iov, p, l);
 		addr += l;
 		len -= l;
 	}
@@ -172,34 +196,21 @@ static bool lb_chain_walk(LbChain *ch, MemoryRegionCache *c,
 	}
 }
 
-static uint64_t lb_iov_sum(GArray *iov)
-{
-	uint64_t s = 0;
-
-	for (guint i = 0; i < iov->len; i++)
-		s += g_array_index(iov, struct iovec, i).iov_len;
-	return s;
-}
-
 LoopbackVirtqueueElement *lb_vq_map_chain(LoopbackVirtqueue *vq,
 					  unsigned int head)
 {
-	LbChain ch = {
-		.vq = vq,
-		.out = g_array_new(FALSE, FALSE, sizeof(struct iovec)),
-		.in = g_array_new(FALSE, FALSE, sizeof(struct iovec)),
-	};
+	LbChain ch = { .vq = vq };
 	LoopbackVirtqueueElement *elem = NULL;
 	size_t no, ni;
 
 	if (!lb_chain_walk(&ch, &vq->desc, vq->num, head, false)) {
-		lb_iov_unmap(vq->vdev->dma, ch.out, false);
-		lb_iov_unmap(vq->vdev->dma, ch.in, true);
+		lb_iov_unmap(vq->vdev->dma, &ch.out, false);
+		lb_iov_unmap(vq->vdev->dma, &ch.in, true);
 		goto out;
 	}
 	/* one allocation: the element, then its out and in iovecs */
-	no = ch.out->len;
-	ni = ch.in->len;
+	no = ch.out.len;
+	ni = ch.in.len;
 	elem = g_malloc0(sizeof(*elem) + (no + ni) * sizeof(struct iovec));
 	elem->index = head;
 	elem->out_num = no;
@@ -207,14 +218,14 @@ LoopbackVirtqueueElement *lb_vq_map_chain(LoopbackVirtqueue *vq,
 	elem->out_sg = (struct iovec *)(elem + 1);
 	elem->in_sg = elem->out_sg + no;
 	if (no)
-		memcpy(elem->out_sg, ch.out->data, no * sizeof(struct iovec));
+		memcpy(elem->out_sg, ch.out.v, no * sizeof(struct iovec));
 	if (ni)
-		memcpy(elem->in_sg, ch.in->data, ni * sizeof(struct iovec));
-	elem->out_len = lb_iov_sum(ch.out);
-	elem->in_len = lb_iov_sum(ch.in);
+		memcpy(elem->in_sg, ch.in.v, ni * sizeof(struct iovec));
+	elem->out_len = lb_iov_sum(&ch.out);
+	elem->in_len = lb_iov_sum(&ch.in);
 out:
-	g_array_unref(ch.out);
-	g_array_unref(ch.in);
+	g_free(ch.out.v);
+	g_free(ch.in.v);
 	return elem;
 }
 
