@@ -328,9 +328,8 @@ static gpointer lb_blk_thread(gpointer data)
 	bool stopping = false;
 
 	lb_blk_poll(q, event_notifier_get_fd(kick), TAG_KICK);
+	/* a kick that came before the thread did is still pending there */
 	lb_blk_poll(q, event_notifier_get_fd(&q->stop), TAG_STOP);
-	/* kicks that came before the thread did */
-	lb_blk_serve(q);
 	while (!stopping || q->inflight) {
 		struct io_uring_cqe *cqe;
 		unsigned int head, seen = 0;
