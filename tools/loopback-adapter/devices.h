@@ -39,7 +39,11 @@ typedef struct LbAdapterDeviceOps {
 	 */
 	bool (*start)(LbAdapterDevice *dev, LoopbackVirtio *vdev,
 		      GMainContext *ctx, GError **error);
-	/* Unbinds; the model must not be in DRIVER_OK any more, or be freed next. */
+	/*
+	 * Unbinds, stopping any queue threads.  Call it once no register
+	 * access can come any more (the trap loop has stopped): a driver
+	 * reset would stop the same threads.  Free the model next.
+	 */
 	void (*stop)(LbAdapterDevice *dev);
 	/* SIGHUP: re-reads what may have changed (an image's size). */
 	bool (*reload)(LbAdapterDevice *dev, GError **error);
