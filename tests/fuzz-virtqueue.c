@@ -10,7 +10,8 @@
  * make check runs a seeded random mode (the seed is printed; --seed N
  * replays it) and replays tests/data/virtqueue-corpus/.  With
  * ./configure --enable-fuzzer CC=clang the same entry point is built as
- * tests/fuzz-virtqueue-libfuzzer (-fsanitize=fuzzer).
+ * tests/fuzz-virtqueue-libfuzzer (-fsanitize=fuzzer); give it a copy of
+ * the corpus directory, which libFuzzer writes new inputs into.
  */
 #include "config.h"
 
@@ -54,15 +55,6 @@ static FuzzWorld *world(void)
 		w.e->hold = true;
 	}
 	return &w;
-}
-
-static void world_free(void)
-{
-	FuzzWorld *w = world();
-
-	vdrv_free(w->d);
-	vdrv_echo_free(w->e);
-	w->d = NULL;
 }
 
 static void check_inside(Vdrv *d, const struct iovec *v, unsigned int n)
@@ -175,6 +167,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #ifndef LB_LIBFUZZER
 
 #define ITERATIONS 20000
+
+static void world_free(void)
+{
+	FuzzWorld *w = world();
+
+	vdrv_free(w->d);
+	vdrv_echo_free(w->e);
+	w->d = NULL;
+}
 
 static guint64 seed;
 /* half the inputs are well formed; the rest get a few faults */
