@@ -362,6 +362,8 @@ static gpointer lb_blk_thread(gpointer data)
 	return NULL;
 }
 
+static void lb_blk_stop_queues(void *opaque, LoopbackVirtio *vdev);
+
 static bool lb_blk_start_queues(void *opaque, LoopbackVirtio *vdev,
 				GError **error)
 {
@@ -378,6 +380,8 @@ static bool lb_blk_start_queues(void *opaque, LoopbackVirtio *vdev,
 		if (r < 0) {
 			g_set_error(error, LB_DEVICE_ERROR, LB_DEVICE_ERROR_IO,
 				    "blk: io_uring: %s", g_strerror(-r));
+			/* the layer calls stop only after a start that worked */
+			lb_blk_stop_queues(b, vdev);
 			return false;
 		}
 		q->thread = g_thread_new("blk-queue", lb_blk_thread, q);
