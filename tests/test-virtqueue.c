@@ -170,6 +170,32 @@ static void test_completions_out_of_order(void)
 	fix_free(f);
 }
 
+static void test_reset_drops_chains_in_flight(void)
+{
+	Fix f = fix_up(INDIRECT);
+	uint32_t id, len;
+
+	f.e->hold = true;
+	for (unsigned int i = 0; i < 2; i++) {
+		VdrvBuf b[2] = { buf(f.d, "held", 4, false),
+				 buf(f.d, NULL, 4, W_) };
+
+		vdrv_publish(f.d, 0, vdrv_chain_indirect(f.d, 0, b, 2));
+	}
+	vdrv_kick(f.d, 0);
+	vdrv_iterate();
+	g_assert_cmpuint(f.e->held->len, ==, 2);
+	/* stop gives the elements back unreturned; the rings are forgotten */
+	vdrv_write(f.d, R_(STATUS), 0);
+	g_assert_cmpuint(f.e->held->len, ==, 0);
+	g_assert_false(vdrv_get_used(f.d, 0, &id, &len));
+	g_assert_false(loopback_virtqueue_is_ready(
+		loopback_virtio_get_queue(f.e->vdev, 0)));
+	g_assert_null(loopback_virtqueue_pop(
+		loopback_virtio_get_queue(f.e->vdev, 0)));
+	fix_free(f);
+}
+
 static void test_indexes_wrap_around_the_ring(void)
 {
 	Fix f = fix_up(0);
@@ -556,6 +582,8 @@ int main(int argc, char **argv)
 			test_indirect_table_as_long_as_the_queue);
 	g_test_add_func("/virtqueue/completions-out-of-order",
 			test_completions_out_of_order);
+	g_test_add_func("/virtqueue/reset-drops-chains-in-flight",
+			test_reset_drops_chains_in_flight);
 	g_test_add_func("/virtqueue/indexes-wrap-around-the-ring",
 			test_indexes_wrap_around_the_ring);
 	g_test_add_func("/virtqueue/event-idx/suppresses-interrupts",
