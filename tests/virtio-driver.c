@@ -364,10 +364,10 @@ static void echo_one(VdrvEcho *e, LoopbackVirtqueue *vq,
 		     LoopbackVirtqueueElement *elem)
 {
 	g_autofree uint8_t *buf = g_malloc(elem->out_len + 1);
-	size_t n = loopback_iov_to_buf(elem->out_sg, elem->out_num, 0, buf,
-				       elem->out_len);
+	size_t n = loopback_virtio_iov_to_buf(elem->out_sg, elem->out_num, 0,
+					      buf, elem->out_len);
 
-	n = loopback_iov_from_buf(elem->in_sg, elem->in_num, 0, buf, n);
+	n = loopback_virtio_iov_from_buf(elem->in_sg, elem->in_num, 0, buf, n);
 	loopback_virtqueue_push(vq, elem, n);
 }
 

@@ -231,10 +231,10 @@ bool loopback_virtqueue_empty(LoopbackVirtqueue *vq);
 bool loopback_virtqueue_is_broken(LoopbackVirtqueue *vq);
 
 /* Copies between an iovec array and a flat buffer; the bytes copied. */
-size_t loopback_iov_to_buf(const struct iovec *iov, unsigned int n,
-			   size_t offset, void *buf, size_t len);
-size_t loopback_iov_from_buf(const struct iovec *iov, unsigned int n,
-			     size_t offset, const void *buf, size_t len);
+size_t loopback_virtio_iov_to_buf(const struct iovec *iov, unsigned int n,
+				  size_t offset, void *buf, size_t len);
+size_t loopback_virtio_iov_from_buf(const struct iovec *iov, unsigned int n,
+				    size_t offset, const void *buf, size_t len);
 
 #ifdef __cplusplus
 }

@@ -28,16 +28,16 @@ static size_t lb_iov_copy(const struct iovec *iov, unsigned int n,
 	return done;
 }
 
-LOOPBACK_API size_t loopback_iov_to_buf(const struct iovec *iov,
-					unsigned int n, size_t offset,
-					void *buf, size_t len)
+LOOPBACK_API size_t loopback_virtio_iov_to_buf(const struct iovec *iov,
+					       unsigned int n, size_t offset,
+					       void *buf, size_t len)
 {
 	return lb_iov_copy(iov, n, offset, buf, len, true);
 }
 
-LOOPBACK_API size_t loopback_iov_from_buf(const struct iovec *iov,
-					  unsigned int n, size_t offset,
-					  const void *buf, size_t len)
+LOOPBACK_API size_t loopback_virtio_iov_from_buf(const struct iovec *iov,
+						 unsigned int n, size_t offset,
+						 const void *buf, size_t len)
 {
 	return lb_iov_copy(iov, n, offset, (void *)buf, len, false);
 }

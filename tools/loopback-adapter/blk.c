@@ -187,7 +187,8 @@ static void lb_blk_dwz(LbBlkReq *r, uint32_t type)
 		lb_blk_done(r, b->readonly ? BLK_S_IOERR : BLK_S_UNSUPP);
 		return;
 	}
-	loopback_iov_to_buf(e->out_sg, e->out_num, HDR_BYTES, seg, DWZ_BYTES);
+	loopback_virtio_iov_to_buf(e->out_sg, e->out_num, HDR_BYTES, seg,
+				   DWZ_BYTES);
 	memcpy(&sector, seg, 8);
 	memcpy(&sectors, seg + 8, 4);
 	memcpy(&flags, seg + 12, 4);
@@ -230,7 +231,7 @@ static void lb_blk_request(LbBlkQueue *q, LoopbackVirtqueueElement *e)
 					    "without header or status byte");
 		return;
 	}
-	loopback_iov_to_buf(e->out_sg, e->out_num, 0, hdr, HDR_BYTES);
+	loopback_virtio_iov_to_buf(e->out_sg, e->out_num, 0, hdr, HDR_BYTES);
 	memcpy(&type, hdr, 4);
 	memcpy(&sector, hdr + 8, 8);
 	type = GUINT32_FROM_LE(type);
@@ -266,8 +267,9 @@ static void lb_blk_request(LbBlkQueue *q, LoopbackVirtqueueElement *e)
 
 		/* NUL-padded; serial= was checked to fit */
 		memcpy(id, b->serial, strlen(b->serial));
-		r->used += loopback_iov_from_buf(e->in_sg, e->in_num, 0, id,
-						 MIN(in_data, ID_BYTES));
+		r->used += loopback_virtio_iov_from_buf(e->in_sg, e->in_num,
+							0, id,
+							MIN(in_data, ID_BYTES));
 		lb_blk_done(r, BLK_S_OK);
 		break;
 	}
