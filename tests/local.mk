@@ -18,7 +18,12 @@ check_PROGRAMS += \
 	tests/test-ioeventfd \
 	tests/test-coalesced \
 	tests/test-stress \
-	tests/test-stress-features
+	tests/test-stress-features \
+	tests/test-virtio \
+	tests/test-virtqueue \
+	tests/fuzz-virtqueue \
+	tests/test-adapter-blk \
+	tests/test-adapter-rng
 
 tests_test_region_SOURCES = tests/test-region.c tests/testutil.c tests/testutil.h
 tests_test_render_SOURCES = tests/test-render.c tests/testutil.c tests/testutil.h
@@ -35,6 +40,25 @@ tests_test_ioeventfd_SOURCES = tests/test-ioeventfd.c tests/trace-listener.h tes
 tests_test_coalesced_SOURCES = tests/test-coalesced.c tests/trace-listener.h tests/testutil.c tests/testutil.h
 tests_test_stress_SOURCES = tests/test-stress.c tests/stress-util.h
 tests_test_stress_features_SOURCES = tests/test-stress-features.c tests/stress-util.h
+VDRV_SOURCES = tests/virtio-driver.c tests/virtio-driver.h tests/testutil.c tests/testutil.h
+tests_test_virtio_SOURCES = tests/test-virtio.c $(VDRV_SOURCES)
+tests_test_virtqueue_SOURCES = tests/test-virtqueue.c $(VDRV_SOURCES)
+tests_fuzz_virtqueue_SOURCES = tests/fuzz-virtqueue.c $(VDRV_SOURCES)
+# the adapter's built-in devices, linked from their convenience library
+tests_test_adapter_blk_SOURCES = tests/test-adapter-blk.c $(VDRV_SOURCES)
+tests_test_adapter_blk_LDADD = tools/loopback-adapter/libadapter-devices.la $(LDADD)
+tests_test_adapter_rng_SOURCES = tests/test-adapter-rng.c $(VDRV_SOURCES)
+tests_test_adapter_rng_LDADD = tools/loopback-adapter/libadapter-devices.la $(LDADD)
+
+# ./configure --enable-fuzzer CC=clang: the same parser fuzz as a libFuzzer
+# target (run: tests/fuzz-virtqueue-libfuzzer tests/data/virtqueue-corpus)
+if ENABLE_FUZZER
+noinst_PROGRAMS += tests/fuzz-virtqueue-libfuzzer
+tests_fuzz_virtqueue_libfuzzer_SOURCES = tests/fuzz-virtqueue.c $(VDRV_SOURCES)
+tests_fuzz_virtqueue_libfuzzer_CPPFLAGS = $(AM_CPPFLAGS) -DLB_LIBFUZZER
+tests_fuzz_virtqueue_libfuzzer_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer
+tests_fuzz_virtqueue_libfuzzer_LDFLAGS = -fsanitize=fuzzer
+endif
 
 TESTS += \
 	tests/test-region \
@@ -52,6 +76,11 @@ TESTS += \
 	tests/test-coalesced \
 	tests/test-stress \
 	tests/test-stress-features \
+	tests/test-virtio \
+	tests/test-virtqueue \
+	tests/fuzz-virtqueue \
+	tests/test-adapter-blk \
+	tests/test-adapter-rng \
 	tests/mtree-qemu.sh \
 	tests/mtree-bad-input.sh \
 	tests/kmod/run-vm.sh
