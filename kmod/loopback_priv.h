@@ -55,11 +55,14 @@ struct loopback_ring {
 /* One virtqueue slot of a device. */
 struct loopback_vq {
 	/*
-	 * Protects @vq: find_vqs/del_vqs change it, the interrupt path
-	 * (@irq) calls vring_interrupt() on it.  Taken with IRQs off.
+	 * Protects @vq and @quiesced: find_vqs/del_vqs change @vq, a reset
+	 * sets @quiesced and setting the queue up again clears it; the
+	 * interrupt path (@irq) calls vring_interrupt() on @vq unless
+	 * @quiesced.  Taken with IRQs off.
 	 */
 	spinlock_t lock;
 	struct virtqueue *vq;
+	bool quiesced;
 	/* Raises the used-buffer interrupt in hard-IRQ context. */
 	struct irq_work irq;
 	/*

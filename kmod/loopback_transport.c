@@ -500,7 +500,7 @@ static void loopback_vq_irq(struct irq_work *work)
 	unsigned long flags;
 
 	spin_lock_irqsave(&lvq->lock, flags);
-	if (lvq->vq)
+	if (lvq->vq && !lvq->quiesced)
 		vring_interrupt(0, lvq->vq);
 	spin_unlock_irqrestore(&lvq->lock, flags);
 }
@@ -533,7 +533,10 @@ void loopback_vdev_raise_queue(struct loopback_device *ldev, unsigned int q)
 	irq_work_queue(&ldev->vqs[q].irq);
 }
 
-/* Waits for interrupts in flight; nothing may raise new ones. */
+/*
+ * Waits for the interrupts in flight.  New ones may be raised meanwhile;
+ * callers make sure those find nothing to call.
+ */
 void loopback_vdev_sync_irqs(struct loopback_device *ldev)
 {
 	unsigned int i;
@@ -964,14 +967,30 @@ static void loopback_vdev_set_status(struct virtio_device *vdev, u8 status)
 	loopback_reg_write(ldev, VIRTIO_MMIO_STATUS, status);
 }
 
+/*
+ * After a reset the driver may free what its callbacks use, as it may
+ * after virtio-pci's reset, which ends by waiting for its interrupt
+ * handlers.  So no queue interrupt reaches the driver from the moment the
+ * reset starts until the queue is set up again, whatever raises it (an
+ * irqfd, LOOPBACK_DEV_INTERRUPT, the failing device), and the interrupts
+ * already on their way have run when this returns.
+ */
 static void loopback_vdev_reset(struct virtio_device *vdev)
 {
 	struct loopback_device *ldev = to_ldev(vdev);
+	unsigned long flags;
+	unsigned int i;
 
 	WRITE_ONCE(ldev->status, 0);
 	bitmap_zero(ldev->kick_posted, LOOPBACK_MAX_QUEUES);
+	for (i = 0; i < ldev->num_queues; i++) {
+		spin_lock_irqsave(&ldev->vqs[i].lock, flags);
+		ldev->vqs[i].quiesced = true;
+		spin_unlock_irqrestore(&ldev->vqs[i].lock, flags);
+	}
 	/* The reply says the reset is complete. */
 	loopback_reg_write(ldev, VIRTIO_MMIO_STATUS, 0);
+	loopback_vdev_sync_irqs(ldev);
 }
 
 static u64 loopback_vdev_get_features(struct virtio_device *vdev)
@@ -1100,6 +1119,7 @@ struct virtqueue *loopback_vdev_setup_vq(struct virtio_device *vdev,
 
 	spin_lock_irqsave(&lvq->lock, flags);
 	lvq->vq = vq;
+	lvq->quiesced = false;
 	spin_unlock_irqrestore(&lvq->lock, flags);
 	/* After @vq: failing the ring at once raises its interrupt. */
 	loopback_fail_ring_start(ldev, index, vq);
