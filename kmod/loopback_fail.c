@@ -13,14 +13,57 @@
  * hides every later completion, and 6.1's virtio_blk waits in
  * del_gendisk() for requests only a completion ends.
  *
- * Which buffers the dead device still held is not recorded anywhere the
- * kernel can read: the driver's bookkeeping is private to virtio_ring.c.
- * The ring says how many (avail->idx - used->idx) and, if the device
- * returned buffers in the order they were made available, which: the
- * available entries from used->idx on.  That is the rule QEMU applies when
- * a vhost back end's state is lost.  A device that completed out of order
- * may leave a head the kernel returns twice; the driver then reports a
- * bad ring and stops that queue (no crash, no warning).
+ * Which buffers the dead device still held, the kernel knows exactly: it
+ * keeps its own account, per head, of how often the driver made it
+ * available and the device returned it (struct loopback_ring.pending).
+ * The account is exact because of two facts:
+ *
+ *  - the available ring and the descriptor table are read-only to the
+ *    device (loopback_dma.c), so what they say is what the driver wrote;
+ *  - the kernel reads them often enough that no entry is overwritten
+ *    before it was counted.  virtio_ring DMA-maps every buffer (and every
+ *    indirect table) through this module before it publishes its
+ *    available entry, so each add finds the previous one published: the
+ *    account is brought up to date at every mapping and unmapping, every
+ *    kick and every interrupt the kernel delivers.  A device that
+ *    suppresses kicks and a driver that polls the used ring without
+ *    interrupts change nothing: the mappings remain.
+ *
+ * Each update reads used->idx, then avail->idx, then the entries: every
+ * used entry counted refers to a head made available no later than the
+ * available entries counted with it, so an honest device never returns a
+ * head the account does not hold.  A device that does (out of range,
+ * never available, returned twice) is broken on the spot and its ring
+ * refused, before the interrupt reaches the driver.
+ *
+ * What the driver may already have consumed does not matter: the driver
+ * makes a head available again only after it took the head's used entry
+ * off the used ring, and that entry is below used->idx, which the kernel
+ * reads before the available index that shows the head again; so a head
+ * the driver reused is counted once for its old life (made available and
+ * returned) and once for its new one.  The used entries between what the
+ * driver consumed and used->idx are completions the driver still reads;
+ * the kernel appends after them.  (Between two updates a head may count
+ * twice, when the device returned it after the kernel read used->idx and
+ * the driver made it available again before the kernel read avail->idx;
+ * the next update counts the return.)  At the takeover the dead device
+ * writes no more, so used->idx is final: the account is brought up to
+ * date one last time, and the heads still held are returned, each once,
+ * in head order; the ones made available later come back from the
+ * kicks.  A device completing out of order (io_uring, qemu-storage-daemon
+ * above QD1) thus gets every request failed once, not a head twice.
+ *
+ * Limits, each falling back to the old rule (return avail[used->idx ..
+ * avail->idx), exact for a device that completes in order, which QEMU
+ * applies when a vhost back end's state is lost) with one line in the log:
+ * buffers made available without a DMA mapping (6.12's premapped mode,
+ * virtio_net's receive queues) can let the available ring run more than
+ * half a ring ahead of the account, which then gives up on that ring; and
+ * without memory for the account there is none.  A device that rewrites
+ * a used entry it published, between the driver's read and the kernel's,
+ * can make the two disagree; and a process still mapping the window
+ * (after the device broke) can write the used ring while the kernel does.
+ * Revoking the device's mappings when it breaks closes the last one.
  *
  * Like a real device, the kernel writes only what a device may write: the
  * used ring (elements, index, flags, avail_event) and, for a block
