@@ -24,6 +24,9 @@
  *  D  the same through process_vm_writev() (EFAULT, the process lives):
  *     the device then returns the buffer it held and /dev/hwrng gets
  *     exactly its bytes, once
+ *  E  a device that wrote the first half of its window before the driver
+ *     set its queue up (so it may hold writable mappings of those pages):
+ *     the ring goes to pages it never wrote, and still refuses writes
  */
 #define _GNU_SOURCE
 #include "lbtest.h"
@@ -282,6 +285,41 @@ kill:
 	tap_ok(!lb_kmsg_contains("malformed ring"), "%s: the kernel refused no ring", what);
 }
 
+static void test_written_pages(void)
+{
+	const char *what = "E: pages written before the queue setup";
+	struct lbdev_opts o = { .manual = true };
+	void *dv, *av, *uv;
+	uint64_t off, half;
+	struct lbdev *d;
+	char rng[64];
+	int ctl, rc;
+
+	ctl = lb_open_ctl();
+	d = lbdev_create(ctl, &o);
+	close(ctl);
+	if (!tap_ok(d != NULL, "%s: CREATE (%s)", what, d ? "" : strerror(errno)))
+		return;
+	/* the driver's probe waits for the first trap's reply meanwhile */
+	half = d->info.window_size / 2;
+	for (off = 0; off < half; off += PAGE)
+		d->win[off] = 0x5a;
+	lbdev_start(d);
+	if (!tap_ok(lb_wait_bound(d->info.name, "virtio_rng", NULL, 0, 20000) == 0 &&
+		    lb_rng_wait_single(rng, sizeof(rng), 10000) == 0 &&
+		    lbdev_rings(d, 0, &dv, &av, &uv) == 0, "%s: virtio_rng comes up", what)) {
+		lbdev_destroy(d, false);
+		return;
+	}
+	off = (uint64_t)((uint8_t *)dv - d->win);
+	tap_ok(off >= half, "%s: the ring is not on a written page (desc at +%#llx, written below +%#llx)",
+	       what, (unsigned long long)off, (unsigned long long)half);
+	rc = lb_touch((uint8_t *)dv + 12, true);
+	tap_ok(rc == SIGBUS, "%s: a write to its descriptor table faults SIGBUS (signal %d)", what, rc);
+	lbdev_destroy(d, false);
+	tap_ok(lb_wait_count(base_count, 10000) == 0, "%s: virtio devices back to %d", what, base_count);
+}
+
 int main(void)
 {
 	tap_init("test-hostile");
@@ -292,5 +330,6 @@ int main(void)
 	test_layout_and_writes();
 	test_next_everywhere(H_DIRECT, "C: NEXT in every descriptor, written directly");
 	test_next_everywhere(H_VM_WRITEV, "D: NEXT in every descriptor, through process_vm_writev()");
+	test_written_pages();
 	return tap_finish();
 }

@@ -20,6 +20,7 @@ PACKAGES=(
 	libelf1           # objtool (linux-kbuild)
 	libssl3           # sign-file (linux-kbuild)
 	bc
+	dwarves           # pahole: BTF for modules built against 6.12 headers
 )
 
 update=0
