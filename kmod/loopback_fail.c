@@ -58,7 +58,10 @@
  * applies when a vhost back end's state is lost) with one line in the log:
  * buffers made available without a DMA mapping (6.12's premapped mode,
  * virtio_net's receive queues) can let the available ring run more than
- * half a ring ahead of the account, which then gives up on that ring; and
+ * half a ring ahead of the account, which then gives up on that ring
+ * (65536 entries or more unseen would go unnoticed: the indices are 16
+ * bits; virtio_net maps the page the buffers are cut from every few
+ * buffers, and every mapping brings the account up to date); and
  * without memory for the account there is none.  A device that rewrites
  * a used entry it published, between the driver's read and the kernel's,
  * can make the two disagree; and a process still mapping the window
