@@ -31,9 +31,11 @@
  * which refuses a read-only page with SIGBUS (and GUP for writing, so
  * process_vm_writev(), O_DIRECT reads into the page and the like, with
  * EFAULT).  A page it lets through keeps its writable PTE for good: the
- * window cannot zap PTEs, so a ring is only ever allocated from pages that
- * were never made writable (@wrote), and a page of a live ring's
- * descriptor table or available ring never has a writable PTE.
+ * window cannot zap PTEs, so a ring's descriptor table and available ring
+ * only ever go to pages that were never made writable (@wrote), and a page
+ * of a live ring's descriptor table or available ring never has a writable
+ * PTE.  (A ring freed and allocated again, say when the driver is bound
+ * anew, finds its old pages: they stayed clean.)
  */
 
 #include <linux/bitmap.h>
@@ -49,6 +51,7 @@
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/virtio_ring.h>
 #include <linux/vmalloc.h>
 
 #include "loopback_compat.h"
@@ -195,17 +198,40 @@ static bool lbdma_search(struct loopback_window *win, unsigned long start,
 	return true;
 }
 
-/* As lbdma_search(), for pages that never had a writable user PTE. */
+/*
+ * The pages of a ring allocation of @size bytes that stay read-only: the
+ * descriptor table and the available ring of a split vring laid out with a
+ * page as alignment, whose used ring starts the page after them.  All of
+ * them when @size is no such vring.
+ */
+static unsigned long lbdma_ring_ro_pages(size_t size)
+{
+	unsigned int num;
+
+	for (num = 1; num <= LOOPBACK_MAX_QUEUE_SIZE; num *= 2)
+		if (vring_size(num, PAGE_SIZE) == size)
+			return PAGE_ALIGN(vring_size(num, PAGE_SIZE) -
+					  struct_size_t(struct vring_used,
+							ring, num) -
+					  sizeof(__virtio16)) >> PAGE_SHIFT;
+	return PAGE_ALIGN(size) >> PAGE_SHIFT;
+}
+
+/*
+ * As lbdma_search(), for an area whose first @nclean pages never had a
+ * writable user PTE.
+ */
 static bool lbdma_search_clean(struct loopback_window *win,
 			       unsigned long start, unsigned long npages,
-			       unsigned long align_mask, unsigned long *idx)
+			       unsigned long nclean, unsigned long align_mask,
+			       unsigned long *idx)
 {
 	unsigned long dirty;
 
 	lockdep_assert_held(&win->lock);
 	while (lbdma_search(win, start, npages, align_mask, idx)) {
-		dirty = find_next_bit(win->wrote, *idx + npages, *idx);
-		if (dirty >= *idx + npages)
+		dirty = find_next_bit(win->wrote, *idx + nclean, *idx);
+		if (dirty >= *idx + nclean)
 			return true;
 		start = dirty + 1;
 	}
@@ -229,7 +255,9 @@ static bool lbdma_get_area(struct loopback_window *win, unsigned long npages,
 	spin_lock_irqsave(&win->lock, flags);
 	ring = kind == LBDMA_COHERENT && win->ring_alloc;
 	if (ring)
-		found = lbdma_search_clean(win, 0, npages, align_mask, idx);
+		found = lbdma_search_clean(win, 0, npages,
+					   min(npages, lbdma_ring_ro_pages(len)),
+					   align_mask, idx);
 	else
 		found = lbdma_search(win, win->next, npages, align_mask, idx) ||
 			(win->next &&

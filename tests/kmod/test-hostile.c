@@ -27,6 +27,11 @@
  *  E  a device that wrote the first half of its window before the driver
  *     set its queue up (so it may hold writable mappings of those pages):
  *     the ring goes to pages it never wrote, and still refuses writes
+ *  F  the driver unbound and bound again 30 times while the device writes
+ *     its used ring and bounce pages: each new ring finds the pages the
+ *     old one's descriptor table and available ring left clean (the used
+ *     ring's page may have been written), so the window does not run out
+ *     of pages a ring may go to
  */
 #define _GNU_SOURCE
 #include "lbtest.h"
@@ -320,6 +325,52 @@ static void test_written_pages(void)
 	tap_ok(lb_wait_count(base_count, 10000) == 0, "%s: virtio devices back to %d", what, base_count);
 }
 
+#define REBINDS 30
+
+static void test_rebind(void)
+{
+	const char *what = "F: unbind and bind the driver";
+	char rng[64], vdev[64], why[128] = "";
+	void *dv, *av, *uv;
+	uint8_t data[64];
+	struct lbdev *d;
+	int ctl, i, rc;
+
+	ctl = lb_open_ctl();
+	d = rng_up(ctl, LB_FILL_FULL, rng, sizeof(rng));
+	close(ctl);
+	if (!tap_ok(d != NULL && lb_find_virtio(d->info.name, vdev, sizeof(vdev)) == 0,
+		    "%s: an rng device is up", what)) {
+		lbdev_destroy(d, false);
+		return;
+	}
+	for (i = 0; i < REBINDS; i++) {
+		if (lb_write_file("/sys/bus/virtio/drivers/virtio_rng/unbind", vdev) < 0 ||
+		    lb_write_file("/sys/bus/virtio/drivers/virtio_rng/bind", vdev) < 0) {
+			snprintf(why, sizeof(why), "unbind/bind: %s", strerror(errno));
+			break;
+		}
+		if (lb_wait_bound(d->info.name, "virtio_rng", NULL, 0, 10000) < 0 ||
+		    lb_rng_use_single(rng, sizeof(rng), 10000) < 0) {
+			snprintf(why, sizeof(why), "the probe failed (%.80s)", d->errmsg);
+			break;
+		}
+		if (lb_hwrng_read(data, sizeof(data), sizeof(data), 10000) != (ssize_t)sizeof(data)) {
+			snprintf(why, sizeof(why), "no data (%.80s)", d->errmsg);
+			break;
+		}
+	}
+	tap_ok(i == REBINDS, "%s: %d times, the rng works each time (%d done; %s)", what, REBINDS, i,
+	       why);
+	if (i == REBINDS && lbdev_rings(d, 0, &dv, &av, &uv) == 0) {
+		rc = lb_touch((uint8_t *)dv + 12, true);
+		tap_ok(rc == SIGBUS, "%s: the last ring's descriptor table refuses writes (signal %d)",
+		       what, rc);
+	}
+	lbdev_destroy(d, false);
+	tap_ok(lb_wait_count(base_count, 10000) == 0, "%s: virtio devices back to %d", what, base_count);
+}
+
 int main(void)
 {
 	tap_init("test-hostile");
@@ -331,5 +382,6 @@ int main(void)
 	test_next_everywhere(H_DIRECT, "C: NEXT in every descriptor, written directly");
 	test_next_everywhere(H_VM_WRITEV, "D: NEXT in every descriptor, through process_vm_writev()");
 	test_written_pages();
+	test_rebind();
 	return tap_finish();
 }
