@@ -1271,6 +1271,12 @@ uint64_t lbdev_model(struct lbdev *d, const struct loopback_trap *t, bool *reply
 			q->ready = true;
 			q->last_avail = 0;
 			q->used_idx = 0;
+			if (d->o.no_kicks) {
+				struct qrings r;
+
+				if (queue_rings(d, d->queue_sel, &r) == 0)
+					__atomic_store_n(r.used_idx - 1, htole16(1), __ATOMIC_RELEASE);
+			}
 		} else {
 			q->ready = false;
 		}
@@ -1466,18 +1472,35 @@ int lbdev_serve(struct lbdev *d, int timeout_ms)
 	return 1;
 }
 
+/* no_kicks: what the driver made available, served without a kick */
+static void poll_rings(struct lbdev *d)
+{
+	uint32_t i;
+
+	pthread_mutex_lock(&d->lock);
+	for (i = 0; i < d->info.num_queues && i < LOOPBACK_MAX_QUEUES; i++)
+		if (d->q[i].ready && !d->stalled && !d->broken)
+			process_queue(d, i);
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+}
+
 static void *serve_thread(void *arg)
 {
 	struct lbdev *d = arg;
 	struct pollfd p;
 	uint64_t v;
+	int r;
 
 	for (;;) {
 		p.fd = d->stop_fd;
 		p.events = POLLIN;
 		if (poll(&p, 1, 0) == 1)
 			break;
-		if (lbdev_serve(d, 1000) < 0) {
+		r = lbdev_serve(d, d->o.no_kicks ? 1 : 1000);
+		if (r >= 0 && d->o.no_kicks)
+			poll_rings(d);
+		if (r < 0) {
 			/* broken: only wait for the stop */
 			p.fd = d->stop_fd;
 			p.events = POLLIN;

@@ -243,6 +243,8 @@ struct lbdev_opts {
 	bool ioeventfd;		/* kicks through ioeventfds (bound before any trap is answered) */
 	bool irqfd;		/* interrupts through irqfds, else LOOPBACK_DEV_INTERRUPT */
 	bool manual;		/* no serving thread: the test calls lbdev_serve() */
+	/* asks for no kicks (VRING_USED_F_NO_NOTIFY); the thread polls the rings */
+	bool no_kicks;
 	bool no_mmap;		/* do not map the window */
 	/* stop answering at the first Status access (any, or once DRIVER is set) */
 	bool stall_first_status;

@@ -25,6 +25,10 @@
  *  H  a device holding four requests sets VRING_DESC_F_NEXT on the tail
  *     of one's chain (which would corrupt the driver's free list): it dies
  *     of SIGBUS at the write, and every request fails once
+ *  I  G with a device that suppresses kicks (VRING_USED_F_NO_NOTIFY) and
+ *     polls the available ring: fewer than one kick in ten requests, and
+ *     the kernel's count of what the device held is still exact (it does
+ *     not depend on kicks)
  *
  * B to E expect what a failing disk gives: every issuer's pending I/O ends
  * with EIO (not a hang), the disk and its virtio device go away, and no
@@ -62,7 +66,7 @@ static long timeout_ms = -1;
 
 /* ------------------------------------------------------------ the disk */
 
-static struct lbdev *blk_create(int ctl, bool eventfds)
+static struct lbdev *blk_create(int ctl, bool eventfds, bool no_kicks)
 {
 	struct lbdev_opts o = {
 		.device_id = VIRTIO_ID_BLOCK,
@@ -71,6 +75,7 @@ static struct lbdev *blk_create(int ctl, bool eventfds)
 		.max_queue_size = 64,
 		.ioeventfd = eventfds,
 		.irqfd = eventfds,
+		.no_kicks = no_kicks,
 	};
 
 	return lbdev_create(ctl, &o);
@@ -301,6 +306,7 @@ enum blk_script {
 	BS_HOLD,	/* takes the requests off the ring and keeps them */
 	BS_NONE,	/* leaves them on the ring */
 	BS_OUT_OF_ORDER, /* completes out of order, then holds with gaps */
+	BS_QUIET_OUT_OF_ORDER, /* the same, asking for no kicks: it polls */
 	BS_TAIL_NEXT,	/* holds them, then writes NEXT into a chain's tail */
 };
 
@@ -382,7 +388,7 @@ static void device_process(enum blk_script script, int evt, int cmd)
 	ctl = open(LB_CTL_PATH, O_RDWR | O_CLOEXEC);
 	if (ctl < 0)
 		_exit(80);
-	d = blk_create(ctl, script != BS_NONE);
+	d = blk_create(ctl, script != BS_NONE, script == BS_QUIET_OUT_OF_ORDER);
 	if (!d) {
 		lb_msg_send(evt, "error", "", strerror(errno));
 		_exit(81);
@@ -390,7 +396,7 @@ static void device_process(enum blk_script script, int evt, int cmd)
 	lb_msg_send(evt, "created", d->info.name, NULL);
 	if (poll(&p, 1, 30000) != 1 || read(cmd, &c, 1) != 1)
 		_exit(82);
-	if (script == BS_OUT_OF_ORDER) {
+	if (script == BS_OUT_OF_ORDER || script == BS_QUIET_OUT_OF_ORDER) {
 		rc = out_of_order(d, extra, sizeof(extra));
 	} else {
 		rc = stop_completing(d, script == BS_NONE ? LB_FILL_NONE : LB_FILL_HOLD, N_ISSUERS, &got);
@@ -399,6 +405,18 @@ static void device_process(enum blk_script script, int evt, int cmd)
 	}
 	if (rc == 0 && script == BS_TAIL_NEXT) {
 		tail_next(d, evt);
+	} else if (rc == 0 && script == BS_QUIET_OUT_OF_ORDER &&
+		   (d->notify_traps + d->eventfd_kicks) * 10 > d->blk_requests) {
+		snprintf(extra, sizeof(extra), "%llu kicks for %llu requests",
+			 (unsigned long long)(d->notify_traps + d->eventfd_kicks),
+			 (unsigned long long)d->blk_requests);
+		lb_msg_send(evt, "kicked", d->info.name, extra);
+	} else if (rc == 0 && script == BS_QUIET_OUT_OF_ORDER) {
+		char quiet[95];
+
+		snprintf(quiet, sizeof(quiet), "%.64s; %llu kicks", extra,
+			 (unsigned long long)(d->notify_traps + d->eventfd_kicks));
+		lb_msg_send(evt, "stalled", d->info.name, quiet);
 	} else if (rc == 0) {
 		lb_msg_send(evt, "stalled", d->info.name, extra);
 	} else {
@@ -420,7 +438,7 @@ static void test_disk_works(void)
 	int ctl, fd, i, ok = 1;
 
 	ctl = lb_open_ctl();
-	d = blk_create(ctl, true);
+	d = blk_create(ctl, true, false);
 	close(ctl);
 	if (!tap_ok(d != NULL, "%s: CREATE a virtio-blk device (%s)", what, d ? "" : strerror(errno)))
 		return;
@@ -547,7 +565,7 @@ static void test_close(void)
 
 	tap_diag("%s", what);
 	ctl = lb_open_ctl();
-	d = blk_create(ctl, false);
+	d = blk_create(ctl, false, false);
 	close(ctl);
 	if (!tap_ok(d != NULL, "%s: CREATE", what))
 		return;
@@ -615,7 +633,7 @@ static void test_trap_timeout(void)
 
 	tap_diag("%s (trap_timeout_ms %ld)", what, timeout_ms);
 	ctl = lb_open_ctl();
-	d = blk_create(ctl, true);
+	d = blk_create(ctl, true, false);
 	close(ctl);
 	if (!tap_ok(d != NULL, "%s: CREATE", what))
 		return;
@@ -721,6 +739,8 @@ int main(int argc, char **argv)
 	if (hostile) {
 		test_kill(BS_OUT_OF_ORDER, "G: SIGKILL of a device that completes out of order");
 		test_kill(BS_TAIL_NEXT, "H: a device that writes NEXT into a chain's tail");
+		test_kill(BS_QUIET_OUT_OF_ORDER,
+			  "I: SIGKILL of a device that asks for no kicks and completes out of order");
 	} else {
 		test_kill(BS_HOLD, "B: SIGKILL with I/O held by the device");
 		test_kill(BS_NONE, "C: SIGKILL with I/O left on the ring");
