@@ -1756,22 +1756,6 @@ uint32_t lbdev_in_flight(struct lbdev *d, uint32_t qi)
 	return n;
 }
 
-int lbdev_corrupt_avail(struct lbdev *d, uint32_t qi, uint16_t head)
-{
-	uint16_t *avail = NULL;
-	struct lbq *q;
-
-	pthread_mutex_lock(&d->lock);
-	q = qi < d->info.num_queues && qi < LOOPBACK_MAX_QUEUES ? &d->q[qi] : NULL;
-	if (q && q->ready && q->num)
-		avail = xlate(d, q->driver, 6 + 2ULL * q->num);
-	if (avail)
-		__atomic_store_n(&avail[2 + q->last_avail % q->num], htole16(head),
-				 __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&d->lock);
-	return avail ? 0 : -1;
-}
-
 uint32_t lbdev_held(struct lbdev *d, uint32_t qi)
 {
 	uint32_t n = 0;

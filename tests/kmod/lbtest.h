@@ -320,9 +320,6 @@ uint64_t lbdev_produced(struct lbdev *d);
 /* buffers of queue qi the driver made available and the model did not
  * return (avail idx - used idx, read from the ring); 0 without a ring */
 uint32_t lbdev_in_flight(struct lbdev *d, uint32_t qi);
-/* overwrites the head of queue qi's next available entry the model has not
- * taken (a confused device scribbling on the driver's ring); 0 or -1 */
-int lbdev_corrupt_avail(struct lbdev *d, uint32_t qi, uint16_t head);
 /* requests of queue qi the model holds (LB_FILL_HOLD, LB_FILL_REVERSE) */
 uint32_t lbdev_held(struct lbdev *d, uint32_t qi);
 /* serves and returns the held request at position pos (0 = oldest) of
