@@ -18,6 +18,24 @@
  *
  * A streaming mapping keeps the buffer's offset within its page:
  * dma = base + first_page * PAGE_SIZE + offset_in_page(buffer).
+ *
+ * Read-only pages.  The descriptor table and the available ring of a vring
+ * are the driver's: virtio_ring trusts what it reads back from them (the
+ * NEXT flags that end a chain, for one), so the device must not be able to
+ * write them.  The transport allocates its rings with the window in ring
+ * mode (loopback_window_ring_alloc()): such an allocation is read-only for
+ * user space from the moment it exists, and the transport then makes the
+ * used ring, which has pages of its own, writable again.  User mappings
+ * are write-notify mappings (the VMA has a page_mkwrite): every PTE starts
+ * read-only and the first write to a page asks lbdma_vm_page_mkwrite(),
+ * which refuses a read-only page with SIGBUS (and GUP for writing, so
+ * process_vm_writev(), O_DIRECT reads into the page and the like, with
+ * EFAULT).  A page it lets through keeps its writable PTE for good: the
+ * window cannot zap PTEs, so a ring's descriptor table and available ring
+ * only ever go to pages that were never made writable (@wrote), and a page
+ * of a live ring's descriptor table or available ring never has a writable
+ * PTE.  (A ring freed and allocated again, say when the driver is bound
+ * anew, finds its old pages: they stayed clean.)
  */
 
 #include <linux/bitmap.h>
@@ -27,10 +45,13 @@
 #include <linux/file.h>
 #include <linux/highmem.h>
 #include <linux/kref.h>
+#include <linux/lockdep.h>
 #include <linux/mm.h>
+#include <linux/pagemap.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/virtio_ring.h>
 #include <linux/vmalloc.h>
 
 #include "loopback_compat.h"
@@ -55,6 +76,7 @@ struct lbdma_slot {
 	u32 len;		/* head: bytes mapped or allocated */
 	u8 kind;		/* enum lbdma_kind */
 	u8 dir;			/* head, stream: enum dma_data_direction */
+	bool ro;		/* user mappings may not write the page */
 };
 
 struct loopback_window {
@@ -66,9 +88,12 @@ struct loopback_window {
 
 	spinlock_t lock;	/* protects the fields below */
 	unsigned long *map;	/* one bit per page: in use */
+	/* one bit per page: user space may hold a writable PTE of it */
+	unsigned long *wrote;
 	struct lbdma_slot *slots;
 	unsigned long next;	/* where the next search starts */
 	unsigned long used;	/* pages in use */
+	bool ring_alloc;	/* coherent allocations are vrings */
 };
 
 #define LBDMA_GFP		(GFP_KERNEL_ACCOUNT | __GFP_NOWARN)
@@ -83,6 +108,7 @@ static void lbdma_release(struct kref *ref)
 
 	vfree(win->vaddr);
 	kvfree(win->slots);
+	kvfree(win->wrote);
 	kvfree(win->map);
 	kfree(win);
 }
@@ -113,9 +139,11 @@ struct loopback_window *loopback_window_create(u64 base, u64 size)
 	 */
 	win->map = kvcalloc(BITS_TO_LONGS(win->npages), sizeof(long),
 			    LBDMA_GFP);
+	win->wrote = kvcalloc(BITS_TO_LONGS(win->npages), sizeof(long),
+			      LBDMA_GFP);
 	win->slots = kvcalloc(win->npages, sizeof(*win->slots), LBDMA_GFP);
 	win->vaddr = __vmalloc(size, LBDMA_GFP | __GFP_ZERO);
-	if (!win->map || !win->slots || !win->vaddr) {
+	if (!win->map || !win->wrote || !win->slots || !win->vaddr) {
 		lbdma_release(&win->ref);
 		return ERR_PTR(-ENOMEM);
 	}
@@ -171,8 +199,49 @@ static bool lbdma_search(struct loopback_window *win, unsigned long start,
 }
 
 /*
+ * The pages of a ring allocation of @size bytes that stay read-only: the
+ * descriptor table and the available ring of a split vring laid out with a
+ * page as alignment, whose used ring starts the page after them.  All of
+ * them when @size is no such vring.
+ */
+static unsigned long lbdma_ring_ro_pages(size_t size)
+{
+	unsigned int num;
+
+	for (num = 1; num <= LOOPBACK_MAX_QUEUE_SIZE; num *= 2)
+		if (vring_size(num, PAGE_SIZE) == size)
+			return PAGE_ALIGN(vring_size(num, PAGE_SIZE) -
+					  struct_size_t(struct vring_used,
+							ring, num) -
+					  sizeof(__virtio16)) >> PAGE_SHIFT;
+	return PAGE_ALIGN(size) >> PAGE_SHIFT;
+}
+
+/*
+ * As lbdma_search(), for an area whose first @nclean pages never had a
+ * writable user PTE.
+ */
+static bool lbdma_search_clean(struct loopback_window *win,
+			       unsigned long start, unsigned long npages,
+			       unsigned long nclean, unsigned long align_mask,
+			       unsigned long *idx)
+{
+	unsigned long dirty;
+
+	lockdep_assert_held(&win->lock);
+	while (lbdma_search(win, start, npages, align_mask, idx)) {
+		dirty = find_next_bit(win->wrote, *idx + nclean, *idx);
+		if (dirty >= *idx + nclean)
+			return true;
+		start = dirty + 1;
+	}
+	return false;
+}
+
+/*
  * Takes @npages free pages aligned to @align_mask + 1 pages and records
- * what they hold.  Returns false when the window has no room.
+ * what they hold.  Returns false when the window has no room.  In ring
+ * mode a coherent allocation takes clean pages only and is read-only.
  */
 static bool lbdma_get_area(struct loopback_window *win, unsigned long npages,
 			   unsigned long align_mask, enum lbdma_kind kind,
@@ -181,16 +250,24 @@ static bool lbdma_get_area(struct loopback_window *win, unsigned long npages,
 {
 	struct lbdma_slot *slot;
 	unsigned long flags, i;
-	bool found;
+	bool found, ring;
 
 	spin_lock_irqsave(&win->lock, flags);
-	found = lbdma_search(win, win->next, npages, align_mask, idx) ||
-		(win->next && lbdma_search(win, 0, npages, align_mask, idx));
+	ring = kind == LBDMA_COHERENT && win->ring_alloc;
+	if (ring)
+		found = lbdma_search_clean(win, 0, npages,
+					   min(npages, lbdma_ring_ro_pages(len)),
+					   align_mask, idx);
+	else
+		found = lbdma_search(win, win->next, npages, align_mask, idx) ||
+			(win->next &&
+			 lbdma_search(win, 0, npages, align_mask, idx));
 	if (found) {
 		bitmap_set(win->map, *idx, npages);
 		for (i = *idx; i < *idx + npages; i++) {
 			win->slots[i].kind = kind;
 			win->slots[i].head = *idx;
+			win->slots[i].ro = ring;
 		}
 		slot = &win->slots[*idx];
 		slot->orig = orig;
@@ -213,6 +290,42 @@ static void lbdma_put_area_locked(struct loopback_window *win,
 		win->slots[i] = (struct lbdma_slot){ };
 	bitmap_clear(win->map, head, npages);
 	win->used -= npages;
+}
+
+void loopback_window_ring_alloc(struct loopback_window *win, bool on)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&win->lock, flags);
+	win->ring_alloc = on;
+	spin_unlock_irqrestore(&win->lock, flags);
+}
+
+int loopback_window_set_ro(struct loopback_window *win, u64 dma, u64 len,
+			   bool ro)
+{
+	unsigned long flags, first, last, i;
+	int ret = 0;
+
+	if (!len || dma < win->base || dma - win->base >= win->size ||
+	    len > win->size - (dma - win->base))
+		return -EINVAL;
+	first = (dma - win->base) >> PAGE_SHIFT;
+	last = (dma - win->base + len - 1) >> PAGE_SHIFT;
+
+	spin_lock_irqsave(&win->lock, flags);
+	for (i = first; i <= last; i++) {
+		if (win->slots[i].kind != LBDMA_COHERENT ||
+		    (ro && test_bit(i, win->wrote))) {
+			ret = -EBUSY;
+			goto out;
+		}
+	}
+	for (i = first; i <= last; i++)
+		win->slots[i].ro = ro;
+out:
+	spin_unlock_irqrestore(&win->lock, flags);
+	return ret;
 }
 
 /* First DMA address of the allocation whose first page is @head. */
@@ -472,6 +585,7 @@ static dma_addr_t lbdma_map_page(struct device *dev, struct page *page,
 
 	if (!win)
 		return DMA_MAPPING_ERROR;
+	loopback_dma_dev_track(dev);
 	return lbdma_map(win, page_to_phys(page) + offset, size, dir, attrs,
 			 &err);
 }
@@ -481,6 +595,7 @@ static void lbdma_unmap_page(struct device *dev, dma_addr_t dma, size_t size,
 {
 	struct loopback_window *win = lbdma_window(dev);
 
+	loopback_dma_dev_track(dev);
 	if (win)
 		lbdma_unmap(dev, win, dma, size, attrs);
 }
@@ -495,6 +610,7 @@ static int lbdma_map_sg(struct device *dev, struct scatterlist *sgl,
 
 	if (!win)
 		return -EIO;
+	loopback_dma_dev_track(dev);
 	for_each_sg(sgl, sg, nents, i) {
 		sg->dma_address = lbdma_map(win, sg_phys(sg), sg->length, dir,
 					    attrs, &err);
@@ -519,6 +635,7 @@ static void lbdma_unmap_sg(struct device *dev, struct scatterlist *sgl,
 	struct scatterlist *sg;
 	int i;
 
+	loopback_dma_dev_track(dev);
 	if (!win)
 		return;
 	for_each_sg(sgl, sg, nents, i)
@@ -646,10 +763,39 @@ static vm_fault_t lbdma_vm_fault(struct vm_fault *vmf)
 	return 0;
 }
 
+/*
+ * The first write to a page through a user mapping (a write fault, or GUP
+ * for writing).  Read-only pages refuse it; any other page is let through
+ * and noted as written for good.  The page has no ->mapping: returning it
+ * locked is what keeps the fault code from retrying for ever.
+ */
+static vm_fault_t lbdma_vm_page_mkwrite(struct vm_fault *vmf)
+{
+	struct loopback_window *win = vmf->vma->vm_private_data;
+	unsigned long first = win->base >> PAGE_SHIFT, idx, flags;
+	bool ro;
+
+	if (vmf->pgoff < first || vmf->pgoff - first >= win->npages)
+		return VM_FAULT_SIGBUS;
+	idx = vmf->pgoff - first;
+	lock_page(vmf->page);
+	spin_lock_irqsave(&win->lock, flags);
+	ro = win->slots[idx].ro;
+	if (!ro)
+		__set_bit(idx, win->wrote);
+	spin_unlock_irqrestore(&win->lock, flags);
+	if (ro) {
+		unlock_page(vmf->page);
+		return VM_FAULT_SIGBUS;
+	}
+	return VM_FAULT_LOCKED;
+}
+
 static const struct vm_operations_struct lbdma_vm_ops = {
-	.open	= lbdma_vm_open,
-	.close	= lbdma_vm_close,
-	.fault	= lbdma_vm_fault,
+	.open		= lbdma_vm_open,
+	.close		= lbdma_vm_close,
+	.fault		= lbdma_vm_fault,
+	.page_mkwrite	= lbdma_vm_page_mkwrite,
 };
 
 static int lbdma_file_release(struct inode *inode, struct file *file)

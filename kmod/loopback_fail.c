@@ -13,14 +13,60 @@
  * hides every later completion, and 6.1's virtio_blk waits in
  * del_gendisk() for requests only a completion ends.
  *
- * Which buffers the dead device still held is not recorded anywhere the
- * kernel can read: the driver's bookkeeping is private to virtio_ring.c.
- * The ring says how many (avail->idx - used->idx) and, if the device
- * returned buffers in the order they were made available, which: the
- * available entries from used->idx on.  That is the rule QEMU applies when
- * a vhost back end's state is lost.  A device that completed out of order
- * may leave a head the kernel returns twice; the driver then reports a
- * bad ring and stops that queue (no crash, no warning).
+ * Which buffers the dead device still held, the kernel knows exactly: it
+ * keeps its own account, per head, of how often the driver made it
+ * available and the device returned it (struct loopback_ring.pending).
+ * The account is exact because of two facts:
+ *
+ *  - the available ring and the descriptor table are read-only to the
+ *    device (loopback_dma.c), so what they say is what the driver wrote;
+ *  - the kernel reads them often enough that no entry is overwritten
+ *    before it was counted.  virtio_ring DMA-maps every buffer (and every
+ *    indirect table) through this module before it publishes its
+ *    available entry, so each add finds the previous one published: the
+ *    account is brought up to date at every mapping and unmapping, every
+ *    kick and every interrupt the kernel delivers.  A device that
+ *    suppresses kicks and a driver that polls the used ring without
+ *    interrupts change nothing: the mappings remain.
+ *
+ * Each update reads used->idx, then avail->idx, then the entries: every
+ * used entry counted refers to a head made available no later than the
+ * available entries counted with it, so an honest device never returns a
+ * head the account does not hold.  A device that does (out of range,
+ * never available, returned twice) is broken on the spot and its ring
+ * refused, before the interrupt reaches the driver.
+ *
+ * What the driver may already have consumed does not matter: the driver
+ * makes a head available again only after it took the head's used entry
+ * off the used ring, and that entry is below used->idx, which the kernel
+ * reads before the available index that shows the head again; so a head
+ * the driver reused is counted once for its old life (made available and
+ * returned) and once for its new one.  The used entries between what the
+ * driver consumed and used->idx are completions the driver still reads;
+ * the kernel appends after them.  (Between two updates a head may count
+ * twice, when the device returned it after the kernel read used->idx and
+ * the driver made it available again before the kernel read avail->idx;
+ * the next update counts the return.)  At the takeover the dead device
+ * writes no more, so used->idx is final: the account is brought up to
+ * date one last time, and the heads still held are returned, each once,
+ * in head order; the ones made available later come back from the
+ * kicks.  A device completing out of order (io_uring, qemu-storage-daemon
+ * above QD1) thus gets every request failed once, not a head twice.
+ *
+ * Limits, each falling back to the old rule (return avail[used->idx ..
+ * avail->idx), exact for a device that completes in order, which QEMU
+ * applies when a vhost back end's state is lost) with one line in the log:
+ * buffers made available without a DMA mapping (6.12's premapped mode,
+ * virtio_net's receive queues) can let the available ring run more than
+ * half a ring ahead of the account, which then gives up on that ring
+ * (65536 entries or more unseen would go unnoticed: the indices are 16
+ * bits; virtio_net maps the page the buffers are cut from every few
+ * buffers, and every mapping brings the account up to date); and
+ * without memory for the account there is none.  A device that rewrites
+ * a used entry it published, between the driver's read and the kernel's,
+ * can make the two disagree; and a process still mapping the window
+ * (after the device broke) can write the used ring while the kernel does.
+ * Revoking the device's mappings when it breaks closes the last one.
  *
  * Like a real device, the kernel writes only what a device may write: the
  * used ring (elements, index, flags, avail_event) and, for a block
@@ -38,6 +84,8 @@
  */
 #include <linux/bitops.h>
 #include <linux/kernel.h>
+#include <linux/lockdep.h>
+#include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/virtio.h>
 #include <linux/virtio_blk.h>
@@ -53,6 +101,10 @@
 
 /* The longest indirect table the kernel walks (the driver's are small). */
 #define LOOPBACK_FAIL_MAX_INDIRECT	4096
+
+/* Why a ring a device played goes bad. */
+static const char loopback_fail_unheld[] =
+	"the device returned a buffer it did not hold";
 
 /* fail_flags */
 #define LOOPBACK_FAIL_BREAK	0
@@ -193,6 +245,23 @@ loopback_fail_pass(struct loopback_device *ldev, struct loopback_ring *r,
 
 	if (r->state != LOOPBACK_RING_FAILING)
 		return LOOPBACK_FAIL_DONE;
+	/* First the heads the dead device held, once each. */
+	while (r->pending && r->next_head < r->num) {
+		if (cost >= LOOPBACK_FAIL_BUDGET) {
+			loopback_fail_publish(ldev, r);
+			return LOOPBACK_FAIL_MORE;
+		}
+		head = r->next_head;
+		if (r->pending[head]) {
+			if (loopback_fail_return(ldev, r, head, &cost))
+				goto bad;
+			r->pending[head] = 0;
+			*returned = true;
+		} else if (!(head % 64)) {
+			cost++;
+		}
+		r->next_head++;
+	}
 	for (;;) {
 		avail_idx = loopback_fail_avail_idx(ldev, r);
 		if ((u16)(avail_idx - r->next_avail) > r->num)
@@ -222,8 +291,19 @@ loopback_fail_pass(struct loopback_device *ldev, struct loopback_ring *r,
 	}
 bad:
 	loopback_fail_publish(ldev, r);
-	r->state = LOOPBACK_RING_BAD;
+	WRITE_ONCE(r->state, LOOPBACK_RING_BAD);
 	return LOOPBACK_FAIL_BAD;
+}
+
+/* Gives up on queue @index: breaks the device from a work item. */
+static void loopback_fail_bad(struct loopback_device *ldev, unsigned int index,
+			      const char *why)
+{
+	dev_err_ratelimited(&ldev->parent, "queue %u: malformed ring (%s); breaking the device\n",
+			    index, why);
+	/* virtio_break_device() takes a lock not meant for IRQs. */
+	set_bit(LOOPBACK_FAIL_BREAK, &ldev->fail_flags);
+	queue_work(loopback_wq, &ldev->fail_work);
 }
 
 /* Runs a pass on queue @index and deals with its outcome. */
@@ -245,12 +325,7 @@ static void loopback_fail_run(struct loopback_device *ldev, unsigned int index,
 		set_bit(index, ldev->fail_pending);
 		queue_work(loopback_wq, &ldev->fail_work);
 	} else if (res == LOOPBACK_FAIL_BAD) {
-		dev_err_ratelimited(&ldev->parent,
-				    "queue %u: malformed ring, cannot fail its buffers; breaking the device\n",
-				    index);
-		/* virtio_break_device() takes a lock not meant for IRQs. */
-		set_bit(LOOPBACK_FAIL_BREAK, &ldev->fail_flags);
-		queue_work(loopback_wq, &ldev->fail_work);
+		loopback_fail_bad(ldev, index, "cannot fail its buffers");
 	}
 }
 
@@ -267,19 +342,158 @@ static void loopback_fail_work(struct work_struct *work)
 		loopback_fail_run(ldev, q, false);
 		cond_resched();
 	}
-	/* Only rings that existed go bad: the virtio device is registered. */
-	if (test_and_clear_bit(LOOPBACK_FAIL_BREAK, &ldev->fail_flags))
+	/*
+	 * Only rings that existed go bad: the virtio device is registered.
+	 * A device that returned what it did not hold is broken as if its
+	 * owner died; the kernel fails the other rings.
+	 */
+	if (test_and_clear_bit(LOOPBACK_FAIL_BREAK, &ldev->fail_flags)) {
 		virtio_break_device(&ldev->vdev);
+		loopback_vdev_break(ldev);
+	}
 }
 
-/* With ring_lock held: the kernel becomes the device of this ring. */
-static void loopback_fail_start_locked(struct loopback_device *ldev,
+/* ---- what the device holds while user space plays it ---- */
+
+/*
+ * Accounts the available and used entries added since the last call, in
+ * this order: used->idx, then avail->idx, so that every used entry counted
+ * refers to an available entry counted before it.  The available ring is
+ * the driver's (read-only to the device): what it says is true.  The used
+ * ring is the device's: an entry whose head the device does not hold
+ * (out of range, never made available, returned already) makes this
+ * return false.  More available entries than the kernel can have missed
+ * safely mean it lost track (buffers added without a DMA mapping, 6.12's
+ * premapped mode): from then on the ring falls back to the old rule.
+ */
+static bool loopback_track_locked(struct loopback_device *ldev,
+				  unsigned int index, struct loopback_ring *r)
+{
+	struct virtio_device *vdev = &ldev->vdev;
+	u16 used_idx, avail_idx, seen, head;
+	u32 id;
+
+	lockdep_assert_held(&ldev->vqs[index].ring_lock);
+	if (!r->pending || r->inexact)
+		return true;
+	used_idx = virtio16_to_cpu(vdev, READ_ONCE(r->used->idx));
+	smp_rmb();
+	avail_idx = virtio16_to_cpu(vdev, READ_ONCE(r->avail->idx));
+	/* The entries the indices cover, after them. */
+	smp_rmb();
+
+	seen = r->avail_seen;
+	if ((u16)(avail_idx - seen) > max(r->num / 2, 1U))
+		goto lost;
+	for (; seen != avail_idx; seen++) {
+		head = virtio16_to_cpu(vdev, READ_ONCE(r->avail->ring[seen &
+							(r->num - 1)]));
+		if (head >= r->num || r->pending[head] == U16_MAX)
+			goto lost;
+		r->pending[head]++;
+	}
+	WRITE_ONCE(r->avail_seen, seen);
+
+	seen = r->used_seen;
+	if ((u16)(used_idx - seen) > r->num)
+		return false;
+	for (; seen != used_idx; seen++) {
+		id = virtio32_to_cpu(vdev, READ_ONCE(r->used->ring[seen &
+						     (r->num - 1)].id));
+		if (id >= r->num || !r->pending[id]) {
+			WRITE_ONCE(r->used_seen, seen);
+			return false;
+		}
+		r->pending[id]--;
+	}
+	WRITE_ONCE(r->used_seen, seen);
+	return true;
+
+lost:
+	r->inexact = true;
+	dev_info(&ldev->parent,
+		 "queue %u: buffers were made available without a DMA mapping; if the device dies, the kernel assumes it completed in order\n",
+		 index);
+	return true;
+}
+
+/*
+ * Accounts what the driver and the device added to queue @index since the
+ * last call.  The kernel calls it wherever it gets control on the way of
+ * a buffer: every DMA (un)mapping of the device, every kick, every
+ * interrupt it delivers.  Returns false if the ring is bad (the device
+ * returned a head it did not hold, now or before): the device is being
+ * broken and the interrupt should not reach the driver.  Any context.
+ */
+bool loopback_fail_track(struct loopback_device *ldev, unsigned int index)
+{
+	struct loopback_vq *lvq = &ldev->vqs[index];
+	struct loopback_ring *r = &lvq->ring;
+	struct virtio_device *vdev = &ldev->vdev;
+	enum loopback_ring_state state = READ_ONCE(r->state);
+	struct vring_avail *avail = READ_ONCE(r->avail);
+	struct vring_used *used = READ_ONCE(r->used);
+	unsigned long flags;
+	bool ok = true;
+
+	/* Without the lock: the pointers lead into the window or are NULL. */
+	if (state != LOOPBACK_RING_USER || !avail || !used)
+		return state != LOOPBACK_RING_BAD;
+	if (READ_ONCE(avail->idx) ==
+	    cpu_to_virtio16(vdev, READ_ONCE(r->avail_seen)) &&
+	    READ_ONCE(used->idx) ==
+	    cpu_to_virtio16(vdev, READ_ONCE(r->used_seen)))
+		return true;
+
+	spin_lock_irqsave(&lvq->ring_lock, flags);
+	if (r->state == LOOPBACK_RING_USER &&
+	    !loopback_track_locked(ldev, index, r)) {
+		WRITE_ONCE(r->state, LOOPBACK_RING_BAD);
+		ok = false;
+	}
+	spin_unlock_irqrestore(&lvq->ring_lock, flags);
+	if (!ok)
+		loopback_fail_bad(ldev, index,
+				  loopback_fail_unheld);
+	return ok;
+}
+
+void loopback_fail_track_all(struct loopback_device *ldev)
+{
+	unsigned int i;
+
+	for (i = 0; i < ldev->num_queues; i++)
+		loopback_fail_track(ldev, i);
+}
+
+/*
+ * With ring_lock held: the kernel becomes the device of this ring.  What
+ * the dead device returned stays; the kernel returns the heads it still
+ * held, each once, and then what the driver makes available later.
+ * Returns false for a ring that turned out bad.
+ */
+static bool loopback_fail_start_locked(struct loopback_device *ldev,
+				       unsigned int index,
 				       struct loopback_ring *r)
 {
-	/* The dead device's used index: whatever it returned stays. */
-	r->used_idx = virtio16_to_cpu(&ldev->vdev, READ_ONCE(r->used->idx));
-	r->next_avail = r->used_idx;
-	r->state = LOOPBACK_RING_FAILING;
+	if (!loopback_track_locked(ldev, index, r)) {
+		WRITE_ONCE(r->state, LOOPBACK_RING_BAD);
+		return false;
+	}
+	if (r->pending && !r->inexact) {
+		r->used_idx = r->used_seen;
+		r->next_avail = r->avail_seen;
+		r->next_head = 0;
+	} else {
+		/* The old rule: the device completed in order. */
+		kfree(r->pending);
+		r->pending = NULL;
+		r->used_idx = virtio16_to_cpu(&ldev->vdev,
+					      READ_ONCE(r->used->idx));
+		r->next_avail = r->used_idx;
+	}
+	WRITE_ONCE(r->state, LOOPBACK_RING_FAILING);
+	return true;
 }
 
 /*
@@ -297,7 +511,8 @@ void loopback_fail_ring_start(struct loopback_device *ldev, unsigned int index,
 	struct vring_avail *avail;
 	struct vring_used *used;
 	unsigned long flags;
-	bool failing;
+	bool failing, bad = false;
+	u16 *pending;
 
 	/* The ring comes from the window (coherent memory): sizes as vring_size(). */
 	desc = loopback_window_ptr(win, virtqueue_get_desc_addr(vq),
@@ -309,31 +524,52 @@ void loopback_fail_ring_start(struct loopback_device *ldev, unsigned int index,
 				   sizeof(__virtio16));
 	if (WARN_ON_ONCE(!desc || !avail || !used || !is_power_of_2(num)))
 		return;
+	/* Without it, the old rule (the device completes in order). */
+	pending = kcalloc(num, sizeof(*pending), GFP_KERNEL);
 
 	spin_lock_irqsave(&ldev->vqs[index].ring_lock, flags);
 	r->num = num;
 	r->desc = desc;
-	r->avail = avail;
-	r->used = used;
-	r->state = LOOPBACK_RING_USER;
+	r->pending = pending;
+	r->inexact = false;
+	/* Where virtio_ring starts, whatever the device wrote meanwhile. */
+	r->avail_seen = 0;
+	r->used_seen = 0;
+	WRITE_ONCE(r->avail, avail);
+	WRITE_ONCE(r->used, used);
+	WRITE_ONCE(r->state, LOOPBACK_RING_USER);
 	/* Pairs with loopback_fail_takeover(), through ring_lock. */
 	failing = loopback_vdev_broken(ldev);
 	if (failing)
-		loopback_fail_start_locked(ldev, r);
+		bad = !loopback_fail_start_locked(ldev, index, r);
 	spin_unlock_irqrestore(&ldev->vqs[index].ring_lock, flags);
-	if (failing)
+	if (bad)
+		loopback_fail_bad(ldev, index,
+				  loopback_fail_unheld);
+	else if (failing)
 		loopback_fail_run(ldev, index, true);
 }
 
-/* del_vqs: the ring is about to be freed; the kernel forgets it. */
+/*
+ * A reset, or del_vqs (the ring is about to be freed): the kernel forgets
+ * the ring.  Process context.
+ */
 void loopback_fail_ring_stop(struct loopback_device *ldev, unsigned int index)
 {
 	struct loopback_ring *r = ring_of(ldev, index);
 	unsigned long flags;
+	u16 *pending;
 
 	spin_lock_irqsave(&ldev->vqs[index].ring_lock, flags);
-	*r = (struct loopback_ring){ .state = LOOPBACK_RING_NONE };
+	pending = r->pending;
+	WRITE_ONCE(r->state, LOOPBACK_RING_NONE);
+	WRITE_ONCE(r->avail, NULL);
+	WRITE_ONCE(r->used, NULL);
+	r->desc = NULL;
+	r->pending = NULL;
+	r->num = 0;
 	spin_unlock_irqrestore(&ldev->vqs[index].ring_lock, flags);
+	kfree(pending);
 }
 
 /*
@@ -348,16 +584,20 @@ void loopback_fail_takeover(struct loopback_device *ldev)
 	struct loopback_ring *r;
 	unsigned long flags;
 	unsigned int i;
-	bool start;
+	bool start, bad;
 
 	for (i = 0; i < ldev->num_queues; i++) {
 		r = ring_of(ldev, i);
+		bad = false;
 		spin_lock_irqsave(&ldev->vqs[i].ring_lock, flags);
 		start = r->state == LOOPBACK_RING_USER;
 		if (start)
-			loopback_fail_start_locked(ldev, r);
+			bad = !loopback_fail_start_locked(ldev, i, r);
 		spin_unlock_irqrestore(&ldev->vqs[i].ring_lock, flags);
-		if (start)
+		if (bad)
+			loopback_fail_bad(ldev, i,
+					  loopback_fail_unheld);
+		else if (start)
 			loopback_fail_run(ldev, i, true);
 	}
 }

@@ -51,6 +51,24 @@ void loopback_window_bind(struct loopback_window *win, struct device *dma_dev);
 int loopback_window_mmap(struct loopback_window *win,
 			 struct vm_area_struct *vma);
 
+/*
+ * Ring mode: while @on, coherent allocations are vrings: they come from
+ * pages user space never wrote and are read-only to every user mapping
+ * (a write faults SIGBUS, GUP for writing fails).  The caller then makes
+ * the used ring writable with loopback_window_set_ro().  The marks go when
+ * the memory is freed.
+ */
+void loopback_window_ring_alloc(struct loopback_window *win, bool on);
+
+/*
+ * Makes the pages of coherent memory that [@dma, @dma + @len) touches
+ * read-only (@ro) or writable for user mappings.  -EINVAL outside the
+ * window, -EBUSY for pages that are not coherent memory or (@ro) that user
+ * space may have a writable mapping of.
+ */
+int loopback_window_set_ro(struct loopback_window *win, u64 dma, u64 len,
+			   bool ro);
+
 /* Bytes of the window in use by DMA (coherent + bounce), for debugging. */
 u64 loopback_window_used(struct loopback_window *win);
 
@@ -64,5 +82,13 @@ void *loopback_window_ptr(struct loopback_window *win, u64 dma, u64 len);
 
 /* The window of the device whose DMA parent is @dma_dev. */
 struct loopback_window *loopback_dma_dev_window(struct device *dma_dev);
+
+/*
+ * Called by every (un)mapping of @dma_dev before it touches the window:
+ * the transport accounts what the driver made available (it maps every
+ * buffer before it publishes it) and what the device returned.  Any
+ * context.
+ */
+void loopback_dma_dev_track(struct device *dma_dev);
 
 #endif /* LOOPBACK_INTERNAL_H */

@@ -38,9 +38,13 @@ enum loopback_ring_state {
 };
 
 /*
- * A ring as its device sees it (loopback_fail.c): where it is, and the
- * kernel's device-side indices once it fails the buffers itself.  The
- * pointers lead into the window, which user space may write at any time.
+ * A ring as its device sees it (loopback_fail.c): where it is, which heads
+ * the device holds while user space plays it, and the kernel's
+ * device-side indices once it fails the buffers itself.  The pointers lead
+ * into the window: user space can write the used ring at any time, the
+ * descriptor table and available ring never (they are read-only to it).
+ * @state, @avail, @used, @avail_seen and @used_seen are also read without
+ * the lock, as a hint (WRITE_ONCE under it).
  */
 struct loopback_ring {
 	enum loopback_ring_state state;
@@ -48,6 +52,17 @@ struct loopback_ring {
 	struct vring_desc *desc;
 	struct vring_avail *avail;
 	struct vring_used *used;
+	/*
+	 * Per head: times the driver made it available minus times the
+	 * device returned it, over the entries accounted so far.  NULL, or
+	 * @inexact, when the kernel does not know (then the old rule holds:
+	 * the outstanding heads are avail[used->idx .. avail->idx)).
+	 */
+	u16 *pending;
+	u16 avail_seen;		/* available entries accounted */
+	u16 used_seen;		/* used entries accounted */
+	bool inexact;
+	u32 next_head;		/* failing: the next head of @pending to check */
 	u16 next_avail;		/* the next available entry to return */
 	u16 used_idx;		/* the next used entry to write */
 };
@@ -55,11 +70,14 @@ struct loopback_ring {
 /* One virtqueue slot of a device. */
 struct loopback_vq {
 	/*
-	 * Protects @vq: find_vqs/del_vqs change it, the interrupt path
-	 * (@irq) calls vring_interrupt() on it.  Taken with IRQs off.
+	 * Protects @vq and @quiesced: find_vqs/del_vqs change @vq, a reset
+	 * sets @quiesced and setting the queue up again clears it; the
+	 * interrupt path (@irq) calls vring_interrupt() on @vq unless
+	 * @quiesced.  Taken with IRQs off.
 	 */
 	spinlock_t lock;
 	struct virtqueue *vq;
+	bool quiesced;
 	/* Raises the used-buffer interrupt in hard-IRQ context. */
 	struct irq_work irq;
 	/*
@@ -187,6 +205,8 @@ void loopback_fail_ring_stop(struct loopback_device *ldev, unsigned int index);
 void loopback_fail_takeover(struct loopback_device *ldev);
 void loopback_fail_kick(struct loopback_device *ldev, unsigned int index);
 void loopback_fail_sync(struct loopback_device *ldev);
+bool loopback_fail_track(struct loopback_device *ldev, unsigned int index);
+void loopback_fail_track_all(struct loopback_device *ldev);
 
 /* loopback_transport.c */
 void loopback_vdev_init(struct loopback_device *ldev);

@@ -77,6 +77,11 @@ static inline struct loopback_device *to_ldev(struct virtio_device *vdev)
 	return container_of(vdev, struct loopback_device, vdev);
 }
 
+static inline struct loopback_device *lvq_to_ldev(struct loopback_vq *lvq)
+{
+	return container_of(lvq->vq->vdev, struct loopback_device, vdev);
+}
+
 /* ---- breaking ---- */
 
 /* Completes a trap; the waiter may return as soon as trap_lock is free. */
@@ -459,6 +464,7 @@ static bool loopback_vq_notify(struct virtqueue *vq)
 	struct loopback_device *ldev = to_ldev(vq->vdev);
 	unsigned int q = vq->index;
 
+	loopback_fail_track(ldev, q);
 	/*
 	 * Not false, which would break the queue and hide the completions
 	 * the kernel writes for the broken device.
@@ -500,7 +506,9 @@ static void loopback_vq_irq(struct irq_work *work)
 	unsigned long flags;
 
 	spin_lock_irqsave(&lvq->lock, flags);
-	if (lvq->vq)
+	/* What the device returned is accounted before the driver sees it. */
+	if (lvq->vq && !lvq->quiesced &&
+	    loopback_fail_track(lvq_to_ldev(lvq), lvq->vq->index))
 		vring_interrupt(0, lvq->vq);
 	spin_unlock_irqrestore(&lvq->lock, flags);
 }
@@ -533,7 +541,10 @@ void loopback_vdev_raise_queue(struct loopback_device *ldev, unsigned int q)
 	irq_work_queue(&ldev->vqs[q].irq);
 }
 
-/* Waits for interrupts in flight; nothing may raise new ones. */
+/*
+ * Waits for the interrupts in flight.  New ones may be raised meanwhile;
+ * callers make sure those find nothing to call.
+ */
 void loopback_vdev_sync_irqs(struct loopback_device *ldev)
 {
 	unsigned int i;
@@ -964,14 +975,33 @@ static void loopback_vdev_set_status(struct virtio_device *vdev, u8 status)
 	loopback_reg_write(ldev, VIRTIO_MMIO_STATUS, status);
 }
 
+/*
+ * After a reset the driver may free what its callbacks use, as it may
+ * after virtio-pci's reset, which ends by waiting for its interrupt
+ * handlers.  So no queue interrupt reaches the driver from the moment the
+ * reset starts until the queue is set up again, whatever raises it (an
+ * irqfd, LOOPBACK_DEV_INTERRUPT, the failing device), and the interrupts
+ * already on their way have run when this returns.
+ */
 static void loopback_vdev_reset(struct virtio_device *vdev)
 {
 	struct loopback_device *ldev = to_ldev(vdev);
+	unsigned long flags;
+	unsigned int i;
 
 	WRITE_ONCE(ldev->status, 0);
 	bitmap_zero(ldev->kick_posted, LOOPBACK_MAX_QUEUES);
+	for (i = 0; i < ldev->num_queues; i++) {
+		spin_lock_irqsave(&ldev->vqs[i].lock, flags);
+		ldev->vqs[i].quiesced = true;
+		spin_unlock_irqrestore(&ldev->vqs[i].lock, flags);
+	}
 	/* The reply says the reset is complete. */
 	loopback_reg_write(ldev, VIRTIO_MMIO_STATUS, 0);
+	loopback_vdev_sync_irqs(ldev);
+	/* A reset device holds nothing, and the kernel fails nothing more. */
+	for (i = 0; i < ldev->num_queues; i++)
+		loopback_fail_ring_stop(ldev, i);
 }
 
 static u64 loopback_vdev_get_features(struct virtio_device *vdev)
@@ -983,15 +1013,16 @@ static u64 loopback_vdev_get_features(struct virtio_device *vdev)
  * Transport features this transport implements, on top of what the ring
  * code keeps: not NOTIFICATION_DATA (a kick carries the queue index only),
  * RING_RESET (no per-queue reset), RING_PACKED (the kernel fails the
- * buffers of a dead device through split rings only), SR_IOV or anything
- * newer.
+ * buffers of a dead device through split rings only), IN_ORDER (one used
+ * entry may then stand for several heads, which the kernel's account of
+ * what the device holds cannot follow; 6.1's and 6.12's ring code clear it
+ * anyway), SR_IOV or anything newer.
  */
 #define LOOPBACK_TRANSPORT_FEATURES					\
 	(BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC) |				\
 	 BIT_ULL(VIRTIO_RING_F_EVENT_IDX) |				\
 	 BIT_ULL(VIRTIO_F_VERSION_1) |					\
 	 BIT_ULL(VIRTIO_F_ACCESS_PLATFORM) |				\
-	 BIT_ULL(VIRTIO_F_IN_ORDER) |					\
 	 BIT_ULL(VIRTIO_F_ORDER_PLATFORM))
 
 static int loopback_vdev_finalize_features(struct virtio_device *vdev)
@@ -1064,6 +1095,32 @@ static int loopback_vq_activate(struct loopback_device *ldev,
 	return ret;
 }
 
+/*
+ * The ring of @vq as vring_create_virtqueue() laid it out with a page as
+ * vring_align: descriptor table and available ring on the first pages of
+ * the allocation, the used ring from the next page boundary to the end.
+ * The allocation is read-only to user space (ring mode); this makes the
+ * used ring's pages writable, after checking that they hold nothing else.
+ */
+static int loopback_vq_protect(struct loopback_device *ldev,
+			       struct virtqueue *vq)
+{
+	u64 num = virtqueue_get_vring_size(vq);
+	dma_addr_t desc = virtqueue_get_desc_addr(vq);
+	dma_addr_t avail = virtqueue_get_avail_addr(vq);
+	dma_addr_t used = virtqueue_get_used_addr(vq);
+	u64 avail_end = avail + struct_size_t(struct vring_avail, ring, num) +
+			sizeof(__virtio16);
+	u64 used_len = struct_size_t(struct vring_used, ring, num) +
+		       sizeof(__virtio16);
+
+	if (WARN_ON_ONCE(!PAGE_ALIGNED(desc) || !PAGE_ALIGNED(used) ||
+			 avail != desc + num * sizeof(struct vring_desc) ||
+			 avail_end > used))
+		return -EINVAL;
+	return loopback_window_set_ro(ldev->window, used, used_len, false);
+}
+
 struct virtqueue *loopback_vdev_setup_vq(struct virtio_device *vdev,
 					 unsigned int index,
 					 vq_callback_t *callback,
@@ -1083,16 +1140,25 @@ struct virtqueue *loopback_vdev_setup_vq(struct virtio_device *vdev,
 	if (loopback_vdev_broken(ldev))
 		return ERR_PTR(-EIO);
 
-	/* The ring lives in the window: the parent's DMA ops allocate it. */
-	vq = vring_create_virtqueue(index, ldev->max_queue_size,
-				    SMP_CACHE_BYTES, vdev, true, true, ctx,
-				    loopback_vq_notify, callback, name);
+	/*
+	 * The ring lives in the window: the parent's DMA ops allocate it, in
+	 * ring mode.  Aligned to a page, the used ring starts on a page of
+	 * its own: only those pages become writable to the device.
+	 */
+	loopback_window_ring_alloc(ldev->window, true);
+	vq = vring_create_virtqueue(index, ldev->max_queue_size, PAGE_SIZE,
+				    vdev, true, true, ctx, loopback_vq_notify,
+				    callback, name);
+	loopback_window_ring_alloc(ldev->window, false);
 	if (!vq)
 		return ERR_PTR(-ENOMEM);
 
-	mutex_lock(&ldev->sel_lock);
-	ret = loopback_vq_activate(ldev, index, vq);
-	mutex_unlock(&ldev->sel_lock);
+	ret = loopback_vq_protect(ldev, vq);
+	if (!ret) {
+		mutex_lock(&ldev->sel_lock);
+		ret = loopback_vq_activate(ldev, index, vq);
+		mutex_unlock(&ldev->sel_lock);
+	}
 	if (ret) {
 		vring_del_virtqueue(vq);
 		return ERR_PTR(ret);
@@ -1100,6 +1166,7 @@ struct virtqueue *loopback_vdev_setup_vq(struct virtio_device *vdev,
 
 	spin_lock_irqsave(&lvq->lock, flags);
 	lvq->vq = vq;
+	lvq->quiesced = false;
 	spin_unlock_irqrestore(&lvq->lock, flags);
 	/* After @vq: failing the ring at once raises its interrupt. */
 	loopback_fail_ring_start(ldev, index, vq);
@@ -1179,6 +1246,12 @@ static const struct virtio_config_ops loopback_vdev_config_ops = {
 struct loopback_window *loopback_dma_dev_window(struct device *dma_dev)
 {
 	return container_of(dma_dev, struct loopback_device, parent)->window;
+}
+
+void loopback_dma_dev_track(struct device *dma_dev)
+{
+	loopback_fail_track_all(container_of(dma_dev, struct loopback_device,
+					     parent));
 }
 
 static void loopback_vdev_release(struct device *dev)

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -315,6 +316,64 @@ void lb_dump_task(pid_t pid, const char *what)
 	snprintf(path, sizeof(path), "/proc/%d/stack", (int)pid);
 	if (lb_read_file(path, buf, sizeof(buf)) == 0)
 		tap_diag("%s (pid %d) kernel stack:\n%s", what, (int)pid, buf);
+}
+
+bool lb_kmsg_contains(const char *needle)
+{
+	char rec[2048];
+	bool found = false;
+	ssize_t n;
+	int fd;
+
+	fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	for (;;) {
+		n = read(fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)
+			continue;	/* overwritten records */
+		if (n <= 0)
+			break;
+		rec[n] = 0;
+		if (strstr(rec, needle)) {
+			found = true;
+			break;
+		}
+	}
+	close(fd);
+	return found;
+}
+
+static sigjmp_buf touch_jb;
+static volatile sig_atomic_t touch_sig;
+
+static void touch_fault(int sig)
+{
+	touch_sig = sig;
+	siglongjmp(touch_jb, 1);
+}
+
+int lb_touch(volatile uint8_t *p, bool wr)
+{
+	struct sigaction sa, obus, osegv;
+	int r = 0;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = touch_fault;
+	sigaction(SIGBUS, &sa, &obus);
+	sigaction(SIGSEGV, &sa, &osegv);
+	touch_sig = 0;
+	if (sigsetjmp(touch_jb, 1) == 0) {
+		if (wr)
+			*p = 0x42;
+		else
+			(void)*p;
+	} else {
+		r = touch_sig;
+	}
+	sigaction(SIGBUS, &obus, NULL);
+	sigaction(SIGSEGV, &osegv, NULL);
+	return r;
 }
 
 /* ------------------------------------------------------ /dev/loopback */
@@ -761,13 +820,6 @@ int lb_stream_match(uint64_t seed, uint64_t produced, const uint8_t *data,
 
 /* ------------------------------------------------------ the device model */
 
-struct vdesc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t flags;
-	uint16_t next;
-} __attribute__((packed));
-
 struct vused_elem {
 	uint32_t id;
 	uint32_t len;
@@ -828,7 +880,7 @@ static void raise_irq(struct lbdev *d, uint32_t q)
  * for a malformed chain.  Called with d->lock held.
  */
 #define BLK_MAX_SEGS 64
-static int64_t blk_request(struct lbdev *d, uint32_t qi, struct vdesc *desc,
+static int64_t blk_request(struct lbdev *d, uint32_t qi, struct lb_vdesc *desc,
 			   uint32_t num, uint16_t head)
 {
 	struct { uint8_t *p; uint32_t len; bool wr; } seg[BLK_MAX_SEGS];
@@ -942,14 +994,125 @@ static int64_t blk_request(struct lbdev *d, uint32_t qi, struct vdesc *desc,
 	return written;
 }
 
+/* queue qi's rings in the window */
+struct qrings {
+	struct lb_vdesc *desc;
+	uint16_t *avail;		/* {flags, idx, ring[]} */
+	uint16_t *used_idx;
+	struct vused_elem *used_ring;
+};
+
+/* called with d->lock held; 0, or -1 (a model error) */
+static int queue_rings(struct lbdev *d, uint32_t qi, struct qrings *r)
+{
+	struct lbq *q = &d->q[qi];
+	uint16_t *used;
+
+	if (!q->ready) {
+		model_error(d, "kick of queue %u, which is not ready", qi);
+		d->ring_errors++;
+		return -1;
+	}
+	r->desc = xlate(d, q->desc, 16ULL * q->num);
+	r->avail = xlate(d, q->driver, 6 + 2ULL * q->num);
+	used = xlate(d, q->device, 6 + 8ULL * q->num);
+	if (!r->desc || !r->avail || !used) {
+		model_error(d, "queue %u rings outside the window", qi);
+		d->ring_errors++;
+		return -1;
+	}
+	r->used_idx = used + 1;
+	r->used_ring = (struct vused_elem *)(used + 2);
+	return 0;
+}
+
+/*
+ * Serves the request at head: fills an entropy buffer, or runs a block
+ * request.  Returns the used length, or -1 for a malformed chain.  Called
+ * with d->lock held.
+ */
+static int64_t serve_head(struct lbdev *d, uint32_t qi, struct qrings *r, uint16_t head)
+{
+	struct lbq *q = &d->q[qi];
+	uint32_t total = 0, budget = UINT32_MAX, steps = 0;
+	uint16_t i = head;
+
+	if (d->info.device_id == VIRTIO_ID_BLOCK)
+		return blk_request(d, qi, r->desc, q->num, head);
+	if (d->o.fill == LB_FILL_PARTIAL)
+		budget = d->o.fill_len ? d->o.fill_len : 1;
+	for (;;) {
+		uint64_t addr = le64toh(r->desc[i].addr);
+		uint32_t len = le32toh(r->desc[i].len);
+		uint16_t fl = le16toh(r->desc[i].flags);
+		uint8_t *p;
+		uint32_t nfill;
+
+		if (!(fl & VRING_DESC_F_WRITE) || (fl & VRING_DESC_F_INDIRECT)) {
+			model_error(d, "queue %u desc %u: flags %#x (want WRITE)", qi, i, fl);
+			return -1;
+		}
+		p = xlate(d, addr, len);
+		if (!p) {
+			model_error(d, "queue %u desc %u: buffer %#llx+%u outside the window",
+				    qi, i, (unsigned long long)addr, len);
+			return -1;
+		}
+		nfill = len < budget ? len : budget;
+		lb_stream_fill(d->o.seed, d->produced, p, nfill);
+		d->produced += nfill;
+		total += nfill;
+		budget -= nfill;
+		if (!(fl & VRING_DESC_F_NEXT))
+			return total;
+		i = le16toh(r->desc[i].next);
+		if (i >= q->num || ++steps >= q->num) {
+			model_error(d, "queue %u: bad descriptor chain", qi);
+			return -1;
+		}
+	}
+}
+
+/* publishes one used element; called with d->lock held */
+static void push_used(struct lbdev *d, uint32_t qi, struct qrings *r, uint16_t head, uint32_t len)
+{
+	struct lbq *q = &d->q[qi];
+
+	r->used_ring[q->used_idx % q->num].id = htole32(head);
+	r->used_ring[q->used_idx % q->num].len = htole32(len);
+	q->used_idx++;
+	__atomic_store_n(r->used_idx, htole16(q->used_idx), __ATOMIC_RELEASE);
+	d->fills++;
+}
+
+/* serves and returns the held request at position pos; d->lock held */
+static int complete_held(struct lbdev *d, uint32_t qi, struct qrings *r, uint32_t pos)
+{
+	struct lbq *q = &d->q[qi];
+	uint16_t head = q->held_head[pos];
+	int64_t w;
+
+	memmove(&q->held_head[pos], &q->held_head[pos + 1],
+		(q->nheld - pos - 1) * sizeof(q->held_head[0]));
+	q->nheld--;
+	d->held--;
+	w = serve_head(d, qi, r, head);
+	if (w < 0) {
+		d->ring_errors++;
+		return -1;
+	}
+	push_used(d, qi, r, head, (uint32_t)w);
+	return 0;
+}
+
 /* called with d->lock held */
 static void process_queue(struct lbdev *d, uint32_t qi)
 {
 	struct lbq *q;
-	struct vdesc *desc;
-	uint16_t *avail, *used_idx, aidx;
-	struct vused_elem *used_ring;
+	struct qrings r;
+	uint16_t aidx;
 	bool filled = false;
+	int64_t w;
 
 	if (qi >= d->info.num_queues) {
 		model_error(d, "kick of queue %u (only %u)", qi, d->info.num_queues);
@@ -957,24 +1120,9 @@ static void process_queue(struct lbdev *d, uint32_t qi)
 		return;
 	}
 	q = &d->q[qi];
-	if (d->o.fill == LB_FILL_NONE)
+	if (d->o.fill == LB_FILL_NONE || queue_rings(d, qi, &r) < 0)
 		return;
-	if (!q->ready) {
-		model_error(d, "kick of queue %u, which is not ready", qi);
-		d->ring_errors++;
-		return;
-	}
-	desc = xlate(d, q->desc, 16ULL * q->num);
-	avail = xlate(d, q->driver, 6 + 2ULL * q->num);
-	used_idx = xlate(d, q->device, 6 + 8ULL * q->num);
-	if (!desc || !avail || !used_idx) {
-		model_error(d, "queue %u rings outside the window", qi);
-		d->ring_errors++;
-		return;
-	}
-	used_ring = (struct vused_elem *)(used_idx + 2);
-	used_idx++;		/* {flags, idx, ring[]} */
-	aidx = le16toh(__atomic_load_n(&avail[1], __ATOMIC_ACQUIRE));
+	aidx = le16toh(__atomic_load_n(&r.avail[1], __ATOMIC_ACQUIRE));
 	if ((uint16_t)(aidx - q->last_avail) > q->num) {
 		model_error(d, "queue %u: avail idx %u, last seen %u, num %u",
 			    qi, aidx, q->last_avail, q->num);
@@ -982,72 +1130,34 @@ static void process_queue(struct lbdev *d, uint32_t qi)
 		return;
 	}
 	while (q->last_avail != aidx) {
-		uint16_t head = le16toh(avail[2 + q->last_avail % q->num]);
-		uint32_t total = 0, budget = UINT32_MAX, steps = 0;
-		uint16_t i = head;
+		uint16_t head = le16toh(r.avail[2 + q->last_avail % q->num]);
 
 		if (head >= q->num) {
 			model_error(d, "queue %u: avail head %u >= num %u", qi, head, q->num);
 			d->ring_errors++;
 			return;
 		}
-		if (d->o.fill == LB_FILL_HOLD) {
+		if (d->o.fill == LB_FILL_HOLD || d->o.fill == LB_FILL_REVERSE) {
 			q->last_avail++;
 			d->held++;
+			if (q->nheld < LB_MAX_HELD)
+				q->held_head[q->nheld++] = head;
 			continue;
 		}
-		if (d->info.device_id == VIRTIO_ID_BLOCK) {
-			int64_t w = blk_request(d, qi, desc, q->num, head);
-
-			if (w < 0) {
-				d->ring_errors++;
-				return;
-			}
-			total = (uint32_t)w;
-			goto used;
+		w = serve_head(d, qi, &r, head);
+		if (w < 0) {
+			d->ring_errors++;
+			return;
 		}
-		if (d->o.fill == LB_FILL_PARTIAL)
-			budget = d->o.fill_len ? d->o.fill_len : 1;
-		for (;;) {
-			uint64_t addr = le64toh(desc[i].addr);
-			uint32_t len = le32toh(desc[i].len);
-			uint16_t fl = le16toh(desc[i].flags);
-			uint8_t *p;
-			uint32_t nfill;
-
-			if (!(fl & VRING_DESC_F_WRITE) || (fl & VRING_DESC_F_INDIRECT)) {
-				model_error(d, "queue %u desc %u: flags %#x (want WRITE)", qi, i, fl);
-				d->ring_errors++;
-				return;
-			}
-			p = xlate(d, addr, len);
-			if (!p) {
-				model_error(d, "queue %u desc %u: buffer %#llx+%u outside the window",
-					    qi, i, (unsigned long long)addr, len);
-				d->ring_errors++;
-				return;
-			}
-			nfill = len < budget ? len : budget;
-			lb_stream_fill(d->o.seed, d->produced, p, nfill);
-			d->produced += nfill;
-			total += nfill;
-			budget -= nfill;
-			if (!(fl & VRING_DESC_F_NEXT))
-				break;
-			i = le16toh(desc[i].next);
-			if (i >= q->num || ++steps >= q->num) {
-				model_error(d, "queue %u: bad descriptor chain", qi);
-				d->ring_errors++;
-				return;
-			}
-		}
-used:
-		used_ring[q->used_idx % q->num].id = htole32(head);
-		used_ring[q->used_idx % q->num].len = htole32(total);
-		q->used_idx++;
-		__atomic_store_n(used_idx, htole16(q->used_idx), __ATOMIC_RELEASE);
+		push_used(d, qi, &r, head, (uint32_t)w);
 		q->last_avail++;
-		d->fills++;
+		filled = true;
+	}
+	/* a batch of held requests, newest first */
+	if (d->o.fill == LB_FILL_REVERSE && q->nheld >= (d->o.fill_len ? d->o.fill_len : 1)) {
+		while (q->nheld)
+			if (complete_held(d, qi, &r, q->nheld - 1) < 0)
+				return;
 		filled = true;
 	}
 	if (filled)
@@ -1161,6 +1271,12 @@ uint64_t lbdev_model(struct lbdev *d, const struct loopback_trap *t, bool *reply
 			q->ready = true;
 			q->last_avail = 0;
 			q->used_idx = 0;
+			if (d->o.no_kicks) {
+				struct qrings r;
+
+				if (queue_rings(d, d->queue_sel, &r) == 0)
+					__atomic_store_n(r.used_idx - 1, htole16(1), __ATOMIC_RELEASE);
+			}
 		} else {
 			q->ready = false;
 		}
@@ -1356,18 +1472,35 @@ int lbdev_serve(struct lbdev *d, int timeout_ms)
 	return 1;
 }
 
+/* no_kicks: what the driver made available, served without a kick */
+static void poll_rings(struct lbdev *d)
+{
+	uint32_t i;
+
+	pthread_mutex_lock(&d->lock);
+	for (i = 0; i < d->info.num_queues && i < LOOPBACK_MAX_QUEUES; i++)
+		if (d->q[i].ready && !d->stalled && !d->broken)
+			process_queue(d, i);
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+}
+
 static void *serve_thread(void *arg)
 {
 	struct lbdev *d = arg;
 	struct pollfd p;
 	uint64_t v;
+	int r;
 
 	for (;;) {
 		p.fd = d->stop_fd;
 		p.events = POLLIN;
 		if (poll(&p, 1, 0) == 1)
 			break;
-		if (lbdev_serve(d, 1000) < 0) {
+		r = lbdev_serve(d, d->o.no_kicks ? 1 : 1000);
+		if (r >= 0 && d->o.no_kicks)
+			poll_rings(d);
+		if (r < 0) {
 			/* broken: only wait for the stop */
 			p.fd = d->stop_fd;
 			p.events = POLLIN;
@@ -1623,20 +1756,62 @@ uint32_t lbdev_in_flight(struct lbdev *d, uint32_t qi)
 	return n;
 }
 
-int lbdev_corrupt_avail(struct lbdev *d, uint32_t qi, uint16_t head)
+uint32_t lbdev_held(struct lbdev *d, uint32_t qi)
 {
-	uint16_t *avail = NULL;
-	struct lbq *q;
+	uint32_t n = 0;
 
 	pthread_mutex_lock(&d->lock);
-	q = qi < d->info.num_queues && qi < LOOPBACK_MAX_QUEUES ? &d->q[qi] : NULL;
-	if (q && q->ready && q->num)
-		avail = xlate(d, q->driver, 6 + 2ULL * q->num);
-	if (avail)
-		__atomic_store_n(&avail[2 + q->last_avail % q->num], htole16(head),
-				 __ATOMIC_RELEASE);
+	if (qi < d->info.num_queues && qi < LOOPBACK_MAX_QUEUES)
+		n = d->q[qi].nheld;
 	pthread_mutex_unlock(&d->lock);
-	return avail ? 0 : -1;
+	return n;
+}
+
+int lbdev_complete_held(struct lbdev *d, uint32_t qi, uint32_t pos)
+{
+	struct qrings r;
+	int rc = -1;
+
+	pthread_mutex_lock(&d->lock);
+	if (qi < d->info.num_queues && qi < LOOPBACK_MAX_QUEUES && pos < d->q[qi].nheld &&
+	    queue_rings(d, qi, &r) == 0 && complete_held(d, qi, &r, pos) == 0) {
+		raise_irq(d, qi);
+		rc = 0;
+	}
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+	return rc;
+}
+
+int lbdev_push_used(struct lbdev *d, uint32_t qi, uint16_t head)
+{
+	struct qrings r;
+	int rc = -1;
+
+	pthread_mutex_lock(&d->lock);
+	if (qi < d->info.num_queues && qi < LOOPBACK_MAX_QUEUES && queue_rings(d, qi, &r) == 0) {
+		push_used(d, qi, &r, head, 0);
+		raise_irq(d, qi);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&d->lock);
+	return rc;
+}
+
+int lbdev_rings(struct lbdev *d, uint32_t qi, void **desc, void **avail, void **used)
+{
+	struct qrings r;
+	int rc = -1;
+
+	pthread_mutex_lock(&d->lock);
+	if (qi < d->info.num_queues && qi < LOOPBACK_MAX_QUEUES && queue_rings(d, qi, &r) == 0) {
+		*desc = r.desc;
+		*avail = r.avail;
+		*used = r.used_idx - 1;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&d->lock);
+	return rc;
 }
 
 void lbdev_set_fill(struct lbdev *d, enum lbdev_fill fill)

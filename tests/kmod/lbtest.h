@@ -91,6 +91,14 @@
 #define VRING_DESC_F_WRITE 2
 #define VRING_DESC_F_INDIRECT 4
 
+/* a split virtqueue descriptor, as the window holds it (little endian) */
+struct lb_vdesc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+} __attribute__((packed));
+
 /* ------------------------------------------------------------------ TAP */
 
 void tap_init(const char *prog);	/* prints "TAP version 13", arms the watchdog */
@@ -130,6 +138,10 @@ int lb_read_file(const char *path, char *buf, size_t len);
 int lb_write_file(const char *path, const char *text);
 /* waits until a child exits, up to timeout_ms; -1 (ETIMEDOUT) if it did not */
 int lb_wait_child(pid_t pid, int *status, unsigned int timeout_ms);
+/* touches *p (read, or write when wr); returns the signal it raised, or 0 */
+int lb_touch(volatile uint8_t *p, bool wr);
+/* true if the kernel log holds needle (reads /dev/kmsg from the start) */
+bool lb_kmsg_contains(const char *needle);
 /* dumps /proc/PID/stack and wchan as TAP diagnostics (for hangs) */
 void lb_dump_task(pid_t pid, const char *what);
 
@@ -212,7 +224,11 @@ enum lbdev_fill {
 	LB_FILL_PARTIAL,	/* fill fill_len bytes per buffer, used.len says so */
 	LB_FILL_NONE,		/* never complete a buffer (I/O stays pending) */
 	LB_FILL_HOLD,		/* take buffers off the ring, never return them */
+	LB_FILL_REVERSE,	/* hold buffers; every fill_len of them, return all, newest first */
 };
+
+/* requests of a queue the model holds and remembers (LB_FILL_HOLD, _REVERSE) */
+#define LB_MAX_HELD 256
 
 struct lbdev_opts {
 	uint32_t device_id;	/* default 4 (entropy); VIRTIO_ID_BLOCK: a disk */
@@ -227,6 +243,8 @@ struct lbdev_opts {
 	bool ioeventfd;		/* kicks through ioeventfds (bound before any trap is answered) */
 	bool irqfd;		/* interrupts through irqfds, else LOOPBACK_DEV_INTERRUPT */
 	bool manual;		/* no serving thread: the test calls lbdev_serve() */
+	/* asks for no kicks (VRING_USED_F_NO_NOTIFY); the thread polls the rings */
+	bool no_kicks;
 	bool no_mmap;		/* do not map the window */
 	/* stop answering at the first Status access (any, or once DRIVER is set) */
 	bool stall_first_status;
@@ -239,6 +257,8 @@ struct lbq {
 	uint64_t desc, driver, device;
 	uint16_t last_avail;
 	uint16_t used_idx;
+	uint16_t held_head[LB_MAX_HELD];	/* held requests, oldest first */
+	uint32_t nheld;
 };
 
 struct lbdev {
@@ -300,9 +320,16 @@ uint64_t lbdev_produced(struct lbdev *d);
 /* buffers of queue qi the driver made available and the model did not
  * return (avail idx - used idx, read from the ring); 0 without a ring */
 uint32_t lbdev_in_flight(struct lbdev *d, uint32_t qi);
-/* overwrites the head of queue qi's next available entry the model has not
- * taken (a confused device scribbling on the driver's ring); 0 or -1 */
-int lbdev_corrupt_avail(struct lbdev *d, uint32_t qi, uint16_t head);
+/* requests of queue qi the model holds (LB_FILL_HOLD, LB_FILL_REVERSE) */
+uint32_t lbdev_held(struct lbdev *d, uint32_t qi);
+/* serves and returns the held request at position pos (0 = oldest) of
+ * queue qi and raises its interrupt: out of order; 0 or -1 */
+int lbdev_complete_held(struct lbdev *d, uint32_t qi, uint32_t pos);
+/* publishes a used element for head (length 0) that no request asked for
+ * and raises the interrupt (a device returning what it does not hold) */
+int lbdev_push_used(struct lbdev *d, uint32_t qi, uint16_t head);
+/* queue qi's descriptor table, available and used rings in the window */
+int lbdev_rings(struct lbdev *d, uint32_t qi, void **desc, void **avail, void **used);
 /* sets the fill mode (e.g. to stop completing mid-run) */
 void lbdev_set_fill(struct lbdev *d, enum lbdev_fill fill);
 /* stops the thread, unmaps, closes (unmap_first: munmap before close) */

@@ -14,6 +14,22 @@
  *     fails too; closing the fd then removes the disk
  *  F  with -k KO: rmmod succeeds afterwards (and the module is reloaded)
  *
+ * With -s hostile, A, then devices that misbehave (and F):
+ *
+ *  G  a device that completes out of order (batches of four, newest
+ *     first), then holds four requests, returns the newest and the third
+ *     newest, and is killed once the two issuers sent new requests: the
+ *     old rule (return avail[used->idx .. avail->idx)) returned a head
+ *     twice and left the oldest request hanging; the kernel now returns
+ *     exactly the heads the device held
+ *  H  a device holding four requests sets VRING_DESC_F_NEXT on the tail
+ *     of one's chain (which would corrupt the driver's free list): it dies
+ *     of SIGBUS at the write, and every request fails once
+ *  I  G with a device that suppresses kicks (VRING_USED_F_NO_NOTIFY) and
+ *     polls the available ring: fewer than one kick in ten requests, and
+ *     the kernel's count of what the device held is still exact (it does
+ *     not depend on kicks)
+ *
  * B to E expect what a failing disk gives: every issuer's pending I/O ends
  * with EIO (not a hang), the disk and its virtio device go away, and no
  * task is left in D state.  Before loopback.ko failed a dead device's
@@ -50,7 +66,7 @@ static long timeout_ms = -1;
 
 /* ------------------------------------------------------------ the disk */
 
-static struct lbdev *blk_create(int ctl, bool eventfds)
+static struct lbdev *blk_create(int ctl, bool eventfds, bool no_kicks)
 {
 	struct lbdev_opts o = {
 		.device_id = VIRTIO_ID_BLOCK,
@@ -59,6 +75,7 @@ static struct lbdev *blk_create(int ctl, bool eventfds)
 		.max_queue_size = 64,
 		.ioeventfd = eventfds,
 		.irqfd = eventfds,
+		.no_kicks = no_kicks,
 	};
 
 	return lbdev_create(ctl, &o);
@@ -284,21 +301,94 @@ static int stop_completing(struct lbdev *d, enum lbdev_fill mode, uint32_t want,
 	}
 }
 
-/* the device process of B and C: never returns */
-static void device_process(enum lbdev_fill mode, int evt, int cmd)
+/* what the device process does once the issuers run */
+enum blk_script {
+	BS_HOLD,	/* takes the requests off the ring and keeps them */
+	BS_NONE,	/* leaves them on the ring */
+	BS_OUT_OF_ORDER, /* completes out of order, then holds with gaps */
+	BS_QUIET_OUT_OF_ORDER, /* the same, asking for no kicks: it polls */
+	BS_TAIL_NEXT,	/* holds them, then writes NEXT into a chain's tail */
+};
+
+static int wait_held(struct lbdev *d, uint32_t want)
+{
+	uint64_t end = lb_now_ms() + 10000;
+
+	while (lbdev_held(d, 0) < want) {
+		if (lb_now_ms() >= end)
+			return -1;
+		lb_sleep_ms(10);
+	}
+	return 0;
+}
+
+/*
+ * G: batches of N_ISSUERS completed newest first for a while; then, with
+ * N_ISSUERS held, the newest and the third newest are returned, and the
+ * two issuers send new requests.  0, or -1.
+ */
+static int out_of_order(struct lbdev *d, char *extra, size_t len)
+{
+	uint64_t served;
+	uint32_t n;
+
+	pthread_mutex_lock(&d->lock);
+	d->o.fill_len = N_ISSUERS;
+	d->o.fill = LB_FILL_REVERSE;
+	pthread_mutex_unlock(&d->lock);
+	lb_sleep_ms(500);
+	lbdev_set_fill(d, LB_FILL_HOLD);
+	if (wait_held(d, N_ISSUERS) < 0)
+		return -1;
+	served = d->blk_requests;
+	n = lbdev_held(d, 0);
+	if (lbdev_complete_held(d, 0, n - 1) < 0 || lbdev_complete_held(d, 0, n - 3) < 0)
+		return -1;
+	if (wait_held(d, n) < 0)
+		return -1;
+	snprintf(extra, len, "%u held after 2 of %u returned out of order; %llu served", lbdev_held(d, 0),
+		 n, (unsigned long long)served);
+	return 0;
+}
+
+/* H: NEXT into the tail of the oldest held request's chain; never returns */
+static void tail_next(struct lbdev *d, int evt)
+{
+	struct lb_vdesc *desc;
+	void *dv, *av, *uv;
+	uint16_t i;
+	uint32_t steps = 0;
+
+	if (lbdev_rings(d, 0, &dv, &av, &uv) < 0) {
+		lb_msg_send(evt, "nostall", d->info.name, "no rings");
+		return;
+	}
+	desc = dv;
+	pthread_mutex_lock(&d->lock);
+	i = d->q[0].held_head[0];
+	while ((le16toh(desc[i].flags) & VRING_DESC_F_NEXT) && ++steps < d->q[0].num)
+		i = le16toh(desc[i].next);
+	pthread_mutex_unlock(&d->lock);
+	lb_msg_send(evt, "armed", d->info.name, NULL);
+	desc[i].flags |= htole16(VRING_DESC_F_NEXT);	/* SIGBUS */
+	lb_msg_send(evt, "wrote", d->info.name, NULL);
+}
+
+/* the device process of B, C, G and H: never returns */
+static void device_process(enum blk_script script, int evt, int cmd)
 {
 	struct pollfd p = { .fd = cmd, .events = POLLIN };
 	char extra[95];
 	struct lbdev *d;
 	uint32_t got = 0;
-	int ctl;
+	int ctl, rc;
 	char c;
 
 	alarm(120);
 	ctl = open(LB_CTL_PATH, O_RDWR | O_CLOEXEC);
 	if (ctl < 0)
 		_exit(80);
-	d = blk_create(ctl, mode == LB_FILL_HOLD);
+	d = blk_create(ctl, script != BS_NONE, script == BS_QUIET_OUT_OF_ORDER);
 	if (!d) {
 		lb_msg_send(evt, "error", "", strerror(errno));
 		_exit(81);
@@ -306,9 +396,28 @@ static void device_process(enum lbdev_fill mode, int evt, int cmd)
 	lb_msg_send(evt, "created", d->info.name, NULL);
 	if (poll(&p, 1, 30000) != 1 || read(cmd, &c, 1) != 1)
 		_exit(82);
-	if (stop_completing(d, mode, N_ISSUERS, &got) == 0) {
+	if (script == BS_OUT_OF_ORDER || script == BS_QUIET_OUT_OF_ORDER) {
+		rc = out_of_order(d, extra, sizeof(extra));
+	} else {
+		rc = stop_completing(d, script == BS_NONE ? LB_FILL_NONE : LB_FILL_HOLD, N_ISSUERS, &got);
 		snprintf(extra, sizeof(extra), "%u requests in flight, %llu served before",
 			 got, (unsigned long long)d->blk_requests);
+	}
+	if (rc == 0 && script == BS_TAIL_NEXT) {
+		tail_next(d, evt);
+	} else if (rc == 0 && script == BS_QUIET_OUT_OF_ORDER &&
+		   (d->notify_traps + d->eventfd_kicks) * 10 > d->blk_requests) {
+		snprintf(extra, sizeof(extra), "%llu kicks for %llu requests",
+			 (unsigned long long)(d->notify_traps + d->eventfd_kicks),
+			 (unsigned long long)d->blk_requests);
+		lb_msg_send(evt, "kicked", d->info.name, extra);
+	} else if (rc == 0 && script == BS_QUIET_OUT_OF_ORDER) {
+		char quiet[95];
+
+		snprintf(quiet, sizeof(quiet), "%.64s; %llu kicks", extra,
+			 (unsigned long long)(d->notify_traps + d->eventfd_kicks));
+		lb_msg_send(evt, "stalled", d->info.name, quiet);
+	} else if (rc == 0) {
 		lb_msg_send(evt, "stalled", d->info.name, extra);
 	} else {
 		snprintf(extra, sizeof(extra), "only %u in flight; %.60s", got, d->errmsg);
@@ -329,7 +438,7 @@ static void test_disk_works(void)
 	int ctl, fd, i, ok = 1;
 
 	ctl = lb_open_ctl();
-	d = blk_create(ctl, true);
+	d = blk_create(ctl, true, false);
 	close(ctl);
 	if (!tap_ok(d != NULL, "%s: CREATE a virtio-blk device (%s)", what, d ? "" : strerror(errno)))
 		return;
@@ -369,8 +478,11 @@ static void test_disk_works(void)
 	tap_ok(lb_wait_count(base_count, 10000) == 0, "%s: virtio devices back to %d", what, base_count);
 }
 
-/* B and C: SIGKILL of the device process with I/O in flight */
-static void test_kill(enum lbdev_fill mode, const char *what)
+/*
+ * B, C and G: SIGKILL of the device process with I/O in flight; H: the
+ * device process dies of SIGBUS
+ */
+static void test_kill(enum blk_script script, const char *what)
 {
 	char disk[32] = "", dev[48], name[LOOPBACK_NAME_LEN + 1] = "";
 	bool started = false;
@@ -388,7 +500,7 @@ static void test_kill(enum lbdev_fill mode, const char *what)
 	if (pid == 0) {
 		close(e[0]);
 		close(c[1]);
-		device_process(mode, e[1], c[0]);
+		device_process(script, e[1], c[0]);
 	}
 	close(e[1]);
 	close(c[0]);
@@ -406,11 +518,23 @@ static void test_kill(enum lbdev_fill mode, const char *what)
 	lb_sleep_ms(300);	/* the issuers' I/O is served for a while */
 	if (write(c[1], "s", 1) != 1)
 		tap_bail("pipe write");
-	rc = lb_msg_recv(e[0], &m, 15000) == 0 && !strcmp(m.tag, "stalled");
-	tap_ok(rc, "%s: the model stopped completing with I/O in flight (%s)", what, m.extra);
+	if (script == BS_TAIL_NEXT) {
+		rc = lb_msg_recv(e[0], &m, 15000) == 0 && !strcmp(m.tag, "armed");
+		tap_ok(rc, "%s: the model holds requests and writes into a chain's tail (%s %s)", what,
+		       m.tag, m.extra);
+		rc = lb_wait_child(pid, &st, 15000);
+		tap_ok(rc == 0 && WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS,
+		       "%s: the device process died of SIGBUS at the write (status %#x)", what,
+		       rc == 0 ? st : -1);
+	} else {
+		rc = lb_msg_recv(e[0], &m, 15000) == 0 && !strcmp(m.tag, "stalled");
+		tap_ok(rc, "%s: the model stopped completing with I/O in flight (%s)", what, m.extra);
+	}
 kill:
 	kill(pid, SIGKILL);
 	rc = lb_wait_child(pid, &st, 15000);
+	if (rc < 0 && errno == ECHILD)
+		rc = 0;		/* it died already (H) */
 	tap_ok(rc == 0, "%s: the killed device process exited", what);
 	if (rc) {
 		lb_dump_task(pid, "device process");
@@ -425,6 +549,7 @@ kill:
 	tap_ok(lb_wait_gone(name, 10000) == 0, "%s: the virtio device of %s is gone", what, name);
 	tap_ok(lb_wait_count(base_count, 10000) == 0, "%s: virtio devices back to %d", what, base_count);
 	check_no_d_state(what);
+	tap_ok(!lb_kmsg_contains("is not a head"), "%s: no head came back twice", what);
 }
 
 /* D: the device process closes its fd with I/O in flight */
@@ -440,7 +565,7 @@ static void test_close(void)
 
 	tap_diag("%s", what);
 	ctl = lb_open_ctl();
-	d = blk_create(ctl, false);
+	d = blk_create(ctl, false, false);
 	close(ctl);
 	if (!tap_ok(d != NULL, "%s: CREATE", what))
 		return;
@@ -508,7 +633,7 @@ static void test_trap_timeout(void)
 
 	tap_diag("%s (trap_timeout_ms %ld)", what, timeout_ms);
 	ctl = lb_open_ctl();
-	d = blk_create(ctl, true);
+	d = blk_create(ctl, true, false);
 	close(ctl);
 	if (!tap_ok(d != NULL, "%s: CREATE", what))
 		return;
@@ -576,11 +701,15 @@ static void test_rmmod(const char *ko, const char *params)
 int main(int argc, char **argv)
 {
 	const char *ko = NULL, *params = "";
+	bool hostile = false;
 	char buf[64];
 	int opt;
 
-	while ((opt = getopt(argc, argv, "t:k:p:")) != -1) {
+	while ((opt = getopt(argc, argv, "t:k:p:s:")) != -1) {
 		switch (opt) {
+		case 's':
+			hostile = !strcmp(optarg, "hostile");
+			break;
 		case 't':
 			timeout_ms = strtol(optarg, NULL, 0);
 			break;
@@ -591,7 +720,7 @@ int main(int argc, char **argv)
 			params = optarg;
 			break;
 		default:
-			fprintf(stderr, "usage: %s [-t TRAP_TIMEOUT_MS] [-k MODULE.ko [-p PARAMS]]\n",
+			fprintf(stderr, "usage: %s [-s fault|hostile] [-t TRAP_TIMEOUT_MS] [-k MODULE.ko [-p PARAMS]]\n",
 				argv[0]);
 			return 2;
 		}
@@ -607,14 +736,21 @@ int main(int argc, char **argv)
 	base_count = lb_virtio_count();
 
 	test_disk_works();
-	test_kill(LB_FILL_HOLD, "B: SIGKILL with I/O held by the device");
-	test_kill(LB_FILL_NONE, "C: SIGKILL with I/O left on the ring");
-	test_close();
-	if (timeout_ms <= 0 || timeout_ms > 5000)
-		tap_skip("E: trap timeout with I/O in flight (trap_timeout_ms is %ld; needs <= 5000)",
-			 timeout_ms);
-	else
-		test_trap_timeout();
+	if (hostile) {
+		test_kill(BS_OUT_OF_ORDER, "G: SIGKILL of a device that completes out of order");
+		test_kill(BS_TAIL_NEXT, "H: a device that writes NEXT into a chain's tail");
+		test_kill(BS_QUIET_OUT_OF_ORDER,
+			  "I: SIGKILL of a device that asks for no kicks and completes out of order");
+	} else {
+		test_kill(BS_HOLD, "B: SIGKILL with I/O held by the device");
+		test_kill(BS_NONE, "C: SIGKILL with I/O left on the ring");
+		test_close();
+		if (timeout_ms <= 0 || timeout_ms > 5000)
+			tap_skip("E: trap timeout with I/O in flight (trap_timeout_ms is %ld; needs <= 5000)",
+				 timeout_ms);
+		else
+			test_trap_timeout();
+	}
 	if (ko)
 		test_rmmod(ko, params);
 	return tap_finish();

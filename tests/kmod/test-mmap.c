@@ -14,7 +14,6 @@
 #define _GNU_SOURCE
 #include "lbtest.h"
 
-#include <setjmp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,39 +25,6 @@
 
 #define PAGE 4096UL
 #define UNCLAIMED_DEVICE_ID 0x7ff0	/* no driver in the guest */
-
-static sigjmp_buf jb;
-static volatile sig_atomic_t got_sig;
-
-static void on_fault(int sig)
-{
-	got_sig = sig;
-	siglongjmp(jb, 1);
-}
-
-/* touches *p (read, or write when wr); returns the signal it raised, or 0 */
-static int touch(volatile uint8_t *p, bool wr)
-{
-	struct sigaction sa, obus, osegv;
-	int r = 0;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_fault;
-	sigaction(SIGBUS, &sa, &obus);
-	sigaction(SIGSEGV, &sa, &osegv);
-	got_sig = 0;
-	if (sigsetjmp(jb, 1) == 0) {
-		if (wr)
-			*p = 0x42;
-		else
-			(void)*p;
-	} else {
-		r = got_sig;
-	}
-	sigaction(SIGBUS, &obus, NULL);
-	sigaction(SIGSEGV, &osegv, NULL);
-	return r;
-}
 
 static const char *signame(int s)
 {
@@ -80,9 +46,9 @@ static void outside(struct lbdev *d, const char *what, uint64_t off, size_t len,
 		return;
 	}
 	if (fault_page > 0)
-		s0 = touch(p, false);
-	sr = touch(p + fault_page * PAGE, false);
-	sw = touch(p + fault_page * PAGE + 8, true);
+		s0 = lb_touch(p, false);
+	sr = lb_touch(p + fault_page * PAGE, false);
+	sw = lb_touch(p + fault_page * PAGE + 8, true);
 	if (fault_page > 0)
 		tap_ok(s0 == 0, "mmap %s: the page inside the window reads fine (%s)", what, signame(s0));
 	tap_ok(sr == SIGBUS && sw == SIGBUS, "mmap %s: read gets %s, write gets %s (want SIGBUS)", what,
@@ -222,7 +188,7 @@ int main(void)
 
 		tap_diag("mmap at offset 0x7ffffffffffff000: %s", p == MAP_FAILED ? strerror(errno) : "mapped");
 		if (p != MAP_FAILED) {
-			int s = touch(p, false);
+			int s = lb_touch(p, false);
 
 			tap_ok(s == SIGBUS, "mmap at offset 0x7ffffffffffff000: read gets %s", signame(s));
 			munmap(p, PAGE);
@@ -233,7 +199,7 @@ int main(void)
 	pat = malloc(len);
 	if (!pat)
 		tap_bail("malloc");
-	rc = touch(w + ws - 1, true);
+	rc = lb_touch(w + ws - 1, true);
 	tap_ok(rc == 0, "the window's last byte is writable (%s)", signame(rc));
 	lb_stream_fill(seed, 0, pat, len);
 	memcpy(w + 5 * PAGE + 7, pat, len);
@@ -241,7 +207,7 @@ int main(void)
 	tap_ok(alias != MAP_FAILED && !memcmp(alias + PAGE + 7, pat, len),
 	       "a second mapping at window+16 KiB sees the same bytes");
 	if (alias != MAP_FAILED) {
-		rc = touch(alias, true);
+		rc = lb_touch(alias, true);
 		tap_ok(rc == SIGSEGV, "writing a PROT_READ mapping gets SIGSEGV (%s)", signame(rc));
 		munmap(alias, 8 * PAGE);
 	}
@@ -252,8 +218,8 @@ int main(void)
 		tap_ok(false, "mmap 4 pages: %s", strerror(errno));
 	} else {
 		rc = munmap(alias + PAGE, PAGE);
-		tap_ok(rc == 0 && touch(alias, false) == 0 && touch(alias + 2 * PAGE, true) == 0 &&
-			       touch(alias + 3 * PAGE, false) == 0 && !memcmp(alias + 7, pat, PAGE - 7),
+		tap_ok(rc == 0 && lb_touch(alias, false) == 0 && lb_touch(alias + 2 * PAGE, true) == 0 &&
+			       lb_touch(alias + 3 * PAGE, false) == 0 && !memcmp(alias + 7, pat, PAGE - 7),
 		       "a split mapping: the remaining pieces still map the window");
 		alias[2 * PAGE + 8] = 0x99;
 		tap_ok(w[7 * PAGE + 8] == 0x99, "a write through a split piece is seen in the first mapping");
@@ -310,16 +276,16 @@ int main(void)
 		lb_stream_fill(seed + 3, 0, w + 240 * PAGE, len);
 		keep = lbdev_close_keep_map(d, &wl);
 		d = NULL;
-		rc = touch(keep + 240 * PAGE, false);
+		rc = lb_touch(keep + 240 * PAGE, false);
 		lb_stream_fill(seed + 3, 0, pat, len);
 		tap_ok(rc == 0 && !memcmp(keep + 240 * PAGE, pat, len),
 		       "after close(fd) the mapping still holds the window's bytes (%s)", signame(rc));
-		rc = touch(keep + 250 * PAGE, true);
+		rc = lb_touch(keep + 250 * PAGE, true);
 		tap_ok(rc == 0, "after close(fd) the mapping is still writable (%s)", signame(rc));
 		/* closing the fd removes the device; the window outlives it */
 		tap_ok(lb_wait_gone(name, 10000) == 0,
 		       "after close(fd) the virtio device is gone although the window is still mapped");
-		rc = touch(keep + 240 * PAGE, false);
+		rc = lb_touch(keep + 240 * PAGE, false);
 		tap_ok(rc == 0 && !memcmp(keep + 240 * PAGE, pat, len),
 		       "after the device is gone the mapping still holds the window's bytes (%s)",
 		       signame(rc));
