@@ -268,7 +268,8 @@ LOOPBACK_API void memory_region_ram_resize(MemoryRegion *mr,
 		return;
 	}
 	old = rb->size;
-	if (used == old) {
+	/* a block that is not resizeable may be used in part of a page */
+	if (used == lb_host_page_align(old)) {
 		/*
 		 * The block (whole pages) stays; the region follows the
 		 * unaligned size, and the callback hears of it.
