@@ -96,22 +96,9 @@ static void lb_collect(GArray *pieces, MemoryRegion *mr, Int128 base,
 			   depth + 1);
 		return;
 	}
-	for (MemoryRegion *c = mr->subregions_first; c; c = c->sibling_next) {
-		MemoryRegion *n = c->sibling_next;
-
-		/*
-		 * Siblings are caller storage linked in insertion order: on a
-		 * large map each is a cache miss.  Start the next one's while
-		 * this one is visited (its count and flags, then its link and
-		 * RAM block).
-		 */
-		if (n) {
-			__builtin_prefetch(&n->refcount, 1);
-			__builtin_prefetch(&n->ram_block);
-		}
+	for (MemoryRegion *c = mr->subregions_first; c; c = c->sibling_next)
 		lb_collect(pieces, c, base, start, end, readonly, nonvolatile,
 			   unmergeable, depth + 1);
-	}
 	if (mr->terminates) {
 		Piece p = { .start = start, .end = end, .base = base };
 
