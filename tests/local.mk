@@ -17,6 +17,7 @@ check_PROGRAMS += \
 	tests/test-listener \
 	tests/test-ioeventfd \
 	tests/test-coalesced \
+	tests/test-ram \
 	tests/test-stress \
 	tests/test-stress-features \
 	tests/test-virtio \
@@ -38,6 +39,7 @@ tests_test_cache_SOURCES = tests/test-cache.c tests/testutil.c tests/testutil.h
 tests_test_listener_SOURCES = tests/test-listener.c tests/trace-listener.h tests/testutil.c tests/testutil.h
 tests_test_ioeventfd_SOURCES = tests/test-ioeventfd.c tests/trace-listener.h tests/testutil.c tests/testutil.h
 tests_test_coalesced_SOURCES = tests/test-coalesced.c tests/trace-listener.h tests/testutil.c tests/testutil.h
+tests_test_ram_SOURCES = tests/test-ram.c tests/trace-listener.h tests/testutil.c tests/testutil.h
 tests_test_stress_SOURCES = tests/test-stress.c tests/stress-util.h
 tests_test_stress_features_SOURCES = tests/test-stress-features.c tests/stress-util.h
 VDRV_SOURCES = tests/virtio-driver.c tests/virtio-driver.h tests/testutil.c tests/testutil.h
@@ -74,6 +76,7 @@ TESTS += \
 	tests/test-listener \
 	tests/test-ioeventfd \
 	tests/test-coalesced \
+	tests/test-ram \
 	tests/test-stress \
 	tests/test-stress-features \
 	tests/test-virtio \

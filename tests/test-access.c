@@ -1204,6 +1204,53 @@ static void test_translate(void)
 	fix_free(f);
 }
 
+/* "rw", "r-", "--": memory_access_is_direct for a read, then a write. */
+static char *direct(MemoryRegion *mr)
+{
+	return g_strdup_printf("%c%c", memory_access_is_direct(mr, false) ?
+			       'r' : '-',
+			       memory_access_is_direct(mr, true) ? 'w' : '-');
+}
+
+#define assert_direct(mr, expected) do {					char *d_ = direct(mr);							g_assert_cmpstr(d_, ==, (expected));					g_free(d_);							} while (0)
+
+/*
+ * memory_access_is_direct (include/exec/memory.h, QEMU 7.2-9.2): reads of
+ * RAM that is not device RAM and of a ROM device in ROMD mode; writes of
+ * RAM that is not read-only, not a ROM device and not device RAM.  It
+ * looks at the region only: an alias (not RAM itself) is never direct.
+ */
+static void test_access_is_direct(void)
+{
+	LbtWorld *w = lbt_world_new(UINT64_MAX);
+	MemoryRegion *ram = lbt_new_ram(w, "ram", 0x1000);
+	MemoryRegion *ro = lbt_new_ram(w, "ro", 0x1000);
+	MemoryRegion *rd = lbt_region_alloc(), *dev = lbt_region_alloc();
+	static uint8_t dev_mem[0x1000];
+	GError *err = NULL;
+
+	g_assert_true(memory_region_init_rom_device(rd, NULL, &w->ops, &w->dev,
+						    "romd", 0x1000, &err));
+	g_assert_no_error(err);
+	lbt_world_keep(w, rd);
+	memory_region_init_ram_device_ptr(dev, NULL, "dev", sizeof(dev_mem),
+					  dev_mem);
+	lbt_world_keep(w, dev);
+	memory_region_set_readonly(ro, true);
+
+	assert_direct(ram, "rw");
+	assert_direct(lbt_new_rom(w, "rom", 0x1000), "r-");
+	assert_direct(ro, "r-");
+	assert_direct(rd, "r-");
+	memory_region_rom_device_set_romd(rd, false);
+	assert_direct(rd, "--");
+	assert_direct(dev, "--");
+	assert_direct(lbt_new_io(w, "io", 0x1000), "--");
+	assert_direct(lbt_new_container(w, "c", 0x1000), "--");
+	assert_direct(lbt_new_alias(w, "alias", ram, 0, 0x1000), "--");
+	lbt_world_free(w);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -1250,6 +1297,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/access/reentrancy/other-region-allowed", test_reentrancy_other_region);
 	g_test_add_func("/access/dispatch/follows-alias", test_dispatch_alias);
 	g_test_add_func("/access/rom-device/romd-mode", test_rom_device);
+	g_test_add_func("/access/direct/ram-romd-reads-writable-ram-writes",
+			test_access_is_direct);
 	g_test_add_func("/access/ram/direct-span-and-hole", test_ram_direct_span);
 	g_test_add_func("/access/translate/ram-clamps-io-does-not", test_translate);
 

@@ -504,6 +504,106 @@ static void test_global_tracking_marks_migration(void)
 	fix_free(f);
 }
 
+/* ---- ROM devices that write their own RAM ---- */
+
+/*
+ * A flash-like ROM device: a write stores the byte straight into its RAM
+ * and flushes it, as QEMU's pflash does.
+ */
+static void flash_write(void *opaque, hwaddr addr, uint64_t data,
+			unsigned size)
+{
+	MemoryRegion *mr = opaque;
+	uint8_t *p = memory_region_get_ram_ptr(mr);
+
+	memcpy(p + addr, &data, size);
+	memory_region_flush_rom_device(mr, addr, size);
+}
+
+/* With ROMD off, reads come here: the same bytes, through the callback. */
+static uint64_t flash_read(void *opaque, hwaddr addr, unsigned size)
+{
+	const uint8_t *p = memory_region_get_ram_ptr(opaque);
+	uint64_t v = 0;
+
+	memcpy(&v, p + addr, size);
+	return v;
+}
+
+static const MemoryRegionOps flash_ops = {
+	.read = flash_read,
+	.write = flash_write,
+	.endianness = DEVICE_NATIVE_ENDIAN,
+};
+
+static MemoryRegion *flash_new(Fix *f)
+{
+	MemoryRegion *mr = lbt_region_alloc();
+	GError *err = NULL;
+
+	g_assert_true(memory_region_init_rom_device(mr, NULL, &flash_ops, mr,
+						    "flash", RAM_SIZE, &err));
+	g_assert_no_error(err);
+	lbt_world_keep(f->w, mr);
+	memory_region_add_subregion(f->w->root, 0x800000, mr);
+	return mr;
+}
+
+/*
+ * memory_region_flush_rom_device() marks the range for the clients in the
+ * region's dirty-log mask (physmem.c's invalidate_and_set_dirty), here
+ * from the device's own write callback: the written byte reads back
+ * directly (ROMD) and its page is dirty.
+ */
+static void test_flush_rom_device_marks_logged_clients(void)
+{
+	Fix *f = fix_new(false);
+	MemoryRegion *flash = flash_new(f);
+	uint8_t b = 0x5a;
+	GError *err = NULL;
+
+	address_space_write(f->w->as, 0x800000 + 2 * PG + 3, ATTRS, &b, 1);
+	assert_pages(flash, VGA, "0000000000000000");
+	memory_region_set_log(flash, true, VGA);
+	b = 0xa5;
+	address_space_write(f->w->as, 0x800000 + 5 * PG, ATTRS, &b, 1);
+	assert_pages(flash, VGA, "0000010000000000");
+	b = 0;
+	address_space_read(f->w->as, 0x800000 + 5 * PG, ATTRS, &b, 1);
+	g_assert_cmphex(b, ==, 0xa5);
+
+	/* a range over a page boundary; global tracking adds MIGRATION */
+	g_assert_true(memory_global_dirty_log_start(GLOBAL_DIRTY_MIGRATION,
+						    &err));
+	g_assert_no_error(err);
+	memory_region_flush_rom_device(flash, 8 * PG - 1, 2);
+	assert_pages(flash, VGA, "0000010110000000");
+	assert_pages(flash, DIRTY_MEMORY_MIGRATION, "0000000110000000");
+	memory_global_dirty_log_stop(GLOBAL_DIRTY_MIGRATION);
+	memory_region_set_log(flash, false, VGA);
+	fix_free(f);
+}
+
+/* Only a ROM device in ROMD mode: QEMU asserts, here a critical. */
+static void test_flush_rom_device_refuses_others(void)
+{
+	Fix *f = fix_new(true);
+	MemoryRegion *flash = flash_new(f);
+
+	memory_region_set_log(flash, true, VGA);
+	memory_region_rom_device_set_romd(flash, false);
+	expect_critical("*flash is not a ROM device in ROMD mode*");
+	memory_region_flush_rom_device(flash, 0, PG);
+	g_test_assert_expected_messages();
+	assert_pages(flash, VGA, "0000000000000000");
+	expect_critical("*ram is not a ROM device in ROMD mode*");
+	memory_region_flush_rom_device(f->ram, 0, PG);
+	g_test_assert_expected_messages();
+	assert_pages(f->ram, VGA, "0000000000000000");
+	memory_region_set_log(flash, false, VGA);
+	fix_free(f);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -543,5 +643,9 @@ int main(int argc, char **argv)
 			test_snapshot_syncs_listeners_first);
 	g_test_add_func("/dirty/global/tracking-marks-migration",
 			test_global_tracking_marks_migration);
+	g_test_add_func("/dirty/flush-rom-device/marks-logged-clients",
+			test_flush_rom_device_marks_logged_clients);
+	g_test_add_func("/dirty/flush-rom-device/other-regions-critical",
+			test_flush_rom_device_refuses_others);
 	return g_test_run();
 }

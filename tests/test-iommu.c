@@ -1184,6 +1184,149 @@ static void test_map_extends_over_contiguous_iommu_pages(void)
 	fix_free(f);
 }
 
+/* ---- attributes and page sizes (QEMU 7.2-9.0) ---- */
+
+/* The SPAPR TCE fd this IOMMU reports; "g ATTR" per get_attr call. */
+#define TI_TCE_FD 42
+
+static int ti_get_attr(IOMMUMemoryRegion *iommu,
+		       enum IOMMUMemoryRegionAttr attr, void *data)
+{
+	TestIommu *ti = ti_of(iommu);
+
+	g_string_append_printf(ti->trace, "g %d\n", attr);
+	if (attr != IOMMU_ATTR_SPAPR_TCE_FD)
+		return -EINVAL;
+	*(int *)data = TI_TCE_FD;
+	return 0;
+}
+
+/*
+ * Takes page sizes of 4 KiB and up; a new mask drops every mapping, which
+ * the notifiers hear as one UNMAP of the whole IOMMU (what virtio-iommu
+ * does when the host narrows the sizes).
+ */
+static int ti_set_page_size_mask(IOMMUMemoryRegion *iommu, uint64_t mask,
+				 GError **errp)
+{
+	TestIommu *ti = ti_of(iommu);
+	IOMMUTLBEvent unmap = {
+		.type = IOMMU_NOTIFIER_UNMAP,
+		.entry = { .iova = 0, .addr_mask = IOMMU_SIZE - 1,
+			   .perm = IOMMU_NONE },
+	};
+
+	g_string_append_printf(ti->trace, "m %" PRIx64 "\n", mask);
+	if (!(mask & ~(TARGET_PAGE_SIZE - 1))) {
+		g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+			    "no page size of 4 KiB or more in %#" PRIx64, mask);
+		return -EINVAL;
+	}
+	g_array_set_size(ti->maps, 0);
+	memory_region_notify_iommu(iommu, 0, unmap);
+	return 0;
+}
+
+static void custom_attr(TestIommu *ti)
+{
+	ti->ops.get_attr = ti_get_attr;
+	ti->ops.iommu_set_page_size_mask = ti_set_page_size_mask;
+}
+
+/* memory_region_iommu_get_attr: the method's answer, -EINVAL without it. */
+static void test_get_attr_reaches_method(void)
+{
+	Fix *f = fix_new_custom(custom_attr);
+	Fix *plain;
+	int fd = -1;
+
+	g_assert_cmpint(memory_region_iommu_get_attr(&f->ti->iommu,
+						     IOMMU_ATTR_SPAPR_TCE_FD,
+						     &fd), ==, 0);
+	g_assert_cmpint(fd, ==, TI_TCE_FD);
+	g_assert_cmpstr(f->ti->trace->str, ==, "g 0\n");
+	fix_free(f);
+
+	plain = fix_new();
+	fd = -1;
+	g_assert_cmpint(memory_region_iommu_get_attr(&plain->ti->iommu,
+						     IOMMU_ATTR_SPAPR_TCE_FD,
+						     &fd), ==, -EINVAL);
+	g_assert_cmpint(fd, ==, -1);
+	fix_free(plain);
+}
+
+/*
+ * memory_region_iommu_set_page_size_mask: the method's answer and error;
+ * 0 without the method.  The method may notify: the registered notifiers
+ * hear it during the call.
+ */
+static void test_page_size_mask_reaches_method_and_notifiers(void)
+{
+	Fix *f = fix_new_custom(custom_attr);
+	Fix *plain;
+	GString *log = g_string_new("");
+	GError *err = NULL;
+	Rec unmap;
+
+	rec_init(&unmap, log, "unmap", IOMMU_NOTIFIER_UNMAP, 0, HWADDR_MAX, 0);
+	rec_register(f, &unmap);
+	ti_map(f->ti, 0x1000, 0xfff, 0x2000, IOMMU_RW);
+
+	g_assert_cmpint(memory_region_iommu_set_page_size_mask(
+				&f->ti->iommu, 0xfff, &err), ==, -EINVAL);
+	g_assert_error(err, G_FILE_ERROR, G_FILE_ERROR_INVAL);
+	g_clear_error(&err);
+	g_assert_cmpstr(log->str, ==, "");
+	g_assert_cmpuint(f->ti->maps->len, ==, 1);
+
+	g_assert_cmpint(memory_region_iommu_set_page_size_mask(
+				&f->ti->iommu, 0x40201000, &err), ==, 0);
+	g_assert_no_error(err);
+	g_assert_cmpstr(f->ti->trace->str, ==, "m fff\nm 40201000\n");
+	g_assert_cmpstr(log->str, ==, "unmap 0 fffff 0\n");
+	/* the mapping is gone: a read through the IOMMU now faults */
+	g_assert_cmphex(address_space_ldl_le(f->dma, 0x1000, ATTRS, NULL), ==,
+			0);
+
+	memory_region_unregister_iommu_notifier(ti_mr(f->ti), &unmap.n);
+	g_string_free(log, TRUE);
+	fix_free(f);
+
+	plain = fix_new();
+	g_assert_cmpint(memory_region_iommu_set_page_size_mask(
+				&plain->ti->iommu, 0xfff, &err), ==, 0);
+	g_assert_no_error(err);
+	g_assert_cmpstr(plain->ti->trace->str, ==, "");
+	fix_free(plain);
+}
+
+/* QEMU's class cast would abort; here a critical and -EINVAL. */
+static void test_attr_calls_on_non_iommu_refused(void)
+{
+	MemoryRegion io;
+	GError *err = NULL;
+	int fd = -1;
+
+	memory_region_init_io(&io, NULL, NULL, NULL, "io", 0x1000);
+	g_test_expect_message(NULL, G_LOG_LEVEL_CRITICAL,
+			      "*io is not an IOMMU region*");
+	g_assert_cmpint(memory_region_iommu_get_attr(IOMMU_MEMORY_REGION(&io),
+						     IOMMU_ATTR_SPAPR_TCE_FD,
+						     &fd), ==, -EINVAL);
+	g_test_assert_expected_messages();
+	g_assert_cmpint(fd, ==, -1);
+	g_test_expect_message(NULL, G_LOG_LEVEL_CRITICAL,
+			      "*io is not an IOMMU region*");
+	g_assert_cmpint(memory_region_iommu_set_page_size_mask(
+				IOMMU_MEMORY_REGION(&io), 0x1000, &err), ==,
+			-EINVAL);
+	g_test_assert_expected_messages();
+	g_assert_error(err, G_FILE_ERROR, G_FILE_ERROR_INVAL);
+	g_clear_error(&err);
+	memory_region_unref(&io);
+}
+
 int main(int argc, char **argv)
 {
 	static const PermCase ro = { IOMMU_RO, true, false };
@@ -1253,5 +1396,11 @@ int main(int argc, char **argv)
 	g_test_add_func("/iommu/replay/default-min-page-size",
 			test_replay_min_page_size);
 	g_test_add_func("/iommu/replay/custom", test_replay_custom);
+	g_test_add_func("/iommu/get-attr/reaches-method-or-einval",
+			test_get_attr_reaches_method);
+	g_test_add_func("/iommu/page-size-mask/reaches-method-and-notifiers",
+			test_page_size_mask_reaches_method_and_notifiers);
+	g_test_add_func("/iommu/get-attr/non-iommu-critical",
+			test_attr_calls_on_non_iommu_refused);
 	return g_test_run();
 }

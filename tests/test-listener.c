@@ -647,6 +647,215 @@ static void test_sync(void)
 	fix_free(&f);
 }
 
+/*
+ * memory_region_clear_dirty_bitmap(): log_clear, forward, for the part of
+ * the range each logged section of the region shows (QEMU shrinks the
+ * section to it), in every address space each listener sees; sections
+ * that miss the range, regions not logged and listeners without log_clear
+ * hear nothing.  The bitmaps are not touched.
+ */
+static void test_clear_dirty_bitmap(void)
+{
+	Fix f;
+	TraceListener g, other;
+	MemoryRegion *ram, *lo, *x, *root2;
+	AddressSpace *as2;
+	uint8_t v = 1;
+
+	fix_init(&f);
+	ram = lbt_new_ram(f.w, "ram", 0x4000);
+	lo = lbt_new_alias(f.w, "lo", ram, 0x1000, 0x2000);
+	x = lbt_new_io(f.w, "x", 0x1000);
+	memory_region_add_subregion(f.w->root, 0x10000, ram);
+	memory_region_add_subregion(f.w->root, 0x20000, lo);
+	memory_region_add_subregion(f.w->root, 0x30000, x);
+	root2 = lbt_new_container(f.w, "root2", UINT64_MAX);
+	as2 = lbt_as_new(root2, "other");
+	fix_register(&f);
+	tl_init(&g, "G", f.tr, 1);
+	g.l.log_clear = NULL;
+	memory_listener_register(&g.l, f.w->as);
+	tl_init(&other, "O", f.tr, 0);
+	memory_listener_register(&other.l, as2);
+	g_string_truncate(f.tr, 0);
+
+	/* not logged: nobody is told */
+	memory_region_clear_dirty_bitmap(ram, 0, 0x4000);
+	tl_assert(f.tr, "");
+
+	memory_region_set_log(ram, true, DIRTY_MEMORY_VGA);
+	address_space_write(f.w->as, 0x11000, MEMTXATTRS_UNSPECIFIED, &v, 1);
+	g_string_truncate(f.tr, 0);
+	memory_region_clear_dirty_bitmap(ram, 0x800, 0x2000);
+	tl_assert(f.tr, "L log_clear ram[10800,12800)@800",
+		  "L log_clear ram[20000,21800)@1000");
+	/* the alias shows 1000..3000 only: it misses this range */
+	memory_region_clear_dirty_bitmap(ram, 0x3800, 0x800);
+	tl_assert(f.tr, "L log_clear ram[13800,14000)@3800");
+	memory_region_clear_dirty_bitmap(ram, 0x4000, 0x1000);
+	tl_assert(f.tr, "");
+	/* a range ending at 2^64 does not wrap */
+	memory_region_clear_dirty_bitmap(ram, 0x3000, UINT64_MAX - 0x2fff);
+	tl_assert(f.tr, "L log_clear ram[13000,14000)@3000");
+	memory_region_clear_dirty_bitmap(x, 0, 0x1000);
+	tl_assert(f.tr, "");
+	g_assert_true(memory_region_get_dirty(ram, 0x1000, 1,
+					      DIRTY_MEMORY_VGA));
+
+	memory_region_set_log(ram, false, DIRTY_MEMORY_VGA);
+	memory_listener_unregister(&g.l);
+	memory_listener_unregister(&other.l);
+	lbt_as_free(as2);
+	fix_free(&f);
+}
+
+/*
+ * address_space_remove_listeners(): every listener bound to the space is
+ * unregistered, in call order (QEMU takes the head of as->listeners, which
+ * is sorted by priority, until it is empty), each with the mirror of its
+ * replay; listeners of other spaces and catch-all ones stay.
+ */
+static void test_remove_listeners(void)
+{
+	Fix f;
+	TraceListener a, b, other, all;
+	MemoryRegion *x, *y, *root2;
+	AddressSpace *as2;
+
+	fix_init(&f);
+	x = lbt_new_io(f.w, "x", 0x1000);
+	y = lbt_new_io(f.w, "y", 0x1000);
+	memory_region_add_subregion(f.w->root, 0x1000, x);
+	root2 = lbt_new_container(f.w, "root2", UINT64_MAX);
+	as2 = lbt_as_new(root2, "other");
+	tl_init(&a, "A", f.tr, 5);
+	tl_init(&b, "B", f.tr, 1);
+	tl_init(&other, "O", f.tr, 0);
+	tl_init(&all, "N", f.tr, 3);
+	memory_listener_register(&a.l, f.w->as);
+	memory_listener_register(&b.l, f.w->as);
+	memory_listener_register(&other.l, as2);
+	memory_listener_register(&all.l, NULL);
+	g_string_truncate(f.tr, 0);
+
+	address_space_remove_listeners(f.w->as);
+	tl_assert(f.tr, "B begin", "B del x[1000,2000)@0", "B commit",
+		  "A begin", "A del x[1000,2000)@0", "A commit");
+	g_assert_false(a.l.registered);
+	g_assert_false(b.l.registered);
+	g_assert_true(other.l.registered);
+	g_assert_true(all.l.registered);
+
+	memory_region_add_subregion(f.w->root, 0x2000, y);
+	tl_assert(f.tr, "O begin", "N begin", "N nop x[1000,2000)@0",
+		  "N add y[2000,3000)@0", "O commit", "N commit");
+	/* nothing left to remove: no callback */
+	address_space_remove_listeners(f.w->as);
+	tl_assert(f.tr, "");
+
+	memory_listener_unregister(&other.l);
+	memory_listener_unregister(&all.l);
+	lbt_as_free(as2);
+	fix_free(&f);
+}
+
+typedef struct Ranges {
+	GString *s;
+} Ranges;
+
+static bool collect_range(Int128 start, Int128 len, const MemoryRegion *mr,
+			  hwaddr off, void *opaque)
+{
+	g_string_append_printf(opaque, "%s[%" PRIx64 "+%" PRIx64 ")@%" PRIx64
+			       " ", memory_region_name(mr), (uint64_t)start,
+			       (uint64_t)len, off);
+	return false;
+}
+
+/*
+ * memory_region_section_new_copy(): the copy holds a reference on the
+ * region and on the flat view, so both outlive the map change that
+ * removed them (and the caller's own reference) until free_copy.
+ */
+static void test_section_copy_holds_references(void)
+{
+	Fix f;
+	MemoryRegion *x = lbt_region_alloc();
+	MemoryRegionSection s, *copy;
+	GString *seen = g_string_new("");
+
+	fix_init(&f);
+	memory_region_init_io(x, NULL, &f.w->ops, &f.w->dev, "x", 0x1000);
+	lbt_track(x);
+	memory_region_add_subregion(f.w->root, 0x1000, x);
+	s = memory_region_find(f.w->root, 0x1800, 0x100);
+	g_assert_true(s.mr == x);
+	copy = memory_region_section_new_copy(&s);
+	g_assert_nonnull(copy);
+	g_assert_true(copy->mr == x && copy->fv == s.fv);
+	g_assert_cmphex(copy->offset_within_region, ==, 0x800);
+	g_assert_cmphex(copy->offset_within_address_space, ==, 0x1800);
+	g_assert_cmphex((uint64_t)copy->size, ==, 0x100);
+	memory_region_unref(s.mr);
+
+	/* gone from the map, the view replaced, no other reference */
+	memory_region_del_subregion(f.w->root, x);
+	memory_region_unref(x);
+	lbt_drain();
+	g_assert_cmpuint(lbt_live(), ==, 2);	/* root and x */
+	flatview_for_each_range(copy->fv, collect_range, seen);
+	g_assert_cmpstr(seen->str, ==, "x[1000+1000)@0 ");
+	g_assert_cmpstr(memory_region_name(copy->mr), ==, "x");
+
+	memory_region_section_free_copy(copy);
+	lbt_drain();
+	g_assert_cmpuint(lbt_live(), ==, 1);	/* root */
+	g_string_free(seen, TRUE);
+	fix_free(&f);
+}
+
+/* A section with neither region nor view copies as it is. */
+static void test_section_copy_of_empty_section(void)
+{
+	MemoryRegionSection s = { .offset_within_address_space = 0x5000 };
+	MemoryRegionSection *copy = memory_region_section_new_copy(&s);
+
+	g_assert_null(copy->mr);
+	g_assert_null(copy->fv);
+	g_assert_cmphex(copy->offset_within_address_space, ==, 0x5000);
+	memory_region_section_free_copy(copy);
+}
+
+/*
+ * A section whose view a commit has already released cannot get a view
+ * reference (QEMU asserts): a critical, and the copy has no view but
+ * still holds the region.
+ */
+static void test_section_copy_of_released_view(void)
+{
+	Fix f;
+	MemoryRegion *x, *y;
+	MemoryRegionSection s, *copy;
+
+	fix_init(&f);
+	x = lbt_new_io(f.w, "x", 0x1000);
+	y = lbt_new_io(f.w, "y", 0x1000);
+	memory_region_add_subregion(f.w->root, 0x1000, x);
+	rcu_read_lock();
+	s = memory_region_find(f.w->root, 0x1000, 1);
+	memory_region_add_subregion(f.w->root, 0x2000, y);
+	g_test_expect_message(NULL, G_LOG_LEVEL_CRITICAL,
+			      "*flat view has been replaced*");
+	copy = memory_region_section_new_copy(&s);
+	g_test_assert_expected_messages();
+	rcu_read_unlock();
+	g_assert_null(copy->fv);
+	g_assert_true(copy->mr == x);
+	memory_region_unref(s.mr);
+	memory_region_section_free_copy(copy);
+	fix_free(&f);
+}
+
 /* ---- misuse ---- */
 
 static void misuse_register_twice(void)
@@ -792,6 +1001,16 @@ int main(int argc, char **argv)
 	g_test_add_func("/listener/log/global-start-refused-rolls-back",
 			test_log_global_refused);
 	g_test_add_func("/listener/log/sync", test_sync);
+	g_test_add_func("/listener/log/clear-dirty-bitmap-shrinks-sections",
+			test_clear_dirty_bitmap);
+	g_test_add_func("/listener/remove-listeners-of-one-space",
+			test_remove_listeners);
+	g_test_add_func("/listener/section-copy/holds-region-and-view",
+			test_section_copy_holds_references);
+	g_test_add_func("/listener/section-copy/empty-section",
+			test_section_copy_of_empty_section);
+	g_test_add_func("/listener/section-copy/released-view-critical",
+			test_section_copy_of_released_view);
 	g_test_add_func("/listener/late-registration-and-unregistration",
 			test_late_registration);
 	g_test_add_func("/listener/priority-order-three-listeners",

@@ -9,7 +9,7 @@
  *   TAG begin | TAG commit
  *   TAG add|del|nop NAME[start,end)@offset_in_region[:ro][:nv]
  *   TAG log_start|log_stop NAME[start,end)@offset OLD>NEW
- *   TAG log_sync NAME[start,end)@offset
+ *   TAG log_sync|log_clear NAME[start,end)@offset
  *   TAG log_sync_global LAST_STAGE
  *   TAG eventfd_add|eventfd_del [start+size] MATCH_DATA DATA E
  *   TAG coalesced_add|coalesced_del NAME[start,end)@offset ADDR+LEN
@@ -135,6 +135,11 @@ static void tl_log_sync(MemoryListener *l, MemoryRegionSection *s)
 	tl_region(l, s, "log_sync");
 }
 
+static void tl_log_clear(MemoryListener *l, MemoryRegionSection *s)
+{
+	tl_region(l, s, "log_clear");
+}
+
 static G_GNUC_UNUSED void tl_log_sync_global(MemoryListener *l,
 					      bool last_stage)
 {
@@ -228,6 +233,7 @@ static void tl_init(TraceListener *t, const char *tag, GString *trace,
 		.log_start = tl_log_start,
 		.log_stop = tl_log_stop,
 		.log_sync = tl_log_sync,
+		.log_clear = tl_log_clear,
 		.log_global_start = tl_global_start,
 		.log_global_stop = tl_global_stop,
 		.log_global_after_sync = tl_after_sync,
@@ -281,7 +287,7 @@ static GLogWriterOutput tl_count_writer(GLogLevelFlags level,
  * Runs @fn in a subprocess in which criticals are counted instead of
  * aborting; the test passes when the child passes and logged a critical.
  */
-static void tl_run_misuse(gconstpointer data)
+static G_GNUC_UNUSED void tl_run_misuse(gconstpointer data)
 {
 	void (*fn)(void) = (void (*)(void))data;
 

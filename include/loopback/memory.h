@@ -175,6 +175,7 @@ struct MemoryRegionOps {
 #define RAM_SHARED	(1 << 1)
 #define RAM_RESIZEABLE	(1 << 2)
 #define RAM_NORESERVE	(1 << 7)
+#define RAM_PROTECTED	(1 << 8)	/* memory_region_is_protected(): recorded only */
 #define RAM_READONLY	(1 << 9)	/* map the fd/file read-only */
 
 /*
@@ -320,6 +321,38 @@ bool memory_region_init_rom_device_nomigrate(MemoryRegion *mr, void *owner,
 void memory_region_init_alias(MemoryRegion *mr, void *owner,
 			      const char *name, MemoryRegion *orig,
 			      hwaddr offset, uint64_t size);
+/*
+ * RAM whose used length can change up to @max_size with
+ * memory_region_ram_resize(): memory for @max_size is reserved (a memfd of
+ * that size), the region is @size long.  @resized, if not NULL, is called
+ * with the region's name, the new size and the RAM's host address after
+ * every change of size.
+ */
+bool memory_region_init_resizeable_ram(MemoryRegion *mr, void *owner,
+				       const char *name, uint64_t size,
+				       uint64_t max_size,
+				       void (*resized)(const char *name,
+						       uint64_t length,
+						       void *host),
+				       GError **error);
+/*
+ * QEMU's qemu_ram_resize(): the used length becomes @newsize rounded up to
+ * the host page size, the region @newsize; listeners see the new size,
+ * every page of the new used length is dirty for every client, then the
+ * resized callback runs.  Fails (G_FILE_ERROR_INVAL) when the length would
+ * change on RAM that is not resizeable or pass its maximum.
+ */
+void memory_region_ram_resize(MemoryRegion *mr, ram_addr_t newsize,
+			      GError **error);
+/*
+ * Writes [@addr, @addr + @size) of fd-backed RAM back to its file
+ * (msync(MS_SYNC) of the pages it touches); nothing for other regions.
+ */
+void memory_region_msync(MemoryRegion *mr, hwaddr addr, hwaddr size);
+/* memory_region_msync() when @mr has a set_log client (QEMU's rule). */
+void memory_region_writeback(MemoryRegion *mr, hwaddr addr, hwaddr size);
+/* RAM created with RAM_PROTECTED (QEMU's confidential-guest memory). */
+bool memory_region_is_protected(MemoryRegion *mr);
 
 void memory_region_ref(MemoryRegion *mr);
 void memory_region_unref(MemoryRegion *mr);
@@ -445,6 +478,20 @@ bool memory_region_access_valid(MemoryRegion *mr, hwaddr addr,
  */
 MemoryRegionSection memory_region_find(MemoryRegion *mr, hwaddr addr,
 				       uint64_t size);
+/*
+ * A copy of @s on the heap that holds a reference on s->mr and on the
+ * flat view s->fv (when not NULL): both stay valid until the copy is
+ * freed with memory_region_section_free_copy().
+ */
+MemoryRegionSection *memory_region_section_new_copy(MemoryRegionSection *s);
+void memory_region_section_free_copy(MemoryRegionSection *s);
+/*
+ * Whether an access to @mr (a translation's result) may copy its RAM
+ * directly (QEMU 7.2-9.2's two-argument form): RAM that is not device
+ * RAM, or for reads a ROM device in ROMD mode; writes also need the region
+ * not read-only and not a ROM device.  Aliases answer false.
+ */
+bool memory_access_is_direct(MemoryRegion *mr, bool is_write);
 bool memory_region_present(MemoryRegion *container, hwaddr addr);
 
 typedef bool (*flatview_cb)(Int128 start, Int128 len, const MemoryRegion *mr,
@@ -568,6 +615,11 @@ struct MemoryListener {
 void memory_listener_register(MemoryListener *listener, AddressSpace *filter);
 /* Mirrors the replay (eventfd_del, region_del, ...) and removes it. */
 void memory_listener_unregister(MemoryListener *listener);
+/*
+ * Unregisters every listener registered with @as as its filter, in call
+ * order; listeners registered with NULL stay.
+ */
+void address_space_remove_listeners(AddressSpace *as);
 
 /* ------------------------------------------------------------------ */
 /* Dirty logging                                                       */
@@ -605,6 +657,19 @@ bool memory_region_snapshot_get_dirty(MemoryRegion *mr,
 void loopback_dirty_bitmap_snapshot_free(DirtyBitmapSnapshot *snap);
 /* Calls log_sync for every section of @mr in every address space. */
 void memory_region_sync_dirty_bitmap(MemoryRegion *mr, bool last_stage);
+/*
+ * Calls log_clear for the part of [@start, @start + @len) (offsets in
+ * @mr) that each logged section of @mr shows, in every address space each
+ * listener sees; the bitmaps here are not touched.
+ */
+void memory_region_clear_dirty_bitmap(MemoryRegion *mr, hwaddr start,
+				      hwaddr len);
+/*
+ * A ROM device (in ROMD mode) whose write callback changed its RAM
+ * through memory_region_get_ram_ptr() marks the range dirty with this.
+ */
+void memory_region_flush_rom_device(MemoryRegion *mr, hwaddr addr,
+				    hwaddr size);
 
 /* Global dirty tracking adds DIRTY_MEMORY_MIGRATION to every RAM range. */
 bool memory_global_dirty_log_start(unsigned int flags, GError **errp);
@@ -771,10 +836,15 @@ void iommu_notifier_init(IOMMUNotifier *n, IOMMUNotify fn,
 			 IOMMUNotifierFlag flags, hwaddr start, hwaddr end,
 			 int iommu_idx);
 
+/* What memory_region_iommu_get_attr() may ask (QEMU 7.2-9.x). */
+enum IOMMUMemoryRegionAttr {
+	IOMMU_ATTR_SPAPR_TCE_FD,
+};
+
 /*
  * QEMU's IOMMUMemoryRegionClass methods.  translate is required; the others
  * may be NULL (QEMU's defaults: min page size TARGET_PAGE_SIZE, replay by
- * translating every page, one index).
+ * translating every page, one index, no attributes, any page size mask).
  */
 struct IOMMUMemoryRegionOps {
 	IOMMUTLBEntry (*translate)(IOMMUMemoryRegion *iommu, hwaddr addr,
@@ -788,6 +858,13 @@ struct IOMMUMemoryRegionOps {
 	void (*replay)(IOMMUMemoryRegion *iommu, IOMMUNotifier *notifier);
 	int (*attrs_to_index)(IOMMUMemoryRegion *iommu, MemTxAttrs attrs);
 	int (*num_indexes)(IOMMUMemoryRegion *iommu);
+	/* 0 with *@data filled, or -errno */
+	int (*get_attr)(IOMMUMemoryRegion *iommu,
+			enum IOMMUMemoryRegionAttr attr, void *data);
+	/* 0, or -errno with @errp set to refuse the host's page sizes */
+	int (*iommu_set_page_size_mask)(IOMMUMemoryRegion *iommu,
+					uint64_t page_size_mask,
+					GError **errp);
 };
 
 /* Caller storage; embed it and use container_of in the ops. */
@@ -811,6 +888,16 @@ uint64_t memory_region_iommu_get_min_page_size(IOMMUMemoryRegion *iommu_mr);
 int memory_region_iommu_attrs_to_index(IOMMUMemoryRegion *iommu_mr,
 				       MemTxAttrs attrs);
 int memory_region_iommu_num_indexes(IOMMUMemoryRegion *iommu_mr);
+/* ops->get_attr's answer, or -EINVAL without the method. */
+int memory_region_iommu_get_attr(IOMMUMemoryRegion *iommu_mr,
+				 enum IOMMUMemoryRegionAttr attr, void *data);
+/*
+ * Tells the IOMMU which page sizes the host side supports (a bit per
+ * size); ops->iommu_set_page_size_mask's answer, or 0 without the method.
+ */
+int memory_region_iommu_set_page_size_mask(IOMMUMemoryRegion *iommu_mr,
+					   uint64_t page_size_mask,
+					   GError **errp);
 /* 0, or -errno with @errp set (bad flags or index, or refused). */
 int memory_region_register_iommu_notifier(MemoryRegion *mr, IOMMUNotifier *n,
 					  GError **errp);

@@ -23,6 +23,13 @@ hwaddr lb_access_size(const MemoryRegion *mr, hwaddr l, hwaddr addr)
 	return lb_pow2floor(MIN(l, max));
 }
 
+LOOPBACK_API bool memory_access_is_direct(MemoryRegion *mr, bool is_write)
+{
+	if (!lb_region_check(mr, __func__))
+		return false;
+	return lb_region_is_direct(mr, is_write);
+}
+
 /* Inlined into its one caller: a call here is measurable on small reads. */
 static inline __attribute__((always_inline)) MemTxResult
 lb_flatview_read(FlatView *fv, hwaddr addr, MemTxAttrs attrs, uint8_t *buf,

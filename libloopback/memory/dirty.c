@@ -20,10 +20,11 @@ struct DirtyBitmapSnapshot {
 	unsigned long bits[];
 };
 
+/* Bitmaps cover the whole reservation: a resize never reallocates them. */
 static uint64_t lb_block_pages(const RAMBlock *rb)
 {
-	return (rb->size >> TARGET_PAGE_BITS) +
-	       !!(rb->size & ~TARGET_PAGE_MASK);
+	return (rb->max_size >> TARGET_PAGE_BITS) +
+	       !!(rb->max_size & ~TARGET_PAGE_MASK);
 }
 
 static size_t lb_words(uint64_t pages)
@@ -116,13 +117,16 @@ static bool lb_test_pages(const unsigned long *bm, uint64_t first,
 void lb_dirty_mark(MemoryRegion *mr, hwaddr addr, hwaddr len, uint8_t mask)
 {
 	RAMBlock *rb = mr->ram_block;
-	uint64_t first, last;
+	uint64_t first, last, used;
 
 	/* Callers wrote inside the block; stay inside the bitmap regardless. */
-	if (!rb || !len || addr >= rb->size)
+	if (!rb || !len)
 		return;
-	if (len > rb->size - addr)
-		len = rb->size - addr;
+	used = lb_ram_used(rb);
+	if (addr >= used)
+		return;
+	if (len > used - addr)
+		len = used - addr;
 	first = addr >> TARGET_PAGE_BITS;
 	last = (addr + len - 1) >> TARGET_PAGE_BITS;
 	for (unsigned int c = 0; c < DIRTY_MEMORY_NUM; c++) {
@@ -141,6 +145,7 @@ static RAMBlock *lb_dirty_range(MemoryRegion *mr, hwaddr addr, hwaddr size,
 				const char *func)
 {
 	RAMBlock *rb;
+	uint64_t used;
 
 	if (!lb_region_check(mr, func))
 		return NULL;
@@ -150,10 +155,11 @@ static RAMBlock *lb_dirty_range(MemoryRegion *mr, hwaddr addr, hwaddr size,
 			   mr->alias ? " (an alias: pass its target)" : "");
 		return NULL;
 	}
-	if (addr > rb->size || size > rb->size - addr) {
+	used = lb_ram_used(rb);
+	if (addr > used || size > used - addr) {
 		g_critical("%s: range %#" PRIx64 "+%#" PRIx64
 			   " is outside %s (size %#" PRIx64 ")", func, addr,
-			   size, mr->name, rb->size);
+			   size, mr->name, used);
 		return NULL;
 	}
 	return rb;
@@ -326,4 +332,33 @@ LOOPBACK_API bool memory_region_snapshot_get_dirty(MemoryRegion *mr,
 LOOPBACK_API void loopback_dirty_bitmap_snapshot_free(DirtyBitmapSnapshot *snap)
 {
 	g_free(snap);
+}
+
+void lb_dirty_clear_all(RAMBlock *rb, uint64_t len)
+{
+	if (!len)
+		return;
+	for (unsigned int c = 0; c < DIRTY_MEMORY_NUM; c++) {
+		unsigned long *bm = lb_bitmap(rb, c, false);
+
+		if (bm)
+			lb_take_pages(bm, 0, (len - 1) >> TARGET_PAGE_BITS,
+				      NULL, NULL);
+	}
+}
+
+LOOPBACK_API void memory_region_flush_rom_device(MemoryRegion *mr,
+						 hwaddr addr, hwaddr size)
+{
+	if (!lb_region_check(mr, __func__))
+		return;
+	/* QEMU asserts: only a ROM device writes its RAM behind our back */
+	if (!lb_region_is_romd(mr)) {
+		g_critical("%s: %s is not a ROM device in ROMD mode", __func__,
+			   mr->name);
+		return;
+	}
+	if (!lb_dirty_range(mr, addr, size, __func__))
+		return;
+	lb_dirty_mark(mr, addr, size, lb_region_dirty_log_mask(mr));
 }

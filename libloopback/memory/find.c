@@ -61,3 +61,44 @@ LOOPBACK_API bool memory_region_present(MemoryRegion *container, hwaddr addr)
 		memory_region_unref(s.mr);
 	return present;
 }
+
+LOOPBACK_API MemoryRegionSection *
+memory_region_section_new_copy(MemoryRegionSection *s)
+{
+	MemoryRegionSection *copy;
+
+	g_return_val_if_fail(s != NULL, NULL);
+	copy = g_new(MemoryRegionSection, 1);
+	*copy = *s;
+	if (copy->mr)
+		memory_region_ref(copy->mr);
+	if (copy->fv) {
+		/* view counts change under the writers' lock */
+		lb_memory_lock();
+		if (copy->fv->refcount) {
+			lb_flatview_ref(copy->fv);
+		} else {
+			/* QEMU asserts: the view is already on its way out */
+			g_critical("%s: the section's flat view has been "
+				   "replaced and released; the copy has none",
+				   __func__);
+			copy->fv = NULL;
+		}
+		lb_memory_unlock();
+	}
+	return copy;
+}
+
+LOOPBACK_API void memory_region_section_free_copy(MemoryRegionSection *s)
+{
+	if (!s)
+		return;
+	if (s->fv) {
+		lb_memory_lock();
+		lb_flatview_unref(s->fv);
+		lb_memory_unlock();
+	}
+	if (s->mr)
+		memory_region_unref(s->mr);
+	g_free(s);
+}

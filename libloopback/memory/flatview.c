@@ -56,15 +56,9 @@ static void lb_range_template(FlatRange *fr, MemoryRegion *mr, bool readonly,
 		.nonvolatile = nonvolatile,
 		.unmergeable = unmergeable,
 		.ram = mr->ram,
-		/*
-		 * Plain copies: RAM (not device RAM) and reads of a ROM device
-		 * in ROMD mode.  Writes need writable RAM: not a ROM, and not
-		 * RAM seen through a readonly alias.
-		 */
-		.direct_read = (mr->ram && !mr->ram_device) ||
-			       lb_region_is_romd(mr),
-		.direct_write = mr->ram && !mr->ram_device && !mr->readonly &&
-				!mr->rom_device && !readonly,
+		/* writes not through a readonly alias either */
+		.direct_read = lb_region_is_direct(mr, false),
+		.direct_write = lb_region_is_direct(mr, true) && !readonly,
 		.iommu = mr->is_iommu,
 	};
 }

@@ -35,7 +35,15 @@ typedef unsigned __int128 u128;
 struct RAMBlock {
 	MemoryRegion *mr;
 	uint8_t *host;
+	/*
+	 * QEMU's used_length: what accesses, dirty bits and msync may
+	 * reach.  Changed by memory_region_ram_resize() under the writers'
+	 * lock; read without it through lb_ram_used().
+	 */
 	uint64_t size;
+	uint64_t max_size;	/* max_length: mapped, and bitmaps cover it */
+	/* memory_region_init_resizeable_ram()'s callback, or NULL */
+	void (*resized)(const char *name, uint64_t length, void *host);
 	int fd;			/* -1 when not fd-backed */
 	ram_addr_t fd_offset;
 	uint32_t flags;
@@ -55,6 +63,15 @@ RAMBlock *lb_ram_block_new_fd(uint64_t size, uint32_t flags, int fd,
 			      ram_addr_t offset, bool owns_fd,
 			      GError **error);
 RAMBlock *lb_ram_block_new_ptr(uint64_t size, void *ptr);
+/* A memfd of @max_size bytes, mapped whole, of which @size are used. */
+RAMBlock *lb_ram_block_new_resizeable(const char *name, uint64_t size,
+				      uint64_t max_size, GError **error);
+
+/* The used length; any thread. */
+static inline uint64_t lb_ram_used(const RAMBlock *rb)
+{
+	return __atomic_load_n(&rb->size, __ATOMIC_RELAXED);
+}
 void lb_ram_block_attach(RAMBlock *rb, MemoryRegion *mr);
 void lb_ram_block_free(RAMBlock *rb);
 
@@ -434,6 +451,19 @@ static inline bool lb_region_is_romd(const MemoryRegion *mr)
 	return mr->rom_device && mr->romd_mode;
 }
 
+/*
+ * QEMU's memory_access_is_direct(): plain copies of RAM (not device RAM)
+ * and reads of a ROM device in ROMD mode; writes need writable RAM, not a
+ * ROM and not a ROM device.
+ */
+static inline bool lb_region_is_direct(const MemoryRegion *mr, bool is_write)
+{
+	if (is_write)
+		return mr->ram && !mr->ram_device && !mr->readonly &&
+		       !mr->rom_device;
+	return (mr->ram && !mr->ram_device) || lb_region_is_romd(mr);
+}
+
 /* ---- dirty logging (dirty.c) ---- */
 
 /*
@@ -441,6 +471,8 @@ static inline bool lb_region_is_romd(const MemoryRegion *mr)
  * @mask (DIRTY_MEMORY_* bits).  Any thread; lock-free.
  */
 void lb_dirty_mark(MemoryRegion *mr, hwaddr addr, hwaddr len, uint8_t mask);
+/* Clears every client's bits of the first @len bytes of @rb. */
+void lb_dirty_clear_all(RAMBlock *rb, uint64_t len);
 
 /* ---- bounce buffers and map clients (map.c) ---- */
 

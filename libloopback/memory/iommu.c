@@ -91,6 +91,35 @@ LOOPBACK_API int memory_region_iommu_num_indexes(IOMMUMemoryRegion *iommu_mr)
 	return 1;
 }
 
+LOOPBACK_API int memory_region_iommu_get_attr(IOMMUMemoryRegion *iommu_mr,
+					      enum IOMMUMemoryRegionAttr attr,
+					      void *data)
+{
+	if (!lb_iommu_check(iommu_mr, __func__))
+		return -EINVAL;
+	if (!iommu_mr->ops->get_attr)
+		return -EINVAL;
+	return iommu_mr->ops->get_attr(iommu_mr, attr, data);
+}
+
+/*
+ * No library lock is held while the method runs: an IOMMU that drops its
+ * mappings when the page sizes change may notify from it.
+ */
+LOOPBACK_API int memory_region_iommu_set_page_size_mask(
+	IOMMUMemoryRegion *iommu_mr, uint64_t page_size_mask, GError **errp)
+{
+	if (!lb_iommu_check(iommu_mr, __func__)) {
+		g_set_error(errp, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+			    "not an IOMMU region");
+		return -EINVAL;
+	}
+	if (!iommu_mr->ops->iommu_set_page_size_mask)
+		return 0;
+	return iommu_mr->ops->iommu_set_page_size_mask(iommu_mr,
+						       page_size_mask, errp);
+}
+
 /* ---- translation ---- */
 
 MemoryRegion *lb_translate_iommu(MemoryRegion *mr, hwaddr *xlat, hwaddr *plen,

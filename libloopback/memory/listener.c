@@ -520,7 +520,8 @@ out:
 	lb_memory_unlock();
 }
 
-void lb_listeners_as_destroy(AddressSpace *as)
+/* Unregisters, in call order, every listener whose filter is @as. */
+static void lb_unregister_bound(AddressSpace *as, bool complain)
 {
 	guint i = 0;
 
@@ -532,54 +533,107 @@ void lb_listeners_as_destroy(AddressSpace *as)
 			continue;
 		}
 		/* QEMU asserts; unregistering keeps the listener consistent */
-		g_critical("address_space_destroy: listener %s is still "
-			   "registered on %s; unregistering it",
-			   l->name ? l->name : "(unnamed)", as->name);
+		if (complain)
+			g_critical("address_space_destroy: listener %s is "
+				   "still registered on %s; unregistering it",
+				   l->name ? l->name : "(unnamed)", as->name);
 		lb_unregister(l, i);
 	}
 }
 
+void lb_listeners_as_destroy(AddressSpace *as)
+{
+	lb_unregister_bound(as, true);
+}
+
+LOOPBACK_API void address_space_remove_listeners(AddressSpace *as)
+{
+	g_return_if_fail(as != NULL);
+	lb_memory_lock();
+	if (!lb_memory_change_allowed(__func__))
+		goto out;
+	if (!lb_as_registered(as)) {
+		g_critical("%s: address space %p is not initialised", __func__,
+			   (void *)as);
+		goto out;
+	}
+	lb_unregister_bound(as, false);
+out:
+	lb_memory_unlock();
+}
+
 /* ---- dirty logging ---- */
+
+/*
+ * Takes the lock to call listeners from outside a commit; false (unlocked
+ * again) when the caller is itself inside a callback.
+ */
+static bool lb_callbacks_enter(const char *func)
+{
+	lb_memory_lock();
+	if (!lb_memory_change_allowed(func)) {
+		lb_memory_unlock();
+		return false;
+	}
+	lb_callback_depth++;
+	return true;
+}
+
+static void lb_callbacks_leave(void)
+{
+	lb_callback_depth--;
+	lb_memory_unlock();
+}
+
+typedef void (*lb_logged_fn)(MemoryListener *l, const FlatRange *fr,
+			     FlatView *fv, void *data);
+
+/*
+ * Calls @fn for every range of @mr (of any region when NULL) that is being
+ * logged, in every address space @l sees.  Under the lock, in callbacks.
+ */
+static void lb_each_logged_range(MemoryListener *l, const MemoryRegion *mr,
+				 lb_logged_fn fn, void *data)
+{
+	for (AddressSpace *as = lb_address_spaces(); as; as = as->next) {
+		FlatView *fv = as->current_map;
+
+		if (!lb_listener_sees(l, as))
+			continue;
+		for (uint32_t r = 0; fv && r < fv->nr; r++) {
+			const FlatRange *fr = &fv->ranges[r];
+
+			if (fr->dirty_log_mask && (!mr || fr->mr == mr))
+				fn(l, fr, fv, data);
+		}
+	}
+}
+
+static void lb_sync_range(MemoryListener *l, const FlatRange *fr,
+			  FlatView *fv, void *data)
+{
+	MemoryRegionSection s = lb_section(fr, fv);
+
+	l->log_sync(l, &s);
+}
 
 LOOPBACK_API void memory_region_sync_dirty_bitmap(MemoryRegion *mr,
 						  bool last_stage)
 {
 	MemoryListener *l;
 
-	if (mr && !lb_region_check(mr, __func__))
+	if ((mr && !lb_region_check(mr, __func__)) ||
+	    !lb_callbacks_enter(__func__))
 		return;
-	lb_memory_lock();
-	if (!lb_memory_change_allowed(__func__)) {
-		lb_memory_unlock();
-		return;
-	}
-	lb_callback_depth++;
 	LB_FORWARD(l, i) {
 		if (l->log_sync) {
-			for (AddressSpace *as = lb_address_spaces(); as;
-			     as = as->next) {
-				FlatView *fv = as->current_map;
-
-				if (!lb_listener_sees(l, as))
-					continue;
-				for (uint32_t r = 0; fv && r < fv->nr; r++) {
-					const FlatRange *fr = &fv->ranges[r];
-					MemoryRegionSection s;
-
-					if (!fr->dirty_log_mask ||
-					    (mr && fr->mr != mr))
-						continue;
-					s = lb_section(fr, fv);
-					l->log_sync(l, &s);
-				}
-			}
+			lb_each_logged_range(l, mr, lb_sync_range, NULL);
 		} else if (l->log_sync_global) {
 			/* it cannot sync less than everything */
 			l->log_sync_global(l, last_stage);
 		}
 	}
-	lb_callback_depth--;
-	lb_memory_unlock();
+	lb_callbacks_leave();
 }
 
 LOOPBACK_API void memory_global_dirty_log_sync(bool last_stage)
@@ -717,4 +771,43 @@ LOOPBACK_API void memory_global_dirty_log_stop(unsigned int flags)
 	lb_callback_depth--;
 out:
 	lb_memory_unlock();
+}
+
+/* Offsets [start, end) in the region whose bits are being cleared. */
+struct lb_clear_range {
+	u128 start, end;
+};
+
+/* log_clear for the part of @fr's section that shows the range, if any. */
+static void lb_clear_range(MemoryListener *l, const FlatRange *fr,
+			   FlatView *fv, void *data)
+{
+	const struct lb_clear_range *c = data;
+	u128 from = MAX(c->start, (u128)fr->offset_in_region);
+	u128 to = MIN(c->end, (u128)fr->offset_in_region + lb_range_size(fr));
+	MemoryRegionSection s;
+
+	if (from >= to)
+		return;
+	s = lb_section(fr, fv);
+	s.offset_within_address_space += (hwaddr)(from - fr->offset_in_region);
+	s.offset_within_region = (hwaddr)from;
+	s.size = (Int128)(to - from);
+	l->log_clear(l, &s);
+}
+
+LOOPBACK_API void memory_region_clear_dirty_bitmap(MemoryRegion *mr,
+						   hwaddr start, hwaddr len)
+{
+	/* 65 bits: a range may end at 2^64 */
+	struct lb_clear_range c = { start, (u128)start + len };
+	MemoryListener *l;
+
+	if (!lb_region_check(mr, __func__) || !lb_callbacks_enter(__func__))
+		return;
+	/* only ranges that are being logged */
+	LB_FORWARD(l, i)
+		if (l->log_clear)
+			lb_each_logged_range(l, mr, lb_clear_range, &c);
+	lb_callbacks_leave();
 }

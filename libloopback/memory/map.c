@@ -88,12 +88,13 @@ static hwaddr lb_direct_len(const FlatRange *fr, hwaddr xlat, hwaddr len)
 {
 	const RAMBlock *rb = fr->mr->ram_block;
 	hwaddr at = fr->start + (xlat - fr->offset_in_region);
+	uint64_t used = rb ? lb_ram_used(rb) : 0;
 
 	/* Translation clamps RAM but not a ROM device's RAM. */
 	if (len - 1 > fr->last - at)
 		len = fr->last - at + 1;
-	if (rb && xlat < rb->size && len > rb->size - xlat)
-		len = rb->size - xlat;
+	if (rb && xlat < used && len > used - xlat)
+		len = used - xlat;
 	return len;
 }
 

@@ -149,6 +149,25 @@ LOOPBACK_API bool memory_region_init_ram(MemoryRegion *mr, void *owner,
 	return memory_region_init_ram_nomigrate(mr, owner, name, size, error);
 }
 
+LOOPBACK_API bool memory_region_init_resizeable_ram(MemoryRegion *mr,
+						    void *owner,
+						    const char *name,
+						    uint64_t size,
+						    uint64_t max_size,
+						    void (*resized)(const char *,
+								    uint64_t,
+								    void *),
+						    GError **error)
+{
+	g_return_val_if_fail(mr != NULL, false);
+	if (!lb_init_ram_block(mr, owner, name, size,
+			       lb_ram_block_new_resizeable(name, size,
+							   max_size, error)))
+		return false;
+	mr->ram_block->resized = resized;
+	return true;
+}
+
 LOOPBACK_API void memory_region_init_ram_ptr(MemoryRegion *mr, void *owner,
 					     const char *name, uint64_t size,
 					     void *ptr)

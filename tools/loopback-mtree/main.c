@@ -1046,6 +1046,41 @@ done:
 	loopback_memory_region_set_free_notify(r->mr, region_freed, NULL);
 }
 
+/*
+ * Adds @n's children to @r's region in the order that reproduces QEMU's
+ * list.  Only siblings of equal priority depend on the order (the newest
+ * comes first and wins), and the text shows it only where they also share
+ * an address: QEMU prints by address, then by priority, and keeps list
+ * order (newest first) among the rest, so each such run is added in
+ * reverse.  Between runs the text says nothing; the runs are added in
+ * printed order, so a sibling at a higher address wins over an overlapping
+ * one of equal priority at a lower address.  That is what every capture in
+ * tests/data/mtree shows (a device inside a larger ROM or io region, two
+ * overlapping port ranges); see loopback-mtree(1).
+ */
+static void add_children(struct region *r, const struct node *n)
+{
+	unsigned int first, end, j;
+
+	for (first = 0; first < nr_children(n); first = end) {
+		const struct node *f = child(n, first);
+
+		for (end = first + 1; end < nr_children(n); end++) {
+			const struct node *c = child(n, end);
+
+			if (rel_addr(c) != rel_addr(f) || c->prio != f->prio)
+				break;
+		}
+		for (j = end; j-- > first;) {
+			struct node *c = child(n, j);
+
+			memory_region_add_subregion_overlap(r->mr, rel_addr(c),
+							    c->region->mr,
+							    c->prio);
+		}
+	}
+}
+
 struct address_spaces {
 	AddressSpace *as;
 	unsigned int nr;
@@ -1072,17 +1107,7 @@ static void build_map(struct input *in, struct address_spaces *ases)
 		if (r->hints & HINT_READONLY)
 			memory_region_set_readonly(r->mr, true);
 
-		/*
-		 * Equal (address, priority) siblings print newest first, so
-		 * adding in reverse printed order restores the list order.
-		 */
-		for (j = nr_children(n); j-- > 0;) {
-			struct node *c = child(n, j);
-
-			memory_region_add_subregion_overlap(r->mr, rel_addr(c),
-							    c->region->mr,
-							    c->prio);
-		}
+		add_children(r, n);
 	}
 
 	/*

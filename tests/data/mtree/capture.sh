@@ -7,6 +7,12 @@
 # stdio and in the QMP reply alike); we store the text with plain "\n" and
 # fail if any other control character shows up.
 #
+# Needs python3 and Debian 12's QEMU system emulators for every machine
+# below: apt-get install qemu-system-x86 qemu-system-arm qemu-system-misc
+# qemu-system-ppc qemu-system-mips (qemu-system-misc has riscv64, hppa,
+# alpha, loongarch64, or1k, s390x and xtensa).  The
+# captures are committed, so neither CI nor `make check` needs them.
+#
 # Usage: tests/data/mtree/capture.sh [NAME...]   (default: all machines)
 # Output: NAME.tree, NAME.treeD, NAME.flat, NAME.cmd in $MTREE_OUT (default:
 # the directory holding this script).
@@ -33,6 +39,25 @@ MACHINES=(
   "aarch64-virt|0|qemu-system-aarch64 -M virt -cpu cortex-a57"
   "riscv64-virt|0|qemu-system-riscv64 -M virt"
   "vexpress-a9|0|qemu-system-arm -M vexpress-a9 -audiodev none,id=snd0 -global pl041.audiodev=snd0"
+  "ppc-mac99|0|qemu-system-ppc -M mac99"
+  "ppc-40p|0|qemu-system-ppc -M 40p"
+  "ppc-pegasos2|0|qemu-system-ppc -M pegasos2"
+  "ppc64-pseries|0|qemu-system-ppc64 -M pseries"
+  "hppa-b160l|0|qemu-system-hppa -M hppa"
+  "alpha-clipper|0|qemu-system-alpha -M clipper"
+  "arm-raspi2b|0|qemu-system-arm -M raspi2b"
+  "arm-versatilepb|0|qemu-system-arm -M versatilepb"
+  "loongarch-virt|0|qemu-system-loongarch64 -M virt"
+  "mips-malta|0|qemu-system-mips -M malta"
+  "or1k-sim|0|qemu-system-or1k -M or1k-sim"
+  "ppc-bamboo|0|qemu-system-ppc -M bamboo"
+  "ppc-g3beige|0|qemu-system-ppc -M g3beige"
+  "ppc-ref405ep|0|qemu-system-ppc -M ref405ep"
+  "ppc-sam460ex|0|qemu-system-ppc -M sam460ex"
+  "ppc-virtex|0|qemu-system-ppc -M virtex-ml507"
+  "ppc64-powernv9|0|qemu-system-ppc64 -M powernv9"
+  "s390x-ccw|0|qemu-system-s390x -M s390-ccw-virtio"
+  "xtensa-lx60|0|qemu-system-xtensa -M lx60"
 )
 
 capture() {

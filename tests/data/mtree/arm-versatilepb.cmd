@@ -1,0 +1,1 @@
+qemu-system-arm -M versatilepb -accel tcg -S -display none -nodefaults -qmp unix:SOCKET,server=on,wait=off

@@ -1,0 +1,1 @@
+qemu-system-mips -M malta -accel tcg -S -display none -nodefaults -qmp unix:SOCKET,server=on,wait=off

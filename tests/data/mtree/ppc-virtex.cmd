@@ -1,0 +1,1 @@
+qemu-system-ppc -M virtex-ml507 -accel tcg -S -display none -nodefaults -qmp unix:SOCKET,server=on,wait=off

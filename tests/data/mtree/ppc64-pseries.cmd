@@ -1,0 +1,1 @@
+qemu-system-ppc64 -M pseries -accel tcg -S -display none -nodefaults -qmp unix:SOCKET,server=on,wait=off
