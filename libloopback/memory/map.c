@@ -26,6 +26,13 @@ typedef struct LbMapClient {
  */
 static GMutex lb_bounce_lock;
 static GHashTable *lb_bounces;
+/*
+ * Bounce buffers in lb_bounces, read without the lock: an unmap of a
+ * direct mapping (every virtqueue buffer in RAM) skips the lock while
+ * there is none.  A bounce buffer's insertion happens before its map
+ * returns, so the unmap that follows sees the count non-zero.
+ */
+static unsigned int lb_bounces_live;
 
 void lb_map_init(AddressSpace *as)
 {
@@ -208,6 +215,7 @@ static void *lb_map_bounce(AddressSpace *as, MemoryRegion *mr, hwaddr addr,
 	if (!lb_bounces)
 		lb_bounces = g_hash_table_new(NULL, NULL);
 	g_hash_table_insert(lb_bounces, b->buffer, b);
+	__atomic_add_fetch(&lb_bounces_live, 1, __ATOMIC_RELEASE);
 	g_mutex_unlock(&lb_bounce_lock);
 	*plen = l;
 	return b->buffer;
@@ -298,13 +306,16 @@ LOOPBACK_API void address_space_unmap(AddressSpace *as, void *buffer,
 		g_critical("%s: NULL buffer", __func__);
 		return;
 	}
-	g_mutex_lock(&lb_bounce_lock);
-	if (lb_bounces) {
+	if (__atomic_load_n(&lb_bounces_live, __ATOMIC_ACQUIRE)) {
+		g_mutex_lock(&lb_bounce_lock);
 		b = g_hash_table_lookup(lb_bounces, buffer);
-		if (b)
+		if (b) {
 			g_hash_table_remove(lb_bounces, buffer);
+			__atomic_sub_fetch(&lb_bounces_live, 1,
+					   __ATOMIC_RELAXED);
+		}
+		g_mutex_unlock(&lb_bounce_lock);
 	}
-	g_mutex_unlock(&lb_bounce_lock);
 	if (b) {
 		lb_unmap_bounce(as, b, is_write, access_len);
 		return;

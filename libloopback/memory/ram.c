@@ -193,7 +193,8 @@ void lb_ram_block_attach(RAMBlock *rb, MemoryRegion *mr)
 	rb->next = lb_ram_blocks;
 	if (rb->next)
 		rb->next->prev = rb;
-	lb_ram_blocks = rb;
+	/* memory_region_from_host() walks the list without the lock */
+	rcu_assign_pointer(lb_ram_blocks, rb);
 	g_mutex_unlock(&lb_ram_lock);
 }
 
@@ -201,10 +202,15 @@ void lb_ram_block_free(RAMBlock *rb)
 {
 	/* blocks never attached to a region are not on the list */
 	g_mutex_lock(&lb_ram_lock);
+	/*
+	 * A reader still on this block after the unlink must not match an
+	 * address that a later mapping reuses: it sees an empty block.
+	 */
+	__atomic_store_n(&rb->max_size, 0, __ATOMIC_RELAXED);
 	if (rb->prev)
-		rb->prev->next = rb->next;
+		rcu_assign_pointer(rb->prev->next, rb->next);
 	else if (lb_ram_blocks == rb)
-		lb_ram_blocks = rb->next;
+		rcu_assign_pointer(lb_ram_blocks, rb->next);
 	if (rb->next)
 		rb->next->prev = rb->prev;
 	g_mutex_unlock(&lb_ram_lock);
@@ -214,7 +220,8 @@ void lb_ram_block_free(RAMBlock *rb)
 		close(rb->fd);
 	for (unsigned int c = 0; c < DIRTY_MEMORY_NUM; c++)
 		g_free(rb->dirty[c]);
-	g_free(rb);
+	/* readers may still be on it, and follow its ->next */
+	lb_call_rcu(g_free, rb);
 }
 
 LOOPBACK_API MemoryRegion *memory_region_from_host(void *ptr,
@@ -223,17 +230,21 @@ LOOPBACK_API MemoryRegion *memory_region_from_host(void *ptr,
 	MemoryRegion *mr = NULL;
 	uint8_t *p = ptr;
 
-	g_mutex_lock(&lb_ram_lock);
-	for (RAMBlock *rb = lb_ram_blocks; rb; rb = rb->next) {
+	/* on every virtqueue buffer's unmap: no lock, as QEMU's RCU list */
+	lb_rcu_read_lock();
+	for (RAMBlock *rb = rcu_dereference(lb_ram_blocks); rb;
+	     rb = rcu_dereference(rb->next)) {
+		uint64_t max = __atomic_load_n(&rb->max_size, __ATOMIC_RELAXED);
+
 		/* QEMU looks up the whole reservation, not the used part */
-		if (p >= rb->host && (uint64_t)(p - rb->host) < rb->max_size) {
+		if (p >= rb->host && (uint64_t)(p - rb->host) < max) {
 			mr = rb->mr;
 			if (offset)
 				*offset = (ram_addr_t)(p - rb->host);
 			break;
 		}
 	}
-	g_mutex_unlock(&lb_ram_lock);
+	lb_rcu_read_unlock();
 	return mr;
 }
 
