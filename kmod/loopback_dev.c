@@ -110,6 +110,7 @@ struct loopback_device *loopback_dev_create(const struct loopback_create *req)
 	ldev->num_queues = req->num_queues;
 	ldev->max_queue_size = req->max_queue_size;
 	ldev->config_size = req->config_size;
+	ldev->trap_size = req->trap_size ?: sizeof(struct loopback_trap);
 
 	if (req->config_size) {
 		ldev->config = memdup_user(u64_to_user_ptr(req->config),

@@ -292,11 +292,32 @@ static void loopback_untake(struct loopback_device *ldev,
 
 #define LOOPBACK_READ_BATCH 8
 
+/*
+ * Copies @n messages to user space as records of ldev->trap_size bytes,
+ * the bytes past struct loopback_trap zeroed.  0 or -EFAULT.
+ */
+static int loopback_copy_traps(struct loopback_device *ldev, char __user *buf,
+			       const struct loopback_trap *msgs, unsigned int n)
+{
+	size_t rec = ldev->trap_size, tail = rec - sizeof(*msgs);
+	unsigned int i;
+
+	if (!tail)
+		return copy_to_user(buf, msgs, n * rec) ? -EFAULT : 0;
+	for (i = 0; i < n; i++, buf += rec) {
+		if (copy_to_user(buf, &msgs[i], sizeof(*msgs)) ||
+		    clear_user(buf + sizeof(*msgs), tail))
+			return -EFAULT;
+	}
+	return 0;
+}
+
 ssize_t loopback_vdev_read(struct loopback_device *ldev, char __user *buf,
 			   size_t count, bool nonblock)
 {
 	struct loopback_trap batch[LOOPBACK_READ_BATCH];
-	size_t max = count / sizeof(batch[0]);
+	size_t rec = ldev->trap_size;
+	size_t max = count / rec;
 	size_t done = 0;
 	unsigned int n;
 	int ret;
@@ -323,8 +344,7 @@ ssize_t loopback_vdev_read(struct loopback_device *ldev, char __user *buf,
 	}
 
 	for (;;) {
-		if (copy_to_user(buf + done * sizeof(batch[0]), batch,
-				 n * sizeof(batch[0]))) {
+		if (loopback_copy_traps(ldev, buf + done * rec, batch, n)) {
 			spin_lock(&ldev->trap_lock);
 			loopback_untake(ldev, batch, n);
 			spin_unlock(&ldev->trap_lock);
@@ -342,7 +362,7 @@ ssize_t loopback_vdev_read(struct loopback_device *ldev, char __user *buf,
 		if (!n)
 			break;
 	}
-	return done * sizeof(batch[0]);
+	return done * rec;
 }
 
 /* Completes the awaited trap that @reply answers. */
