@@ -1261,11 +1261,18 @@ int lbdev_handle_trap(struct lbdev *d, const struct loopback_trap *t)
 	return n == (ssize_t)sizeof(rep) ? 0 : -1;
 }
 
+size_t lbdev_trap_size(const struct lbdev *d)
+{
+	return d->cr.trap_size ? d->cr.trap_size : sizeof(struct loopback_trap);
+}
+
 int lbdev_serve(struct lbdev *d, int timeout_ms)
 {
 	struct pollfd p[2 + LOOPBACK_MAX_QUEUES];
 	int qmap[2 + LOOPBACK_MAX_QUEUES];
-	struct loopback_trap traps[16];
+	/* records of the trap_size agreed at create; the trap is their head */
+	uint64_t recs[16 * LOOPBACK_MAX_TRAP_SIZE / sizeof(uint64_t)];
+	size_t rs = lbdev_trap_size(d);
 	bool stalled;
 	int np = 0, i, r;
 	nfds_t k;
@@ -1305,7 +1312,7 @@ int lbdev_serve(struct lbdev *d, int timeout_ms)
 			return 0;	/* the caller checks why */
 		if (qmap[k] == -1) {
 			if (p[k].revents & POLLIN) {
-				ssize_t n = read(d->fd, traps, sizeof(traps));
+				ssize_t n = read(d->fd, recs, 16 * rs);
 
 				if (n < 0) {
 					if (errno == EAGAIN || errno == EINTR)
@@ -1317,7 +1324,7 @@ int lbdev_serve(struct lbdev *d, int timeout_ms)
 					pthread_mutex_unlock(&d->lock);
 					return -1;
 				}
-				if (n == 0 || n % (ssize_t)sizeof(traps[0])) {
+				if (n == 0 || n % (ssize_t)rs) {
 					pthread_mutex_lock(&d->lock);
 					model_error(d, "read returned %zd bytes", n);
 					if (n == 0)
@@ -1327,8 +1334,9 @@ int lbdev_serve(struct lbdev *d, int timeout_ms)
 					if (n == 0)
 						return -1;
 				}
-				for (i = 0; i < (int)(n / (ssize_t)sizeof(traps[0])); i++)
-					lbdev_handle_trap(d, &traps[i]);
+				for (i = 0; i < (int)(n / (ssize_t)rs); i++)
+					lbdev_handle_trap(d, (const struct loopback_trap *)
+							  ((const char *)recs + i * rs));
 			} else if (p[k].revents & (POLLERR | POLLHUP | POLLNVAL)) {
 				pthread_mutex_lock(&d->lock);
 				d->broken = true;
@@ -1454,6 +1462,7 @@ struct lbdev *lbdev_create(int ctl, const struct lbdev_opts *o)
 	d->cr.config_size = d->o.config_size;
 	d->cr.config = (uintptr_t)d->config;
 	d->cr.window_size = d->o.window_size;
+	d->cr.trap_size = d->o.trap_size;
 	fd = ioctl(ctl, LOOPBACK_CREATE, &d->cr);
 	if (fd < 0)
 		goto fail;

@@ -221,6 +221,7 @@ struct lbdev_opts {
 	uint32_t max_queue_size; /* default 256 */
 	uint32_t config_size;	/* default 0 */
 	uint64_t window_size;	/* default 256 KiB */
+	uint32_t trap_size;	/* create's trap_size (default 0: 32-byte records) */
 	uint64_t seed;		/* stream seed; default from the device number */
 	enum lbdev_fill fill;
 	uint32_t fill_len;	/* LB_FILL_PARTIAL: bytes per used element */
@@ -282,6 +283,8 @@ struct lbdev {
 /* creates a device (model state initialised, window mapped, eventfds bound,
  * thread started unless manual).  NULL with errno on failure. */
 struct lbdev *lbdev_create(int ctl, const struct lbdev_opts *o);
+/* bytes of each record read() returns on d->fd */
+size_t lbdev_trap_size(const struct lbdev *d);
 /* answers one batch: poll up to timeout_ms, handle traps and kicks.
  * 1 if it did something, 0 on timeout, -1 when the fd is broken/closed */
 int lbdev_serve(struct lbdev *d, int timeout_ms);
