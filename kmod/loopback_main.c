@@ -56,7 +56,7 @@ MODULE_PARM_DESC(trap_timeout_ms,
 		 "milliseconds a trap waits for its reply before the device is broken (> 0, default 30000)");
 
 /* The LOOPBACK_F_* bits this module implements. */
-#define LOOPBACK_FEATURES	LOOPBACK_F_TRAP_SIZE
+#define LOOPBACK_FEATURES	(LOOPBACK_F_TRAP_SIZE | LOOPBACK_F_WINDOW_FD)
 
 /*
  * trap_size: 0 (API 1's 32-byte record), or a multiple of 8 from the
@@ -225,12 +225,18 @@ static int __init loopback_init(void)
 	if (ret)
 		goto err_destroy_wq;
 
-	ret = misc_register(&loopback_ctrl_misc);
+	ret = loopback_window_fs_init();
 	if (ret)
 		goto err_unregister_class;
 
+	ret = misc_register(&loopback_ctrl_misc);
+	if (ret)
+		goto err_window_fs_exit;
+
 	return 0;
 
+err_window_fs_exit:
+	loopback_window_fs_exit();
 err_unregister_class:
 	class_unregister(&loopback_class);
 err_destroy_wq:
@@ -243,6 +249,7 @@ static void __exit loopback_exit(void)
 	misc_deregister(&loopback_ctrl_misc);
 	/* Waits for the work that dropped the last device's module ref. */
 	destroy_workqueue(loopback_wq);
+	loopback_window_fs_exit();
 	class_unregister(&loopback_class);
 }
 

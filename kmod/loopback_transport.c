@@ -111,6 +111,19 @@ static bool loopback_mark_broken(struct loopback_device *ldev)
 }
 
 /*
+ * After the device is marked broken: poll() reports it, user space loses
+ * the window (every mapping is revoked), and only then does the kernel
+ * play the failing device, so that what it reads from the rings is what
+ * the driver wrote, not what a process keeps writing.  Process context.
+ */
+static void loopback_after_break(struct loopback_device *ldev)
+{
+	wake_up_interruptible_poll(&ldev->readq, EPOLLERR);
+	loopback_window_revoke(ldev->window);
+	loopback_fail_takeover(ldev);
+}
+
+/*
  * Breaks the device (close, process death): no warning.  The kernel
  * becomes a device that fails every buffer (loopback_fail.c), so that the
  * driver's requests end with an error and nothing waits for a reply.
@@ -120,8 +133,7 @@ void loopback_vdev_break(struct loopback_device *ldev)
 	spin_lock(&ldev->trap_lock);
 	loopback_mark_broken(ldev);
 	spin_unlock(&ldev->trap_lock);
-	wake_up_interruptible_poll(&ldev->readq, EPOLLERR);
-	loopback_fail_takeover(ldev);
+	loopback_after_break(ldev);
 }
 
 static const char *loopback_reg_name(u32 offset)
@@ -203,8 +215,7 @@ static int loopback_trap(struct loopback_device *ldev, u32 offset, u32 size,
 			 "no reply to the %s of %s (offset 0x%03x) within %u ms: device broken\n",
 			 (flags & LOOPBACK_TRAP_WRITE) ? "write" : "read",
 			 loopback_reg_name(offset), offset, timeout_ms);
-		wake_up_interruptible_poll(&ldev->readq, EPOLLERR);
-		loopback_fail_takeover(ldev);
+		loopback_after_break(ldev);
 	}
 
 	if (!w.result && !(flags & LOOPBACK_TRAP_WRITE))
