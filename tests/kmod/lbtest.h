@@ -133,6 +133,17 @@ int lb_wait_child(pid_t pid, int *status, unsigned int timeout_ms);
 /* dumps /proc/PID/stack and wchan as TAP diagnostics (for hangs) */
 void lb_dump_task(pid_t pid, const char *what);
 
+/* ---------------------------------------------- memory access and fds */
+
+/* touches *p (read, or write when wr); returns the signal it raised, or 0 */
+int lb_touch(volatile uint8_t *p, bool wr);
+/* "SIGBUS", "SIGSEGV", "no signal", ... */
+const char *lb_signame(int sig);
+/* passes fd over a unix socket (SCM_RIGHTS, one byte); 0 or -1 */
+int lb_send_fd(int sock, int fd);
+/* receives one (O_CLOEXEC); the fd or -1 */
+int lb_recv_fd(int sock);
+
 /* ------------------------------------------------------ /dev/loopback */
 
 /* opens /dev/loopback, or ends the program with "skip" when it is missing */
