@@ -56,7 +56,8 @@ MODULE_PARM_DESC(trap_timeout_ms,
 		 "milliseconds a trap waits for its reply before the device is broken (> 0, default 30000)");
 
 /* The LOOPBACK_F_* bits this module implements. */
-#define LOOPBACK_FEATURES	(LOOPBACK_F_TRAP_SIZE | LOOPBACK_F_WINDOW_FD)
+#define LOOPBACK_FEATURES	(LOOPBACK_F_TRAP_SIZE | LOOPBACK_F_WINDOW_FD | \
+				 LOOPBACK_F_REMOVE)
 
 /*
  * trap_size: 0 (API 1's 32-byte record), or a multiple of 8 from the

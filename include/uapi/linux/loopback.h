@@ -341,7 +341,10 @@ struct loopback_window_fd {
  * reports EPOLLHUP and read() returns 0.  If the driver has not finished
  * within @timeout_ms, the device breaks (EPOLLERR) and the removal ends
  * as on close().  -EALREADY if a removal was already started, -EIO if the
- * device is broken.  After it, only GET_INFO and WINDOW_FD still work.
+ * device is broken.  While it runs every ioctl works (the model may need
+ * LOOPBACK_DEV_INTERRUPT to complete the driver's last requests); once it
+ * is over only GET_INFO and WINDOW_FD still work, the others fail with
+ * -ENODEV.  The window stays mapped until the device fd is closed.
  */
 struct loopback_remove {
 	__u32 timeout_ms;
