@@ -103,9 +103,10 @@
  * @reserved: must be 0
  *
  * Device classes: entropy (4), block (2) and network (1) without a
- * control queue (none of the features that need VIRTIO_NET_F_CTRL_VQ) are
- * allowed; any other @device_id fails with -EPERM unless the administrator
- * allowed it with the module parameter extra_device_ids.
+ * control queue (none of the features that need VIRTIO_NET_F_CTRL_VQ) and
+ * without VIRTIO_NET_F_STANDBY are allowed; any other @device_id, or such
+ * a network device, fails with -EPERM unless the administrator allowed
+ * the class with the module parameter extra_device_ids.
  *
  * Creates a device owned by the returned file descriptor (O_CLOEXEC; the
  * ioctl's return value).  The virtio device is registered, and the host's
