@@ -645,9 +645,13 @@ static void test_trap_timeout(void)
 /* F: rmmod once the devices are gone, then load the module again */
 static void test_rmmod(const char *ko, const char *params)
 {
+	uint64_t end = lb_now_ms() + 10000;
 	int fd, r;
 
-	r = (int)syscall(SYS_delete_module, "loopback", O_NONBLOCK);
+	/* the last device drops its module reference from a work item */
+	while ((r = (int)syscall(SYS_delete_module, "loopback", O_NONBLOCK)) != 0 &&
+	       (errno == EWOULDBLOCK || errno == EBUSY) && lb_now_ms() < end)
+		lb_sleep_ms(50);
 	if (!tap_ok(r == 0, "F: rmmod loopback after the killed and closed disks (%s)",
 		    r ? strerror(errno) : "ok"))
 		return;
