@@ -14,6 +14,8 @@
  *     fails too; closing the fd then removes the disk
  *  G  LOOPBACK_DEV_REMOVE with dirty data in the page cache of the open
  *     disk: the removal writes it back to the model before the disk goes
+ *  H  the same with a mounted ext2 file system and a file written without
+ *     sync
  *  F  with -k KO: rmmod succeeds afterwards (and the module is reloaded)
  *
  * B to E expect what a failing disk gives: every issuer's pending I/O ends
@@ -35,6 +37,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -322,8 +326,11 @@ static void device_process(enum lbdev_fill mode, int evt, int cmd)
 
 /* --------------------------------------------------------------- cases */
 
-/* A and G: a served disk, bound and with its /dev node; NULL on failure */
-static struct lbdev *blk_disk_up(const char *what, char *disk, size_t len)
+/*
+ * A, G and H: a served disk, bound and with its /dev node; its name in
+ * @disk (32 bytes), its node in @dev (48 bytes).  NULL on failure.
+ */
+static struct lbdev *blk_disk_up(const char *what, char *disk, char *dev)
 {
 	struct lbdev *d;
 	int ctl;
@@ -333,12 +340,13 @@ static struct lbdev *blk_disk_up(const char *what, char *disk, size_t len)
 	close(ctl);
 	if (!tap_ok(d != NULL, "%s: CREATE a virtio-blk device (%s)", what, d ? "" : strerror(errno)))
 		return NULL;
-	if (!tap_ok(blk_wait_disk(d->info.name, disk, len, 20000) == 0,
+	if (!tap_ok(blk_wait_disk(d->info.name, disk, 32, 20000) == 0,
 		    "%s: virtio_blk binds and adds a disk", what)) {
 		tap_diag("device model: %s", d->errmsg);
 		lbdev_destroy(d, false);
 		return NULL;
 	}
+	snprintf(dev, 48, "/dev/%.31s", disk);
 	return d;
 }
 
@@ -350,10 +358,9 @@ static void test_disk_works(void)
 	void *wbuf, *rbuf;
 	int fd, i, ok = 1;
 
-	d = blk_disk_up(what, disk, sizeof(disk));
+	d = blk_disk_up(what, disk, dev);
 	if (!d)
 		return;
-	snprintf(dev, sizeof(dev), "/dev/%s", disk);
 	if (posix_memalign(&wbuf, IO_SIZE, 16 * IO_SIZE) || posix_memalign(&rbuf, IO_SIZE, 16 * IO_SIZE))
 		tap_bail("posix_memalign");
 	lb_stream_fill(0xb10c, 0, wbuf, 16 * IO_SIZE);
@@ -383,6 +390,64 @@ static void test_disk_works(void)
 	tap_ok(lb_wait_count(base_count, 10000) == 0, "%s: virtio devices back to %d", what, base_count);
 }
 
+/* G and H: periodic writeback off (dirty data stays dirty), and back */
+static const char *const dirty_wb = "/proc/sys/vm/dirty_writeback_centisecs";
+
+static void writeback_off(char *old, size_t len)
+{
+	old[0] = 0;
+	if (lb_read_file(dirty_wb, old, len) || lb_write_file(dirty_wb, "0"))
+		tap_diag("could not turn periodic writeback off: %s", strerror(errno));
+}
+
+/* G and H: @len bytes of the stream of @seed, malloc()ed */
+static uint8_t *pattern(uint64_t seed, size_t len)
+{
+	uint8_t *p = malloc(len);
+
+	if (!p)
+		tap_bail("malloc");
+	lb_stream_fill(seed, 0, p, len);
+	return p;
+}
+
+static void writeback_restore(const char *old)
+{
+	if (old[0])
+		lb_write_file(dirty_wb, old);
+}
+
+/*
+ * G and H: LOOPBACK_DEV_REMOVE of disk @disk while the model serves; waits
+ * until the disk is gone and poll() says EPOLLHUP.
+ */
+static void remove_disk(struct lbdev *d, const char *disk, const char *what)
+{
+	struct loopback_remove rm = { .timeout_ms = 20000 };
+	struct pollfd p;
+	int i, r;
+
+	r = ioctl(d->fd, LOOPBACK_DEV_REMOVE, &rm);
+	tap_ok(r == 0, "%s: REMOVE (%s)", what, r ? strerror(errno) : "ok");
+	tap_ok(blk_wait_disk_gone(disk, 20000) == 0, "%s: the disk is gone", what);
+	/* the driver's reset and del_vqs still trap after the disk went */
+	for (i = 0; i < 200; i++) {
+		p = (struct pollfd){ .fd = d->fd, .events = POLLIN };
+		if (poll(&p, 1, 50) == 1 && (p.revents & (POLLHUP | POLLERR)))
+			break;
+		lb_sleep_ms(50);	/* POLLIN: the model is at it */
+	}
+	if (!tap_ok((p.revents & POLLHUP) && !(p.revents & POLLERR),
+		    "%s: poll says EPOLLHUP, no EPOLLERR (revents %#x)", what, p.revents)) {
+		pthread_mutex_lock(&d->lock);
+		tap_diag("model: traps %llu posted %llu broken %d removed %d stalled %d",
+			 (unsigned long long)d->traps, (unsigned long long)d->posted, d->broken,
+			 d->removed, d->stalled);
+		pthread_mutex_unlock(&d->lock);
+	}
+	tap_ok(!d->errmsg[0] && !d->blk_errors, "%s: the device model saw no error (%s)", what, d->errmsg);
+}
+
 /*
  * G: LOOPBACK_DEV_REMOVE with dirty data in the disk's page cache and the
  * disk open: the removal (del_gendisk() syncs the block device) writes it
@@ -393,62 +458,86 @@ static void test_disk_works(void)
 static void test_orderly_remove(void)
 {
 	const char *what = "G: orderly removal";
-	const char *wb = "/proc/sys/vm/dirty_writeback_centisecs";
-	struct loopback_remove rm = { .timeout_ms = 20000 };
 	const size_t len = 64 << 10;
 	const off_t off = 128 << 10;
-	char disk[32], dev[48], old[32] = "";
-	struct pollfd p;
+	char disk[32], dev[48], old[32];
 	struct lbdev *d;
 	uint8_t *pat;
 	int fd, rc;
 
-	d = blk_disk_up(what, disk, sizeof(disk));
+	d = blk_disk_up(what, disk, dev);
 	if (!d)
 		return;
-	snprintf(dev, sizeof(dev), "/dev/%s", disk);
-	pat = malloc(len);
-	if (!pat)
-		tap_bail("malloc");
-	lb_stream_fill(0x6b1e, 0, pat, len);
-	/* no periodic writeback: the data stays dirty until the removal */
-	if (lb_read_file(wb, old, sizeof(old)) || lb_write_file(wb, "0"))
-		tap_diag("could not turn periodic writeback off: %s", strerror(errno));
+	pat = pattern(0x6b1e, len);
+	writeback_off(old, sizeof(old));
 	fd = open(dev, O_RDWR | O_CLOEXEC);
 	rc = fd >= 0 && pwrite(fd, pat, len, off) == (ssize_t)len;
 	tap_ok(rc, "%s: a buffered 64 KiB write to %s, kept open", what, dev);
 	tap_ok(memcmp(d->disk + off, pat, len) != 0, "%s: the data is only in the page cache so far", what);
-	EXPECT_OK(ioctl(d->fd, LOOPBACK_DEV_REMOVE, &rm), "G: REMOVE with the disk open and dirty");
-	tap_ok(blk_wait_disk_gone(disk, 20000) == 0, "%s: the disk is gone", what);
-	/* the driver's reset and del_vqs still trap after the disk went */
-	for (rc = 0; rc < 200; rc++) {
-		p = (struct pollfd){ .fd = d->fd, .events = POLLIN };
-		if (poll(&p, 1, 50) == 1 && (p.revents & (POLLHUP | POLLERR)))
-			break;
-		lb_sleep_ms(50);	/* POLLIN: the model is at it */
-	}
-	if (!tap_ok((p.revents & POLLHUP) && !(p.revents & POLLERR),
-		    "%s: poll says EPOLLHUP, no EPOLLERR (revents %#x)", what, p.revents)) {
-		struct loopback_trap t[4];
-		ssize_t n;
-
-		pthread_mutex_lock(&d->lock);
-		tap_diag("model: traps %llu posted %llu broken %d removed %d stalled %d",
-			 (unsigned long long)d->traps, (unsigned long long)d->posted, d->broken,
-			 d->removed, d->stalled);
-		pthread_mutex_unlock(&d->lock);
-		n = read(d->fd, t, sizeof(t));
-		tap_diag("read: %zd (%s) first: addr %#llx data %#llx flags %#x", n,
-			 n < 0 ? strerror(errno) : "-", n > 0 ? (unsigned long long)t[0].addr : 0ULL,
-			 n > 0 ? (unsigned long long)t[0].data : 0ULL, n > 0 ? t[0].flags : 0);
-	}
+	remove_disk(d, disk, what);
 	tap_ok(!memcmp(d->disk + off, pat, len),
 	       "%s: the dirty data reached the device model before the disk went", what);
-	tap_ok(!d->errmsg[0] && !d->blk_errors, "%s: the device model saw no error (%s)", what, d->errmsg);
 	if (fd >= 0)
 		close(fd);
-	if (old[0])
-		lb_write_file(wb, old);
+	writeback_restore(old);
+	free(pat);
+	lbdev_destroy(d, false);
+	tap_ok(lb_wait_count(base_count, 10000) == 0, "%s: virtio devices back to %d", what, base_count);
+}
+
+/* true if every 1 KiB block of @pat lies somewhere in the model's disk */
+static bool disk_holds(struct lbdev *d, const uint8_t *pat, size_t len)
+{
+	size_t size = d->o.blk_sectors * VBLK_SECTOR, i;
+
+	for (i = 0; i < len; i += 1024)
+		if (!memmem(d->disk, size, pat + i, 1024))
+			return false;
+	return true;
+}
+
+/*
+ * H: the same with a mounted ext2 file system (busybox mke2fs; the
+ * kernel's ext4 driver): a file written without sync reaches the model
+ * during the removal, when del_gendisk() syncs the file system.
+ */
+static void test_orderly_remove_fs(void)
+{
+	const char *what = "H: orderly removal, mounted";
+	const char *mnt = "/tmp/lbtest-mnt";
+	const size_t len = 64 << 10;
+	char disk[32], dev[48], cmd[160], old[32], file[64];
+	struct lbdev *d;
+	uint8_t *pat;
+	int fd, rc;
+
+	d = blk_disk_up(what, disk, dev);
+	if (!d)
+		return;
+	snprintf(cmd, sizeof(cmd), "mke2fs -F %s >/dev/null 2>&1", dev);
+	rc = system(cmd);
+	mkdir(mnt, 0700);
+	if (rc == 0 && mount(dev, mnt, "ext2", 0, NULL) < 0)
+		rc = -errno;
+	if (!tap_ok(rc == 0, "%s: mke2fs and mount %s (%s)", what, dev,
+		    rc < 0 ? strerror(-rc) : rc ? "mke2fs failed" : "ok")) {
+		lbdev_destroy(d, false);
+		return;
+	}
+	pat = pattern(0xf11e, len);
+	writeback_off(old, sizeof(old));
+	snprintf(file, sizeof(file), "%s/data", mnt);
+	fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	rc = fd >= 0 && write(fd, pat, len) == (ssize_t)len;
+	if (fd >= 0)
+		close(fd);
+	tap_ok(rc, "%s: write a 64 KiB file, no sync", what);
+	tap_ok(!disk_holds(d, pat, len), "%s: the file's data is only in the page cache so far", what);
+	remove_disk(d, disk, what);
+	tap_ok(disk_holds(d, pat, len), "%s: the file's data reached the device model before the disk went",
+	       what);
+	umount2(mnt, MNT_DETACH);
+	writeback_restore(old);
 	free(pat);
 	lbdev_destroy(d, false);
 	tap_ok(lb_wait_count(base_count, 10000) == 0, "%s: virtio devices back to %d", what, base_count);
@@ -705,6 +794,7 @@ int main(int argc, char **argv)
 	else
 		test_trap_timeout();
 	test_orderly_remove();
+	test_orderly_remove_fs();
 	if (ko)
 		test_rmmod(ko, params);
 	return tap_finish();
