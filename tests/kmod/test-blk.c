@@ -12,9 +12,9 @@
  *  E  the device stops answering traps with I/O in flight: when a trap
  *     times out the I/O fails while the fd is still open, and new I/O
  *     fails too; closing the fd then removes the disk
- *  G  LOOPBACK_DEV_REMOVE with dirty data in the page cache of the open
+ *  J  LOOPBACK_DEV_REMOVE with dirty data in the page cache of the open
  *     disk: the removal writes it back to the model before the disk goes
- *  H  the same with a mounted ext2 file system and a file written without
+ *  K  the same with a mounted ext2 file system and a file written without
  *     sync
  *  F  with -k KO: rmmod succeeds afterwards (and the module is reloaded)
  *
@@ -327,7 +327,7 @@ static void device_process(enum lbdev_fill mode, int evt, int cmd)
 /* --------------------------------------------------------------- cases */
 
 /*
- * A, G and H: a served disk, bound and with its /dev node; its name in
+ * A, J and K: a served disk, bound and with its /dev node; its name in
  * @disk (32 bytes), its node in @dev (48 bytes).  NULL on failure.
  */
 static struct lbdev *blk_disk_up(const char *what, char *disk, char *dev)
@@ -390,7 +390,7 @@ static void test_disk_works(void)
 	tap_ok(lb_wait_count(base_count, 10000) == 0, "%s: virtio devices back to %d", what, base_count);
 }
 
-/* G and H: periodic writeback off (dirty data stays dirty), and back */
+/* J and K: periodic writeback off (dirty data stays dirty), and back */
 static const char *const dirty_wb = "/proc/sys/vm/dirty_writeback_centisecs";
 
 static void writeback_off(char *old, size_t len)
@@ -400,7 +400,7 @@ static void writeback_off(char *old, size_t len)
 		tap_diag("could not turn periodic writeback off: %s", strerror(errno));
 }
 
-/* G and H: @len bytes of the stream of @seed, malloc()ed */
+/* J and K: @len bytes of the stream of @seed, malloc()ed */
 static uint8_t *pattern(uint64_t seed, size_t len)
 {
 	uint8_t *p = malloc(len);
@@ -418,7 +418,7 @@ static void writeback_restore(const char *old)
 }
 
 /*
- * G and H: LOOPBACK_DEV_REMOVE of disk @disk while the model serves; waits
+ * J and K: LOOPBACK_DEV_REMOVE of disk @disk while the model serves; waits
  * until the disk is gone and poll() says EPOLLHUP.
  */
 static void remove_disk(struct lbdev *d, const char *disk, const char *what)
@@ -449,7 +449,7 @@ static void remove_disk(struct lbdev *d, const char *disk, const char *what)
 }
 
 /*
- * G: LOOPBACK_DEV_REMOVE with dirty data in the disk's page cache and the
+ * J: LOOPBACK_DEV_REMOVE with dirty data in the disk's page cache and the
  * disk open: the removal (del_gendisk() syncs the block device) writes it
  * back to the model, which still serves; then the disk goes and poll()
  * says EPOLLHUP.  close() would have broken the device first and failed
@@ -457,7 +457,7 @@ static void remove_disk(struct lbdev *d, const char *disk, const char *what)
  */
 static void test_orderly_remove(void)
 {
-	const char *what = "G: orderly removal";
+	const char *what = "J: orderly removal";
 	const size_t len = 64 << 10;
 	const off_t off = 128 << 10;
 	char disk[32], dev[48], old[32];
@@ -497,13 +497,13 @@ static bool disk_holds(struct lbdev *d, const uint8_t *pat, size_t len)
 }
 
 /*
- * H: the same with a mounted ext2 file system (busybox mke2fs; the
+ * K: the same with a mounted ext2 file system (busybox mke2fs; the
  * kernel's ext4 driver): a file written without sync reaches the model
  * during the removal, when del_gendisk() syncs the file system.
  */
 static void test_orderly_remove_fs(void)
 {
-	const char *what = "H: orderly removal, mounted";
+	const char *what = "K: orderly removal, mounted";
 	const char *mnt = "/tmp/lbtest-mnt";
 	const size_t len = 64 << 10;
 	char disk[32], dev[48], cmd[160], old[32], file[64];

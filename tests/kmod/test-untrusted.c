@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * test-hostile: what a hostile device process or back end may try.
+ * test-untrusted: what a hostile device process or back end may try.
  *
  *  A  device classes outside the allowlist (balloon, input, mem, pmem,
  *     console, vsock, ...) and a network device with a control queue or any
@@ -471,7 +471,7 @@ int main(int argc, char **argv)
 		}
 		timeout_ms = strtol(optarg, NULL, 0);
 	}
-	tap_init("test-hostile");
+	tap_init("test-untrusted");
 	ctl = lb_open_ctl();
 	if (timeout_ms < 0 &&
 	    lb_read_file("/sys/module/loopback/parameters/trap_timeout_ms", buf, sizeof(buf)) == 0)
