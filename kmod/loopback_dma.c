@@ -27,7 +27,7 @@
  * user space from the moment it exists, and the transport then makes the
  * used ring, which has pages of its own, writable again.  User mappings
  * are write-notify mappings (the VMA has a page_mkwrite): every PTE starts
- * read-only and the first write to a page asks lbdma_vm_page_mkwrite(),
+ * read-only and the first write to a page asks lbdma_page_mkwrite(),
  * which refuses a read-only page with SIGBUS (and GUP for writing, so
  * process_vm_writev(), O_DIRECT reads into the page and the like, with
  * EFAULT).  A page it lets through keeps its writable PTE for good: the
@@ -913,15 +913,71 @@ static vm_fault_t lbdma_fault_page(struct vm_fault *vmf, unsigned long idx)
 	return VM_FAULT_LOCKED;
 }
 
-/* Device fd: vmf->pgoff is the guest-physical page number. */
-static vm_fault_t lbdma_vm_fault(struct vm_fault *vmf)
+/*
+ * The first write to a page through a user mapping (a write fault, or GUP
+ * for writing) at window page @idx.  Read-only pages refuse it; any other
+ * page is let through and noted as written for good.  The page has no
+ * ->mapping: returning it locked is what keeps the fault code from
+ * retrying for ever.
+ *
+ * @revoked is checked under the page lock, as in lbdma_fault_page(): a
+ * write let through before the revocation locks the page has its entry in
+ * place when the revocation's unmap runs.  Once revoked, the page is the
+ * scratch page (a process other than the owner faulted it in after the
+ * revocation), which no ring lives on and which takes any write; or a
+ * window page whose read-only entry the revocation is about to remove:
+ * the owner gets SIGBUS, anyone else retries and then faults in the
+ * scratch page.
+ */
+static vm_fault_t lbdma_page_mkwrite(struct vm_fault *vmf, unsigned long idx)
+{
+	struct loopback_window *win = vmf->vma->vm_private_data;
+	bool owner = vmf->vma->vm_mm == win->owner_mm;
+	struct page *page = vmf->page;
+	unsigned long flags;
+	bool ro;
+
+	if (idx >= win->npages)
+		return VM_FAULT_SIGBUS;
+	lock_page(page);
+	if (READ_ONCE(win->revoked)) {
+		if (!owner && page == READ_ONCE(win->scratch))
+			return VM_FAULT_LOCKED;
+		unlock_page(page);
+		return owner ? VM_FAULT_SIGBUS : VM_FAULT_NOPAGE;
+	}
+	spin_lock_irqsave(&win->lock, flags);
+	ro = win->slots[idx].ro;
+	if (!ro)
+		__set_bit(idx, win->wrote);
+	spin_unlock_irqrestore(&win->lock, flags);
+	if (ro) {
+		unlock_page(page);
+		return VM_FAULT_SIGBUS;
+	}
+	return VM_FAULT_LOCKED;
+}
+
+/*
+ * Device fd: vmf->pgoff is the guest-physical page number.  The window
+ * page, or npages below the window.
+ */
+static unsigned long lbdma_dev_fd_idx(struct vm_fault *vmf)
 {
 	struct loopback_window *win = vmf->vma->vm_private_data;
 	unsigned long first = win->base >> PAGE_SHIFT;
 
-	if (vmf->pgoff < first)
-		return VM_FAULT_SIGBUS;
-	return lbdma_fault_page(vmf, vmf->pgoff - first);
+	return vmf->pgoff < first ? win->npages : vmf->pgoff - first;
+}
+
+static vm_fault_t lbdma_vm_fault(struct vm_fault *vmf)
+{
+	return lbdma_fault_page(vmf, lbdma_dev_fd_idx(vmf));
+}
+
+static vm_fault_t lbdma_vm_page_mkwrite(struct vm_fault *vmf)
+{
+	return lbdma_page_mkwrite(vmf, lbdma_dev_fd_idx(vmf));
 }
 
 /* Window fd: file offset 0 is the window's first byte. */
@@ -930,32 +986,9 @@ static vm_fault_t lbdma_window_fd_fault(struct vm_fault *vmf)
 	return lbdma_fault_page(vmf, vmf->pgoff);
 }
 
-/*
- * The first write to a page through a user mapping (a write fault, or GUP
- * for writing).  Read-only pages refuse it; any other page is let through
- * and noted as written for good.  The page has no ->mapping: returning it
- * locked is what keeps the fault code from retrying for ever.
- */
-static vm_fault_t lbdma_vm_page_mkwrite(struct vm_fault *vmf)
+static vm_fault_t lbdma_window_fd_page_mkwrite(struct vm_fault *vmf)
 {
-	struct loopback_window *win = vmf->vma->vm_private_data;
-	unsigned long first = win->base >> PAGE_SHIFT, idx, flags;
-	bool ro;
-
-	if (vmf->pgoff < first || vmf->pgoff - first >= win->npages)
-		return VM_FAULT_SIGBUS;
-	idx = vmf->pgoff - first;
-	lock_page(vmf->page);
-	spin_lock_irqsave(&win->lock, flags);
-	ro = win->slots[idx].ro;
-	if (!ro)
-		__set_bit(idx, win->wrote);
-	spin_unlock_irqrestore(&win->lock, flags);
-	if (ro) {
-		unlock_page(vmf->page);
-		return VM_FAULT_SIGBUS;
-	}
-	return VM_FAULT_LOCKED;
+	return lbdma_page_mkwrite(vmf, vmf->pgoff);
 }
 
 static const struct vm_operations_struct lbdma_vm_ops = {
@@ -966,9 +999,10 @@ static const struct vm_operations_struct lbdma_vm_ops = {
 };
 
 static const struct vm_operations_struct lbdma_window_fd_vm_ops = {
-	.open	= lbdma_vm_open,
-	.close	= lbdma_vm_close,
-	.fault	= lbdma_window_fd_fault,
+	.open		= lbdma_vm_open,
+	.close		= lbdma_vm_close,
+	.fault		= lbdma_window_fd_fault,
+	.page_mkwrite	= lbdma_window_fd_page_mkwrite,
 };
 
 /* MAP_SHARED only, also of a read-only fd (VM_MAYSHARE without VM_SHARED). */
