@@ -9,9 +9,11 @@
  *  B  extra_device_ids (written at run time through sysfs) opens a class,
  *     and listing the network class allows its control queue; emptying the
  *     list closes them again
- *  C  a back end that holds only a window fd keeps writing the window (the
- *     avail index included) while the device process is SIGKILLed: it
- *     survives, and from then on its writes land on a scratch page
+ *  C  a back end that holds only a window fd keeps writing the window (and
+ *     tries the avail index, which is read-only to it until the revocation:
+ *     SIGBUS, caught) while the device process is SIGKILLed: it survives,
+ *     and from then on its writes land on a scratch page, at the avail
+ *     index's offset too
  *  D  the same while the owner closes its device fd: the owner's mappings
  *     raise SIGBUS, the back end survives
  *  E  a trap timeout breaks the device with the fd still open: the owner's
@@ -190,17 +192,18 @@ static void test_extra_ids(void)
 /*
  * The back end: receives a window fd and the avail ring's offset over
  * @sock, maps the whole window from offset 0, reports "mapped" on @msg,
- * then writes the window (the avail index and a pattern over the last
- * page) until @stop is readable.  Then it checks that its mapping is the
- * scratch page: one page, whatever the offset.  Exit status: 0, or 40+.
+ * then writes the window (a pattern over the last page; the avail index,
+ * which refuses writes while the device lives) until @stop is readable.
+ * Then it checks that its mapping is the scratch page: one page, whatever
+ * the offset, writable at the avail index too.  Exit status: 0, or 40+.
  */
 static int backend_main(int sock, int msg, int stop)
 {
 	struct pollfd p = { .fd = stop, .events = POLLIN };
-	volatile uint16_t *avail_idx;
+	volatile uint8_t *avail_idx;
 	volatile uint8_t *w;
 	struct stat_like { uint64_t off, size; } lay;
-	uint64_t rounds = 0;
+	uint64_t rounds = 0, refused = 0;
 	char extra[64];
 	int wfd;
 
@@ -214,23 +217,28 @@ static int backend_main(int sock, int msg, int stop)
 	if (w == MAP_FAILED)
 		return 42;
 	close(wfd);
-	avail_idx = (volatile uint16_t *)(w + lay.off + 2);
+	avail_idx = w + lay.off + 2;
 	lb_msg_send(msg, "mapped", "", "");
 	while (poll(&p, 1, 0) == 0) {
-		/* what a runaway back end does: bump avail->idx, scribble */
-		*avail_idx = (uint16_t)(*avail_idx + 1);
+		/* what a runaway back end does: scribble, avail->idx too */
+		if (lb_touch(avail_idx, true))
+			refused++;
 		memset((uint8_t *)w + lay.size - PAGE, (int)(rounds & 0xff), PAGE);
 		rounds++;
 		if (!(rounds % 64))
 			usleep(100);
 	}
-	snprintf(extra, sizeof(extra), "%llu", (unsigned long long)rounds);
+	snprintf(extra, sizeof(extra), "%llu (%llu avail->idx writes refused)",
+		 (unsigned long long)rounds, (unsigned long long)refused);
 	lb_msg_send(msg, "rounds", "", extra);
 	/* after the revocation: every page is one zeroed-then-scribbled page */
 	w[0] = 0xa7;
 	w[PAGE + 1] = 0x7a;
 	if (w[lay.size - PAGE] != 0xa7 || w[1] != 0x7a || w[lay.off % PAGE] != w[lay.off])
 		return 43;
+	/* the ring's read-only marks do not follow it onto the scratch page */
+	if (lb_touch(avail_idx, true) || w[(lay.off + 2) % PAGE] != 0x42)
+		return 44;
 	return 0;
 }
 
