@@ -199,10 +199,13 @@ struct loopback_device {
 	/*
 	 * Failing the buffers of a broken device (loopback_fail.c): queues
 	 * with more than one pass can do in atomic context, and whether a
-	 * malformed ring asks for virtio_break_device().
+	 * malformed ring asks for virtio_break_device().  @taken_over: set
+	 * once by loopback_fail_takeover(), after the window was revoked;
+	 * from then on a ring the driver sets up is failed at once.
 	 */
 	DECLARE_BITMAP(fail_pending, LOOPBACK_MAX_QUEUES);
 	unsigned long fail_flags;
+	bool taken_over;
 	struct work_struct fail_work;
 
 	/* release() hands the teardown to this work and waits for it. */
