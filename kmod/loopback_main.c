@@ -126,9 +126,14 @@ static int loopback_ctrl_allowed(const struct loopback_create *req)
 	return loopback_extra_allowed(req->device_id) ? 0 : -EPERM;
 }
 
-/* The LOOPBACK_F_* bits this module implements. */
+/*
+ * The LOOPBACK_F_* bits this module implements: read-only descriptor
+ * tables and available rings (loopback_dma.c) and the exact failing of
+ * what a dead device held (loopback_fail.c) too.
+ */
 #define LOOPBACK_FEATURES	(LOOPBACK_F_TRAP_SIZE | LOOPBACK_F_WINDOW_FD | \
-				 LOOPBACK_F_REMOVE)
+				 LOOPBACK_F_REMOVE | LOOPBACK_F_RO_RINGS | \
+				 LOOPBACK_F_INFLIGHT)
 
 /*
  * trap_size: 0 (API 1's 32-byte record), or a multiple of 8 from the
