@@ -30,12 +30,22 @@
  * read-only and the first write to a page asks lbdma_page_mkwrite(),
  * which refuses a read-only page with SIGBUS (and GUP for writing, so
  * process_vm_writev(), O_DIRECT reads into the page and the like, with
- * EFAULT).  A page it lets through keeps its writable PTE for good: the
- * window cannot zap PTEs, so a ring's descriptor table and available ring
- * only ever go to pages that were never made writable (@wrote), and a page
- * of a live ring's descriptor table or available ring never has a writable
- * PTE.  (A ring freed and allocated again, say when the driver is bound
- * anew, finds its old pages: they stayed clean.)
+ * EFAULT).  Both kinds of mapping, the device fd's and the window fd's,
+ * have it.  A page it lets through stays writable for good: a ring's
+ * descriptor table and available ring only ever go to pages that were
+ * never made writable (@wrote), and a page of a live ring's descriptor
+ * table or available ring never has a writable PTE.  (A ring freed and
+ * allocated again, say when the driver is bound anew, finds its old
+ * pages: they stayed clean.)
+ *
+ * Why not zap the PTEs instead, now that every mapping is one of the
+ * window inode's (unmap_mapping_range() reaches them all)?  A zap removes
+ * PTEs, not the references taken through them: a page that GUP got for
+ * writing before the ring went there (an O_DIRECT read into it that the
+ * back end keeps in flight, say from a disk it serves itself) would be
+ * written by the kernel after the ring landed.  GUP for writing goes
+ * through page_mkwrite, so @wrote marks such pages, and the ring avoids
+ * them.
  */
 
 #include <linux/bitmap.h>
