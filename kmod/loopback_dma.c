@@ -27,27 +27,42 @@
  * user space from the moment it exists, and the transport then makes the
  * used ring, which has pages of its own, writable again.  User mappings
  * are write-notify mappings (the VMA has a page_mkwrite): every PTE starts
- * read-only and the first write to a page asks lbdma_vm_page_mkwrite(),
+ * read-only and the first write to a page asks lbdma_page_mkwrite(),
  * which refuses a read-only page with SIGBUS (and GUP for writing, so
  * process_vm_writev(), O_DIRECT reads into the page and the like, with
- * EFAULT).  A page it lets through keeps its writable PTE for good: the
- * window cannot zap PTEs, so a ring's descriptor table and available ring
- * only ever go to pages that were never made writable (@wrote), and a page
- * of a live ring's descriptor table or available ring never has a writable
- * PTE.  (A ring freed and allocated again, say when the driver is bound
- * anew, finds its old pages: they stayed clean.)
+ * EFAULT).  Both kinds of mapping, the device fd's and the window fd's,
+ * have it.  A page it lets through stays writable for good: a ring's
+ * descriptor table and available ring only ever go to pages that were
+ * never made writable (@wrote), and a page of a live ring's descriptor
+ * table or available ring never has a writable PTE.  (A ring freed and
+ * allocated again, say when the driver is bound anew, finds its old
+ * pages: they stayed clean.)
+ *
+ * Why not zap the PTEs instead, now that every mapping is one of the
+ * window inode's (unmap_mapping_range() reaches them all)?  A zap removes
+ * PTEs, not the references taken through them: a page that GUP got for
+ * writing before the ring went there (an O_DIRECT read into it that the
+ * back end keeps in flight, say from a disk it serves itself) would be
+ * written by the kernel after the ring landed.  GUP for writing goes
+ * through page_mkwrite, so @wrote marks such pages, and the ring avoids
+ * them.
  */
 
 #include <linux/bitmap.h>
 #include <linux/dma-map-ops.h>
-#include <linux/anon_inodes.h>
 #include <linux/err.h>
 #include <linux/file.h>
+#include <linux/fs.h>
 #include <linux/highmem.h>
 #include <linux/kref.h>
 #include <linux/lockdep.h>
 #include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/mount.h>
+#include <linux/mutex.h>
 #include <linux/pagemap.h>
+#include <linux/pseudo_fs.h>
+#include <linux/sched/mm.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
@@ -86,7 +101,7 @@ struct loopback_window {
 	void *vaddr;		/* the window's memory (vmalloc) */
 	unsigned long npages;
 
-	spinlock_t lock;	/* protects the fields below */
+	spinlock_t lock;	/* protects the fields below up to @used */
 	unsigned long *map;	/* one bit per page: in use */
 	/* one bit per page: user space may hold a writable PTE of it */
 	unsigned long *wrote;
@@ -94,6 +109,20 @@ struct loopback_window {
 	unsigned long next;	/* where the next search starts */
 	unsigned long used;	/* pages in use */
 	bool ring_alloc;	/* coherent allocations are vrings */
+
+	/*
+	 * User mappings (see "the window's files" below).  Every file that
+	 * maps the window is a file of @inode, so that its address space
+	 * lists every mapping.  @owner_mm: the creating process's, held with
+	 * mmgrab().  @revoke_lock serialises revocations; @revoked is set
+	 * once (under it) and read by faults under the page lock.
+	 * @scratch is set once, by cmpxchg().
+	 */
+	struct inode *inode;
+	struct mm_struct *owner_mm;
+	struct mutex revoke_lock;
+	bool revoked;
+	struct page *scratch;
 };
 
 #define LBDMA_GFP		(GFP_KERNEL_ACCOUNT | __GFP_NOWARN)
@@ -106,6 +135,11 @@ static void lbdma_release(struct kref *ref)
 	struct loopback_window *win =
 		container_of(ref, struct loopback_window, ref);
 
+	if (win->scratch)
+		__free_page(win->scratch);
+	if (win->owner_mm)
+		mmdrop(win->owner_mm);
+	iput(win->inode);
 	vfree(win->vaddr);
 	kvfree(win->slots);
 	kvfree(win->wrote);
@@ -128,6 +162,7 @@ struct loopback_window *loopback_window_create(u64 base, u64 size)
 		return ERR_PTR(-ENOMEM);
 	kref_init(&win->ref);
 	spin_lock_init(&win->lock);
+	mutex_init(&win->revoke_lock);
 	win->base = base;
 	win->size = size;
 	win->npages = size >> PAGE_SHIFT;
@@ -735,7 +770,108 @@ void loopback_window_bind(struct loopback_window *win, struct device *dma_dev)
 			min_t(u64, UINT_MAX, (win->size / 2) & PAGE_MASK);
 }
 
-/* ---- mmap ---- */
+/* ---- the window's files and mappings ---- */
+
+/*
+ * Every window has an inode of its own on a small pseudo file system of
+ * the module (anon_inode_getfile() would share one inode system-wide).
+ * The device fd's mappings and the window fds are files of that inode, so
+ * its address space holds every user mapping of the window, and one
+ * unmap_mapping_range() revokes them all.  The files hold a window
+ * reference each, the inode none: the window holds the inode.
+ */
+#define LOOPBACK_WINDOW_FS_MAGIC	0x6c627766	/* "lbwf" */
+
+static struct vfsmount *lbdma_mnt;
+
+static int lbdma_init_fs_context(struct fs_context *fc)
+{
+	return init_pseudo(fc, LOOPBACK_WINDOW_FS_MAGIC) ? 0 : -ENOMEM;
+}
+
+/* No .owner: the module's own mount must not pin it. */
+static struct file_system_type lbdma_fs_type = {
+	.name		= "loopback_window",
+	.init_fs_context = lbdma_init_fs_context,
+	.kill_sb	= kill_anon_super,
+};
+
+int loopback_window_fs_init(void)
+{
+	lbdma_mnt = kern_mount(&lbdma_fs_type);
+	return PTR_ERR_OR_ZERO(lbdma_mnt);
+}
+
+/*
+ * Module exit: no window (and so no inode) is left, since every window
+ * belongs to a device or a mapping, and both pin the module.
+ */
+void loopback_window_fs_exit(void)
+{
+	kern_unmount(lbdma_mnt);
+}
+
+int loopback_window_attach(struct loopback_window *win)
+{
+	struct inode *inode;
+
+	inode = alloc_anon_inode(lbdma_mnt->mnt_sb);
+	if (IS_ERR(inode))
+		return PTR_ERR(inode);
+	/* fstat(): st_size is the window, st_blksize the page size. */
+	i_size_write(inode, win->size);
+	win->inode = inode;
+	mmgrab(current->mm);
+	win->owner_mm = current->mm;
+	return 0;
+}
+
+/* The page that stands for the whole window in other processes once revoked. */
+static struct page *lbdma_scratch(struct loopback_window *win)
+{
+	struct page *page = READ_ONCE(win->scratch);
+
+	if (page)
+		return page;
+	page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+	if (!page)
+		return NULL;
+	if (cmpxchg(&win->scratch, NULL, page)) {
+		__free_page(page);
+		page = READ_ONCE(win->scratch);
+	}
+	return page;
+}
+
+void loopback_window_revoke(struct loopback_window *win)
+{
+	unsigned long i;
+
+	if (!win->inode)
+		return;
+	mutex_lock(&win->revoke_lock);
+	if (win->revoked)
+		goto out;
+	WRITE_ONCE(win->revoked, true);
+	/*
+	 * A fault maps a window page with the page locked, after it saw
+	 * @revoked false (lbdma_fault_page()).  Taking every page's lock once
+	 * waits for those still installing their entry, which the unmap below
+	 * then removes; later faults see @revoked.
+	 */
+	for (i = 0; i < win->npages; i++) {
+		struct page *page = vmalloc_to_page(win->vaddr +
+						    (i << PAGE_SHIFT));
+
+		lock_page(page);
+		unlock_page(page);
+		if (!(i % 1024))
+			cond_resched();
+	}
+	unmap_mapping_range(win->inode->i_mapping, 0, 0, 1);
+out:
+	mutex_unlock(&win->revoke_lock);
+}
 
 static void lbdma_vm_open(struct vm_area_struct *vma)
 {
@@ -747,48 +883,122 @@ static void lbdma_vm_close(struct vm_area_struct *vma)
 	loopback_window_put(vma->vm_private_data);
 }
 
-/* vmf->pgoff is the guest-physical page number: no shift can wrap. */
-static vm_fault_t lbdma_vm_fault(struct vm_fault *vmf)
+/*
+ * After the revocation: the owner's accesses raise SIGBUS; any other
+ * process (a back end serving other devices too) gets the scratch page,
+ * so that it neither dies nor reaches the window.
+ */
+static vm_fault_t lbdma_fault_revoked(struct vm_fault *vmf)
 {
 	struct loopback_window *win = vmf->vma->vm_private_data;
-	unsigned long first = win->base >> PAGE_SHIFT;
 	struct page *page;
 
-	if (vmf->pgoff < first || vmf->pgoff - first >= win->npages)
+	if (vmf->vma->vm_mm == win->owner_mm)
 		return VM_FAULT_SIGBUS;
-	page = vmalloc_to_page(win->vaddr +
-			       ((vmf->pgoff - first) << PAGE_SHIFT));
+	page = lbdma_scratch(win);
+	if (!page)
+		return VM_FAULT_OOM;
 	get_page(page);
 	vmf->page = page;
 	return 0;
 }
 
-/*
- * The first write to a page through a user mapping (a write fault, or GUP
- * for writing).  Read-only pages refuse it; any other page is let through
- * and noted as written for good.  The page has no ->mapping: returning it
- * locked is what keeps the fault code from retrying for ever.
- */
-static vm_fault_t lbdma_vm_page_mkwrite(struct vm_fault *vmf)
+/* Page @idx of the window, or what replaces it once revoked. */
+static vm_fault_t lbdma_fault_page(struct vm_fault *vmf, unsigned long idx)
 {
 	struct loopback_window *win = vmf->vma->vm_private_data;
-	unsigned long first = win->base >> PAGE_SHIFT, idx, flags;
+	struct page *page;
+
+	if (idx >= win->npages)
+		return VM_FAULT_SIGBUS;
+	page = vmalloc_to_page(win->vaddr + (idx << PAGE_SHIFT));
+	/* Held until the entry is in place; see loopback_window_revoke(). */
+	lock_page(page);
+	if (READ_ONCE(win->revoked)) {
+		unlock_page(page);
+		return lbdma_fault_revoked(vmf);
+	}
+	get_page(page);
+	vmf->page = page;
+	return VM_FAULT_LOCKED;
+}
+
+/*
+ * The first write to a page through a user mapping (a write fault, or GUP
+ * for writing) at window page @idx.  Read-only pages refuse it; any other
+ * page is let through and noted as written for good.  The page has no
+ * ->mapping: returning it locked is what keeps the fault code from
+ * retrying for ever.
+ *
+ * @revoked is checked under the page lock, as in lbdma_fault_page(): a
+ * write let through before the revocation locks the page has its entry in
+ * place when the revocation's unmap runs.  Once revoked, the page is the
+ * scratch page (a process other than the owner faulted it in after the
+ * revocation), which no ring lives on and which takes any write; or a
+ * window page whose read-only entry the revocation is about to remove:
+ * the owner gets SIGBUS, anyone else retries and then faults in the
+ * scratch page.
+ */
+static vm_fault_t lbdma_page_mkwrite(struct vm_fault *vmf, unsigned long idx)
+{
+	struct loopback_window *win = vmf->vma->vm_private_data;
+	bool owner = vmf->vma->vm_mm == win->owner_mm;
+	struct page *page = vmf->page;
+	unsigned long flags;
 	bool ro;
 
-	if (vmf->pgoff < first || vmf->pgoff - first >= win->npages)
+	if (idx >= win->npages)
 		return VM_FAULT_SIGBUS;
-	idx = vmf->pgoff - first;
-	lock_page(vmf->page);
+	lock_page(page);
+	if (READ_ONCE(win->revoked)) {
+		if (!owner && page == READ_ONCE(win->scratch))
+			return VM_FAULT_LOCKED;
+		unlock_page(page);
+		return owner ? VM_FAULT_SIGBUS : VM_FAULT_NOPAGE;
+	}
 	spin_lock_irqsave(&win->lock, flags);
 	ro = win->slots[idx].ro;
 	if (!ro)
 		__set_bit(idx, win->wrote);
 	spin_unlock_irqrestore(&win->lock, flags);
 	if (ro) {
-		unlock_page(vmf->page);
+		unlock_page(page);
 		return VM_FAULT_SIGBUS;
 	}
 	return VM_FAULT_LOCKED;
+}
+
+/*
+ * Device fd: vmf->pgoff is the guest-physical page number.  The window
+ * page, or npages below the window.
+ */
+static unsigned long lbdma_dev_fd_idx(struct vm_fault *vmf)
+{
+	struct loopback_window *win = vmf->vma->vm_private_data;
+	unsigned long first = win->base >> PAGE_SHIFT;
+
+	return vmf->pgoff < first ? win->npages : vmf->pgoff - first;
+}
+
+static vm_fault_t lbdma_vm_fault(struct vm_fault *vmf)
+{
+	return lbdma_fault_page(vmf, lbdma_dev_fd_idx(vmf));
+}
+
+static vm_fault_t lbdma_vm_page_mkwrite(struct vm_fault *vmf)
+{
+	return lbdma_page_mkwrite(vmf, lbdma_dev_fd_idx(vmf));
+}
+
+/* Window fd: file offset 0 is the window's first byte. */
+static vm_fault_t lbdma_window_fd_fault(struct vm_fault *vmf)
+{
+	return lbdma_fault_page(vmf, vmf->pgoff);
+}
+
+static vm_fault_t lbdma_window_fd_page_mkwrite(struct vm_fault *vmf)
+{
+	return lbdma_page_mkwrite(vmf, vmf->pgoff);
 }
 
 static const struct vm_operations_struct lbdma_vm_ops = {
@@ -797,6 +1007,33 @@ static const struct vm_operations_struct lbdma_vm_ops = {
 	.fault		= lbdma_vm_fault,
 	.page_mkwrite	= lbdma_vm_page_mkwrite,
 };
+
+static const struct vm_operations_struct lbdma_window_fd_vm_ops = {
+	.open		= lbdma_vm_open,
+	.close		= lbdma_vm_close,
+	.fault		= lbdma_window_fd_fault,
+	.page_mkwrite	= lbdma_window_fd_page_mkwrite,
+};
+
+/* MAP_SHARED only, also of a read-only fd (VM_MAYSHARE without VM_SHARED). */
+static int lbdma_mmap_setup(struct loopback_window *win,
+			    struct vm_area_struct *vma,
+			    const struct vm_operations_struct *ops)
+{
+	if (!(vma->vm_flags & VM_MAYSHARE))
+		return -EINVAL;
+	loopback_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
+	vma->vm_ops = ops;
+	vma->vm_private_data = win;
+	loopback_window_get(win);
+	return 0;
+}
+
+static int lbdma_file_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	return lbdma_mmap_setup(file->private_data, vma,
+				&lbdma_window_fd_vm_ops);
+}
 
 static int lbdma_file_release(struct inode *inode, struct file *file)
 {
@@ -807,33 +1044,51 @@ static int lbdma_file_release(struct inode *inode, struct file *file)
 /* Pins the module: rmmod waits for the last mapping too. */
 static const struct file_operations lbdma_file_fops = {
 	.owner		= THIS_MODULE,
+	.mmap		= lbdma_file_mmap,
 	.release	= lbdma_file_release,
+	.llseek		= noop_llseek,
 };
+
+struct file *loopback_window_file(struct loopback_window *win)
+{
+	struct file *file;
+
+	/*
+	 * alloc_file_pseudo() takes over the inode reference, and the
+	 * file's release drops the module reference of its fops, only on
+	 * success.
+	 */
+	__module_get(THIS_MODULE);
+	ihold(win->inode);
+	file = alloc_file_pseudo(win->inode, lbdma_mnt, "[loopback-window]",
+				 O_RDWR, &lbdma_file_fops);
+	if (IS_ERR(file)) {
+		iput(win->inode);
+		module_put(THIS_MODULE);
+		return file;
+	}
+	file->private_data = win;
+	loopback_window_get(win);	/* dropped at the file's release */
+	return file;
+}
 
 int loopback_window_mmap(struct loopback_window *win,
 			 struct vm_area_struct *vma)
 {
 	struct file *file;
 
-	/* MAP_SHARED, also of a read-only fd (VM_MAYSHARE without VM_SHARED) */
 	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
 	/*
 	 * The mapping must not keep the device fd's file alive: closing the
 	 * last fd has to break and remove the device even while user space
 	 * (or a backend it passed the fd to) still maps the window.  So the
-	 * VMA gets a file of its own that holds only the window.
+	 * VMA gets a file of the window's inode, which holds only the window.
 	 */
-	file = anon_inode_getfile("[loopback-window]", &lbdma_file_fops, win,
-				  O_RDWR);
+	file = loopback_window_file(win);
 	if (IS_ERR(file))
 		return PTR_ERR(file);
-	loopback_window_get(win);	/* the file's, dropped at its release */
 	vma_set_file(vma, file);
 	fput(file);			/* vma_set_file took its own */
-	loopback_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
-	vma->vm_ops = &lbdma_vm_ops;
-	vma->vm_private_data = win;
-	loopback_window_get(win);
-	return 0;
+	return lbdma_mmap_setup(win, vma, &lbdma_vm_ops);
 }

@@ -64,9 +64,10 @@
  * buffers, and every mapping brings the account up to date); and
  * without memory for the account there is none.  A device that rewrites
  * a used entry it published, between the driver's read and the kernel's,
- * can make the two disagree; and a process still mapping the window
- * (after the device broke) can write the used ring while the kernel does.
- * Revoking the device's mappings when it breaks closes the last one.
+ * can make the two disagree.  A process still mapping the window cannot
+ * write the used ring once the kernel plays the device: the takeover
+ * runs after every user mapping of the window was revoked (only a write
+ * into a page pinned before, still in flight, can land).
  *
  * Like a real device, the kernel writes only what a device may write: the
  * used ring (elements, index, flags, avail_event) and, for a block
@@ -498,8 +499,11 @@ static bool loopback_fail_start_locked(struct loopback_device *ldev,
 
 /*
  * The driver set up queue @index (its registers were written): from now
- * on the kernel knows where the ring is.  A device broken meanwhile fails
- * it at once.
+ * on the kernel knows where the ring is.  A device taken over meanwhile
+ * fails it at once.  Not merely a broken one: between the break and the
+ * takeover the window is being revoked, and until that is over a process
+ * may still write the used ring, which the kernel must read only once it
+ * is stable.
  */
 void loopback_fail_ring_start(struct loopback_device *ldev, unsigned int index,
 			      struct virtqueue *vq)
@@ -539,7 +543,7 @@ void loopback_fail_ring_start(struct loopback_device *ldev, unsigned int index,
 	WRITE_ONCE(r->used, used);
 	WRITE_ONCE(r->state, LOOPBACK_RING_USER);
 	/* Pairs with loopback_fail_takeover(), through ring_lock. */
-	failing = loopback_vdev_broken(ldev);
+	failing = READ_ONCE(ldev->taken_over);
 	if (failing)
 		bad = !loopback_fail_start_locked(ldev, index, r);
 	spin_unlock_irqrestore(&ldev->vqs[index].ring_lock, flags);
@@ -573,11 +577,12 @@ void loopback_fail_ring_stop(struct loopback_device *ldev, unsigned int index)
 }
 
 /*
- * The owner is gone (or declared dead) and the device is marked broken:
- * the kernel fails every ring, returning what is available now.  The
- * interrupt is raised even when nothing is: the dead device may have
- * returned buffers without telling the driver.  May be called more than
- * once; any context.
+ * The owner is gone (or declared dead), the device is marked broken and
+ * every user mapping of the window is revoked (loopback_after_break()),
+ * so the used ring holds what the dead device wrote, for good: the kernel
+ * fails every ring, returning what is available now.  The interrupt is
+ * raised even when nothing is: the dead device may have returned buffers
+ * without telling the driver.  May be called more than once; any context.
  */
 void loopback_fail_takeover(struct loopback_device *ldev)
 {
@@ -586,6 +591,8 @@ void loopback_fail_takeover(struct loopback_device *ldev)
 	unsigned int i;
 	bool start, bad;
 
+	/* Before any ring's lock: see loopback_fail_ring_start(). */
+	WRITE_ONCE(ldev->taken_over, true);
 	for (i = 0; i < ldev->num_queues; i++) {
 		r = ring_of(ldev, i);
 		bad = false;

@@ -29,6 +29,13 @@ extern struct workqueue_struct *loopback_wq;
 extern struct class loopback_class;
 extern unsigned int loopback_trap_timeout_ms;
 
+/* LOOPBACK_DEV_REMOVE: where an orderly removal is. */
+enum loopback_remove_state {
+	LOOPBACK_REMOVE_NONE,		/* not asked for */
+	LOOPBACK_REMOVE_RUNNING,	/* the driver's remove runs */
+	LOOPBACK_REMOVE_DONE,		/* the virtio device is gone */
+};
+
 /* The state of a queue's split ring as the kernel sees it. */
 enum loopback_ring_state {
 	LOOPBACK_RING_NONE,	/* no ring: before find_vqs, after del_vqs */
@@ -117,6 +124,7 @@ struct loopback_device {
 	u32 num_queues;
 	u32 max_queue_size;
 	u32 config_size;
+	u32 trap_size;		/* bytes of each record read() returns */
 
 	/*
 	 * Traps.  @trap_lock protects @pending (traps not yet read), @awaited
@@ -170,16 +178,34 @@ struct loopback_device {
 
 	/* register_virtio_device() runs here, never in the CREATE ioctl. */
 	struct work_struct register_work;
-	/* Set by register_work once registered; read after it finished. */
+	/*
+	 * Set by register_work once registered, cleared by whoever
+	 * unregisters (remove_work, or the teardown after it cancelled
+	 * remove_work); read after register_work finished.
+	 */
 	bool registered;
+
+	/*
+	 * LOOPBACK_DEV_REMOVE: @remove_state (enum loopback_remove_state)
+	 * moves forward only, by cmpxchg() and WRITE_ONCE(); @remove_work
+	 * unregisters the virtio device, @remove_timeout breaks the device if
+	 * that takes longer than @remove_ms.
+	 */
+	int remove_state;
+	unsigned int remove_ms;
+	struct work_struct remove_work;
+	struct delayed_work remove_timeout;
 
 	/*
 	 * Failing the buffers of a broken device (loopback_fail.c): queues
 	 * with more than one pass can do in atomic context, and whether a
-	 * malformed ring asks for virtio_break_device().
+	 * malformed ring asks for virtio_break_device().  @taken_over: set
+	 * once by loopback_fail_takeover(), after the window was revoked;
+	 * from then on a ring the driver sets up is failed at once.
 	 */
 	DECLARE_BITMAP(fail_pending, LOOPBACK_MAX_QUEUES);
 	unsigned long fail_flags;
+	bool taken_over;
 	struct work_struct fail_work;
 
 	/* release() hands the teardown to this work and waits for it. */
@@ -229,10 +255,18 @@ int loopback_vdev_interrupt(struct loopback_device *ldev,
 			    const struct loopback_interrupt *arg);
 int loopback_vdev_set_config(struct loopback_device *ldev,
 			     const struct loopback_config *arg);
+int loopback_vdev_remove(struct loopback_device *ldev,
+			 const struct loopback_remove *arg);
 
 static inline bool loopback_vdev_broken(struct loopback_device *ldev)
 {
 	return READ_ONCE(ldev->broken);
+}
+
+/* The orderly removal (LOOPBACK_DEV_REMOVE) finished. */
+static inline bool loopback_vdev_removed(struct loopback_device *ldev)
+{
+	return READ_ONCE(ldev->remove_state) == LOOPBACK_REMOVE_DONE;
 }
 
 #endif /* LOOPBACK_PRIV_H */

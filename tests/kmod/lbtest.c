@@ -17,6 +17,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -344,6 +345,8 @@ bool lb_kmsg_contains(const char *needle)
 	return found;
 }
 
+/* ---------------------------------------------- memory access and fds */
+
 static sigjmp_buf touch_jb;
 static volatile sig_atomic_t touch_sig;
 
@@ -374,6 +377,64 @@ int lb_touch(volatile uint8_t *p, bool wr)
 	sigaction(SIGBUS, &obus, NULL);
 	sigaction(SIGSEGV, &osegv, NULL);
 	return r;
+}
+
+const char *lb_signame(int s)
+{
+	return s == SIGBUS ? "SIGBUS" : s == SIGSEGV ? "SIGSEGV" : s ? "a signal" : "no signal";
+}
+
+/* a one-byte message with room for one passed fd */
+struct fd_msg {
+	char c;
+	struct iovec iov;
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct msghdr msg;
+};
+
+static void fd_msg_init(struct fd_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->c = 'F';
+	m->iov.iov_base = &m->c;
+	m->iov.iov_len = 1;
+	m->msg.msg_iov = &m->iov;
+	m->msg.msg_iovlen = 1;
+	m->msg.msg_control = m->u.b;
+	m->msg.msg_controllen = sizeof(m->u.b);
+}
+
+int lb_send_fd(int sock, int fd)
+{
+	struct fd_msg m;
+	struct cmsghdr *cm;
+
+	fd_msg_init(&m);
+	cm = CMSG_FIRSTHDR(&m.msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &m.msg, 0) == 1 ? 0 : -1;
+}
+
+int lb_recv_fd(int sock)
+{
+	struct fd_msg m;
+	struct cmsghdr *cm;
+	int fd = -1;
+
+	fd_msg_init(&m);
+	if (recvmsg(sock, &m.msg, MSG_CMSG_CLOEXEC) != 1)
+		return -1;
+	cm = CMSG_FIRSTHDR(&m.msg);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS)
+		return -1;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
 }
 
 /* ------------------------------------------------------ /dev/loopback */
@@ -1296,6 +1357,7 @@ uint64_t lbdev_model(struct lbdev *d, const struct loopback_trap *t, bool *reply
 				v &= ~(uint64_t)VS_FEATURES_OK;
 		}
 		d->status = (uint32_t)v;
+		d->status_seen |= (uint32_t)v;
 		break;
 	case VM_QUEUE_DESC_LOW: if (qok) q->desc = (q->desc & ~0xffffffffULL) | (uint32_t)v; break;
 	case VM_QUEUE_DESC_HIGH: if (qok) q->desc = (q->desc & 0xffffffffULL) | (v << 32); break;
@@ -1377,11 +1439,18 @@ int lbdev_handle_trap(struct lbdev *d, const struct loopback_trap *t)
 	return n == (ssize_t)sizeof(rep) ? 0 : -1;
 }
 
+size_t lbdev_trap_size(const struct lbdev *d)
+{
+	return d->cr.trap_size ? d->cr.trap_size : sizeof(struct loopback_trap);
+}
+
 int lbdev_serve(struct lbdev *d, int timeout_ms)
 {
 	struct pollfd p[2 + LOOPBACK_MAX_QUEUES];
 	int qmap[2 + LOOPBACK_MAX_QUEUES];
-	struct loopback_trap traps[16];
+	/* records of the trap_size agreed at create; the trap is their head */
+	uint64_t recs[16 * LOOPBACK_MAX_TRAP_SIZE / sizeof(uint64_t)];
+	size_t rs = lbdev_trap_size(d);
 	bool stalled;
 	int np = 0, i, r;
 	nfds_t k;
@@ -1421,7 +1490,7 @@ int lbdev_serve(struct lbdev *d, int timeout_ms)
 			return 0;	/* the caller checks why */
 		if (qmap[k] == -1) {
 			if (p[k].revents & POLLIN) {
-				ssize_t n = read(d->fd, traps, sizeof(traps));
+				ssize_t n = read(d->fd, recs, 16 * rs);
 
 				if (n < 0) {
 					if (errno == EAGAIN || errno == EINTR)
@@ -1433,21 +1502,25 @@ int lbdev_serve(struct lbdev *d, int timeout_ms)
 					pthread_mutex_unlock(&d->lock);
 					return -1;
 				}
-				if (n == 0 || n % (ssize_t)sizeof(traps[0])) {
+				if (n == 0 || n % (ssize_t)rs) {
 					pthread_mutex_lock(&d->lock);
-					model_error(d, "read returned %zd bytes", n);
-					if (n == 0)
-						d->broken = true;
+					/* 0: the virtio device was removed (REMOVE) */
+					if (n)
+						model_error(d, "read returned %zd bytes", n);
+					else
+						d->broken = d->removed = true;
 					pthread_cond_broadcast(&d->cond);
 					pthread_mutex_unlock(&d->lock);
 					if (n == 0)
 						return -1;
 				}
-				for (i = 0; i < (int)(n / (ssize_t)sizeof(traps[0])); i++)
-					lbdev_handle_trap(d, &traps[i]);
+				for (i = 0; i < (int)(n / (ssize_t)rs); i++)
+					lbdev_handle_trap(d, (const struct loopback_trap *)
+							  ((const char *)recs + i * rs));
 			} else if (p[k].revents & (POLLERR | POLLHUP | POLLNVAL)) {
 				pthread_mutex_lock(&d->lock);
 				d->broken = true;
+				d->removed = (p[k].revents & (POLLHUP | POLLERR)) == POLLHUP;
 				pthread_cond_broadcast(&d->cond);
 				pthread_mutex_unlock(&d->lock);
 				return -1;
@@ -1587,6 +1660,7 @@ struct lbdev *lbdev_create(int ctl, const struct lbdev_opts *o)
 	d->cr.config_size = d->o.config_size;
 	d->cr.config = (uintptr_t)d->config;
 	d->cr.window_size = d->o.window_size;
+	d->cr.trap_size = d->o.trap_size;
 	fd = ioctl(ctl, LOOPBACK_CREATE, &d->cr);
 	if (fd < 0)
 		goto fail;

@@ -45,7 +45,7 @@ out=${out:-${LOOPBACK_VM_OUT:-$top/build/kmod-tests}}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-PROGRAMS=(test-uapi test-mmap test-rng test-window-full test-race test-multi test-leak test-kill test-blk test-rmmod test-hostile bench-trap)
+PROGRAMS=(test-uapi test-mmap test-rng test-window-full test-remove test-race test-multi test-leak test-kill test-untrusted test-blk test-rmmod test-hostile bench-trap)
 
 # scripts/check.sh runs the kernel tests in its plain build only: they do
 # not depend on how the host side was compiled

@@ -12,6 +12,10 @@
  *  E  the device stops answering traps with I/O in flight: when a trap
  *     times out the I/O fails while the fd is still open, and new I/O
  *     fails too; closing the fd then removes the disk
+ *  J  LOOPBACK_DEV_REMOVE with dirty data in the page cache of the open
+ *     disk: the removal writes it back to the model before the disk goes
+ *  K  the same with a mounted ext2 file system and a file written without
+ *     sync
  *  F  with -k KO: rmmod succeeds afterwards (and the module is reloaded)
  *
  * With -s hostile, A, then devices that misbehave (and F):
@@ -49,6 +53,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -429,26 +435,41 @@ static void device_process(enum blk_script script, int evt, int cmd)
 
 /* --------------------------------------------------------------- cases */
 
+/*
+ * A, J and K: a served disk, bound and with its /dev node; its name in
+ * @disk (32 bytes), its node in @dev (48 bytes).  NULL on failure.
+ */
+static struct lbdev *blk_disk_up(const char *what, char *disk, char *dev)
+{
+	struct lbdev *d;
+	int ctl;
+
+	ctl = lb_open_ctl();
+	d = blk_create(ctl, true, false);
+	close(ctl);
+	if (!tap_ok(d != NULL, "%s: CREATE a virtio-blk device (%s)", what, d ? "" : strerror(errno)))
+		return NULL;
+	if (!tap_ok(blk_wait_disk(d->info.name, disk, 32, 20000) == 0,
+		    "%s: virtio_blk binds and adds a disk", what)) {
+		tap_diag("device model: %s", d->errmsg);
+		lbdev_destroy(d, false);
+		return NULL;
+	}
+	snprintf(dev, 48, "/dev/%.31s", disk);
+	return d;
+}
+
 static void test_disk_works(void)
 {
 	const char *what = "A: the disk";
 	char disk[32], dev[48];
 	struct lbdev *d;
 	void *wbuf, *rbuf;
-	int ctl, fd, i, ok = 1;
+	int fd, i, ok = 1;
 
-	ctl = lb_open_ctl();
-	d = blk_create(ctl, true, false);
-	close(ctl);
-	if (!tap_ok(d != NULL, "%s: CREATE a virtio-blk device (%s)", what, d ? "" : strerror(errno)))
+	d = blk_disk_up(what, disk, dev);
+	if (!d)
 		return;
-	if (!tap_ok(blk_wait_disk(d->info.name, disk, sizeof(disk), 20000) == 0,
-		    "%s: virtio_blk binds and adds a disk", what)) {
-		tap_diag("device model: %s", d->errmsg);
-		lbdev_destroy(d, false);
-		return;
-	}
-	snprintf(dev, sizeof(dev), "/dev/%s", disk);
 	if (posix_memalign(&wbuf, IO_SIZE, 16 * IO_SIZE) || posix_memalign(&rbuf, IO_SIZE, 16 * IO_SIZE))
 		tap_bail("posix_memalign");
 	lb_stream_fill(0xb10c, 0, wbuf, 16 * IO_SIZE);
@@ -475,6 +496,164 @@ static void test_disk_works(void)
 	free(rbuf);
 	lbdev_destroy(d, false);
 	tap_ok(blk_wait_disk_gone(disk, 10000) == 0, "%s: the disk is gone after close", what);
+	tap_ok(lb_wait_count(base_count, 10000) == 0, "%s: virtio devices back to %d", what, base_count);
+}
+
+/*
+ * J and K: periodic writeback held off (dirty data stays dirty), and back.
+ * Not with 0: the flusher's wakeup on the first dirty inode is delayed by
+ * that interval, so 0 wakes it at once, and a new disk, with no share of
+ * the background threshold yet, is written back then.  An hour instead.
+ */
+static const char *const dirty_wb = "/proc/sys/vm/dirty_writeback_centisecs";
+
+static void writeback_off(char *old, size_t len)
+{
+	old[0] = 0;
+	if (lb_read_file(dirty_wb, old, len) || lb_write_file(dirty_wb, "360000"))
+		tap_diag("could not hold periodic writeback off: %s", strerror(errno));
+}
+
+/* J and K: @len bytes of the stream of @seed, malloc()ed */
+static uint8_t *pattern(uint64_t seed, size_t len)
+{
+	uint8_t *p = malloc(len);
+
+	if (!p)
+		tap_bail("malloc");
+	lb_stream_fill(seed, 0, p, len);
+	return p;
+}
+
+static void writeback_restore(const char *old)
+{
+	if (old[0])
+		lb_write_file(dirty_wb, old);
+}
+
+/*
+ * J and K: LOOPBACK_DEV_REMOVE of disk @disk while the model serves; waits
+ * until the disk is gone and poll() says EPOLLHUP.
+ */
+static void remove_disk(struct lbdev *d, const char *disk, const char *what)
+{
+	struct loopback_remove rm = { .timeout_ms = 20000 };
+	struct pollfd p;
+	int i, r;
+
+	r = ioctl(d->fd, LOOPBACK_DEV_REMOVE, &rm);
+	tap_ok(r == 0, "%s: REMOVE (%s)", what, r ? strerror(errno) : "ok");
+	tap_ok(blk_wait_disk_gone(disk, 20000) == 0, "%s: the disk is gone", what);
+	/* the driver's reset and del_vqs still trap after the disk went */
+	for (i = 0; i < 200; i++) {
+		p = (struct pollfd){ .fd = d->fd, .events = POLLIN };
+		if (poll(&p, 1, 50) == 1 && (p.revents & (POLLHUP | POLLERR)))
+			break;
+		lb_sleep_ms(50);	/* POLLIN: the model is at it */
+	}
+	if (!tap_ok((p.revents & POLLHUP) && !(p.revents & POLLERR),
+		    "%s: poll says EPOLLHUP, no EPOLLERR (revents %#x)", what, p.revents)) {
+		pthread_mutex_lock(&d->lock);
+		tap_diag("model: traps %llu posted %llu broken %d removed %d stalled %d",
+			 (unsigned long long)d->traps, (unsigned long long)d->posted, d->broken,
+			 d->removed, d->stalled);
+		pthread_mutex_unlock(&d->lock);
+	}
+	tap_ok(!d->errmsg[0] && !d->blk_errors, "%s: the device model saw no error (%s)", what, d->errmsg);
+}
+
+/*
+ * J: LOOPBACK_DEV_REMOVE with dirty data in the disk's page cache and the
+ * disk open: the removal (del_gendisk() syncs the block device) writes it
+ * back to the model, which still serves; then the disk goes and poll()
+ * says EPOLLHUP.  close() would have broken the device first and failed
+ * that writeback.
+ */
+static void test_orderly_remove(void)
+{
+	const char *what = "J: orderly removal";
+	const size_t len = 64 << 10;
+	const off_t off = 128 << 10;
+	char disk[32], dev[48], old[32];
+	struct lbdev *d;
+	uint8_t *pat;
+	int fd, rc;
+
+	d = blk_disk_up(what, disk, dev);
+	if (!d)
+		return;
+	pat = pattern(0x6b1e, len);
+	writeback_off(old, sizeof(old));
+	fd = open(dev, O_RDWR | O_CLOEXEC);
+	rc = fd >= 0 && pwrite(fd, pat, len, off) == (ssize_t)len;
+	tap_ok(rc, "%s: a buffered 64 KiB write to %s, kept open", what, dev);
+	tap_ok(memcmp(d->disk + off, pat, len) != 0, "%s: the data is only in the page cache so far", what);
+	remove_disk(d, disk, what);
+	tap_ok(!memcmp(d->disk + off, pat, len),
+	       "%s: the dirty data reached the device model before the disk went", what);
+	if (fd >= 0)
+		close(fd);
+	writeback_restore(old);
+	free(pat);
+	lbdev_destroy(d, false);
+	tap_ok(lb_wait_count(base_count, 10000) == 0, "%s: virtio devices back to %d", what, base_count);
+}
+
+/* true if every 1 KiB block of @pat lies somewhere in the model's disk */
+static bool disk_holds(struct lbdev *d, const uint8_t *pat, size_t len)
+{
+	size_t size = d->o.blk_sectors * VBLK_SECTOR, i;
+
+	for (i = 0; i < len; i += 1024)
+		if (!memmem(d->disk, size, pat + i, 1024))
+			return false;
+	return true;
+}
+
+/*
+ * K: the same with a mounted ext2 file system (busybox mke2fs; the
+ * kernel's ext4 driver): a file written without sync reaches the model
+ * during the removal, when del_gendisk() syncs the file system.
+ */
+static void test_orderly_remove_fs(void)
+{
+	const char *what = "K: orderly removal, mounted";
+	const char *mnt = "/tmp/lbtest-mnt";
+	const size_t len = 64 << 10;
+	char disk[32], dev[48], cmd[160], old[32], file[64];
+	struct lbdev *d;
+	uint8_t *pat;
+	int fd, rc;
+
+	d = blk_disk_up(what, disk, dev);
+	if (!d)
+		return;
+	snprintf(cmd, sizeof(cmd), "mke2fs -F %s >/dev/null 2>&1", dev);
+	rc = system(cmd);
+	mkdir(mnt, 0700);
+	if (rc == 0 && mount(dev, mnt, "ext2", 0, NULL) < 0)
+		rc = -errno;
+	if (!tap_ok(rc == 0, "%s: mke2fs and mount %s (%s)", what, dev,
+		    rc < 0 ? strerror(-rc) : rc ? "mke2fs failed" : "ok")) {
+		lbdev_destroy(d, false);
+		return;
+	}
+	pat = pattern(0xf11e, len);
+	writeback_off(old, sizeof(old));
+	snprintf(file, sizeof(file), "%s/data", mnt);
+	fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	rc = fd >= 0 && write(fd, pat, len) == (ssize_t)len;
+	if (fd >= 0)
+		close(fd);
+	tap_ok(rc, "%s: write a 64 KiB file, no sync", what);
+	tap_ok(!disk_holds(d, pat, len), "%s: the file's data is only in the page cache so far", what);
+	remove_disk(d, disk, what);
+	tap_ok(disk_holds(d, pat, len), "%s: the file's data reached the device model before the disk went",
+	       what);
+	umount2(mnt, MNT_DETACH);
+	writeback_restore(old);
+	free(pat);
+	lbdev_destroy(d, false);
 	tap_ok(lb_wait_count(base_count, 10000) == 0, "%s: virtio devices back to %d", what, base_count);
 }
 
@@ -685,9 +864,13 @@ static void test_trap_timeout(void)
 /* F: rmmod once the devices are gone, then load the module again */
 static void test_rmmod(const char *ko, const char *params)
 {
+	uint64_t end = lb_now_ms() + 10000;
 	int fd, r;
 
-	r = (int)syscall(SYS_delete_module, "loopback", O_NONBLOCK);
+	/* the last device drops its module reference from a work item */
+	while ((r = (int)syscall(SYS_delete_module, "loopback", O_NONBLOCK)) != 0 &&
+	       (errno == EWOULDBLOCK || errno == EBUSY) && lb_now_ms() < end)
+		lb_sleep_ms(50);
 	if (!tap_ok(r == 0, "F: rmmod loopback after the killed and closed disks (%s)",
 		    r ? strerror(errno) : "ok"))
 		return;
@@ -750,6 +933,8 @@ int main(int argc, char **argv)
 				 timeout_ms);
 		else
 			test_trap_timeout();
+		test_orderly_remove();
+		test_orderly_remove_fs();
 	}
 	if (ko)
 		test_rmmod(ko, params);

@@ -36,6 +36,12 @@
  *     second used entry before the driver does, refuses the ring and
  *     breaks the device; the driver never sees a head twice (it runs last:
  *     it leaves "malformed ring" in the log)
+ *  H  a back end in another process that holds only a window fd: it
+ *     writes the first half of the window before the queue setup, so the
+ *     ring goes to pages it never wrote, and through its mapping the
+ *     descriptor table and the available ring refuse writes (SIGBUS);
+ *     once the device fd is closed (the window is revoked) its writes at
+ *     those same offsets land on the scratch page without a signal
  */
 #define _GNU_SOURCE
 #include "lbtest.h"
@@ -44,6 +50,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -358,6 +365,125 @@ static void test_written_pages(void)
 	tap_ok(lb_wait_count(base_count, 10000) == 0, "%s: virtio devices back to %d", what, base_count);
 }
 
+/*
+ * H's back end: maps window fd @wfd, writes the first half of the window
+ * and says "written" on @evt; on "ring" (extra: the descriptor table's and
+ * the available ring's offsets) tries to write both and says what it got;
+ * on "revoked" writes them again: no signal, and the bytes read back (the
+ * scratch page).  Never returns.
+ */
+static void window_fd_backend(int wfd, size_t size, int evt, int cmd)
+{
+	unsigned long long doff = 0, aoff = 0;
+	char extra[95];
+	struct lb_msg m;
+	uint8_t *w;
+	size_t off;
+	int rd, ra;
+
+	w = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, wfd, 0);
+	if (w == MAP_FAILED) {
+		lb_msg_send(evt, "error", "", "mmap of the window fd");
+		_exit(1);
+	}
+	for (off = 0; off < size / 2; off += PAGE)
+		w[off] = 0x5a;
+	lb_msg_send(evt, "written", "", "");
+	if (lb_msg_recv(cmd, &m, 60000) < 0 || strcmp(m.tag, "ring") ||
+	    sscanf(m.extra, "%llx %llx", &doff, &aoff) != 2 || doff >= size || aoff >= size)
+		_exit(1);
+	rd = lb_touch(w + doff + 12, true);
+	ra = lb_touch(w + aoff + 2, true);
+	snprintf(extra, sizeof(extra), "%d %d", rd, ra);
+	lb_msg_send(evt, "ring", "", extra);
+	if (lb_msg_recv(cmd, &m, 60000) < 0 || strcmp(m.tag, "revoked"))
+		_exit(1);
+	rd = lb_touch(w + doff + 12, true);
+	ra = lb_touch(w + aoff + 2, true);
+	snprintf(extra, sizeof(extra), "%d %d %d", rd, ra,
+		 rd == 0 && ra == 0 && w[doff + 12] == 0x42 && w[aoff + 2] == 0x42);
+	lb_msg_send(evt, "revoked", "", extra);
+	_exit(0);
+}
+
+static void test_window_fd_backend(void)
+{
+	const char *what = "H: a back end with only a window fd";
+	struct loopback_window_fd wf = { .flags = LOOPBACK_WINDOW_FD_CLOEXEC };
+	struct lbdev_opts o = { .manual = true };
+	int ctl, wfd, e[2], c[2], rd, ra, ok, st;
+	unsigned long long doff, aoff;
+	void *dv, *av, *uv;
+	char extra[95];
+	struct lb_msg m;
+	struct lbdev *d;
+	char rng[64];
+	pid_t pid;
+
+	ctl = lb_open_ctl();
+	d = lbdev_create(ctl, &o);
+	close(ctl);
+	if (!tap_ok(d != NULL, "%s: CREATE (%s)", what, d ? "" : strerror(errno)))
+		return;
+	wfd = ioctl(d->fd, LOOPBACK_DEV_WINDOW_FD, &wf);
+	if (!tap_ok(wfd >= 0, "%s: WINDOW_FD (%s)", what, wfd < 0 ? strerror(errno) : "ok") ||
+	    pipe2(e, O_CLOEXEC) < 0 || pipe2(c, O_CLOEXEC) < 0) {
+		lbdev_destroy(d, false);
+		return;
+	}
+	pid = fork();
+	if (pid < 0)
+		tap_bail("fork: %s", strerror(errno));
+	if (pid == 0) {
+		close(d->fd);	/* the back end holds the window fd only */
+		close(e[0]);
+		close(c[1]);
+		window_fd_backend(wfd, d->info.window_size, e[1], c[0]);
+	}
+	close(wfd);
+	close(e[1]);
+	close(c[0]);
+	ok = lb_msg_recv(e[0], &m, 30000) == 0 && !strcmp(m.tag, "written");
+	tap_ok(ok, "%s: it wrote the first half of the window before the queue setup", what);
+	lbdev_start(d);
+	ok = ok && lb_wait_bound(d->info.name, "virtio_rng", NULL, 0, 20000) == 0 &&
+	     lb_rng_wait_single(rng, sizeof(rng), 10000) == 0 &&
+	     lbdev_rings(d, 0, &dv, &av, &uv) == 0;
+	if (!tap_ok(ok, "%s: virtio_rng comes up", what))
+		goto out;
+	doff = (uint64_t)((uint8_t *)dv - d->win);
+	aoff = (uint64_t)((uint8_t *)av - d->win);
+	tap_ok(doff >= d->info.window_size / 2,
+	       "%s: the ring is not on a page it wrote (desc at +%#llx)", what, doff);
+	snprintf(extra, sizeof(extra), "%llx %llx", doff, aoff);
+	lb_msg_send(c[1], "ring", "", extra);
+	ok = lb_msg_recv(e[0], &m, 15000) == 0 && !strcmp(m.tag, "ring") &&
+	     sscanf(m.extra, "%d %d", &rd, &ra) == 2;
+	tap_ok(ok && rd == SIGBUS && ra == SIGBUS,
+	       "%s: its writes to the descriptor table and the available ring fault SIGBUS (%s)",
+	       what, ok ? m.extra : "no answer");
+	lbdev_destroy(d, false);
+	d = NULL;
+	lb_msg_send(c[1], "revoked", "", "");
+	ok = lb_msg_recv(e[0], &m, 15000) == 0 && !strcmp(m.tag, "revoked");
+	tap_ok(ok && !strcmp(m.extra, "0 0 1"),
+	       "%s: after the revocation its writes there land on the scratch page, no signal (%s)",
+	       what, ok ? m.extra : "no answer");
+out:
+	if (d)
+		lbdev_destroy(d, false);
+	close(c[1]);
+	ok = lb_wait_child(pid, &st, 15000) == 0;
+	if (!ok) {
+		kill(pid, SIGKILL);
+		lb_wait_child(pid, &st, 5000);
+	}
+	tap_ok(ok && WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: the back end exited normally (%#x)",
+	       what, ok ? st : -1);
+	close(e[0]);
+	tap_ok(lb_wait_count(base_count, 10000) == 0, "%s: virtio devices back to %d", what, base_count);
+}
+
 #define REBINDS 30
 
 static void test_rebind(void)
@@ -416,6 +542,7 @@ int main(void)
 	test_next_everywhere(H_VM_WRITEV, "D: NEXT in every descriptor, through process_vm_writev()");
 	test_written_pages();
 	test_rebind();
+	test_window_fd_backend();
 	test_next_everywhere(H_TWICE, "G: the held buffer returned twice");
 	return tap_finish();
 }
