@@ -62,3 +62,27 @@ EXTRA_DIST += tests/run-tap.sh tests/mtree-qemu.sh tests/mtree-bad-input.sh \
 # The kernel-side tests alone: loopback.ko and its test programs in QEMU.
 check-vm:
 	$(MAKE) $(AM_MAKEFLAGS) check TESTS=tests/kmod/run-vm.sh
+
+# The device layer without a kernel: built with its sources, since the
+# fakes reach below the exported API (tests/device/fake-kernel.h).
+LB_DEVICE_TEST_SOURCES = $(LB_DEVICE_SOURCES) \
+	tests/device/fake-kernel.c tests/device/fake-kernel.h
+LB_DEVICE_TEST_CFLAGS = $(AM_CFLAGS) $(UDEV_CFLAGS) -I$(top_srcdir)/include/uapi
+LB_DEVICE_TEST_LIBS = libloopback/libloopback.la $(GLIB_LIBS) $(UDEV_LIBS)
+check_PROGRAMS += \
+	tests/device/test-device-trap \
+	tests/device/test-device-ioctls \
+	tests/device/test-device-create
+tests_device_test_device_trap_SOURCES = tests/device/test-device-trap.c $(LB_DEVICE_TEST_SOURCES)
+tests_device_test_device_trap_CFLAGS = $(LB_DEVICE_TEST_CFLAGS)
+tests_device_test_device_trap_LDADD = $(LB_DEVICE_TEST_LIBS)
+tests_device_test_device_ioctls_SOURCES = tests/device/test-device-ioctls.c $(LB_DEVICE_TEST_SOURCES)
+tests_device_test_device_ioctls_CFLAGS = $(LB_DEVICE_TEST_CFLAGS)
+tests_device_test_device_ioctls_LDADD = $(LB_DEVICE_TEST_LIBS)
+tests_device_test_device_create_SOURCES = tests/device/test-device-create.c $(LB_DEVICE_TEST_SOURCES)
+tests_device_test_device_create_CFLAGS = $(LB_DEVICE_TEST_CFLAGS)
+tests_device_test_device_create_LDADD = $(LB_DEVICE_TEST_LIBS)
+TESTS += \
+	tests/device/test-device-trap \
+	tests/device/test-device-ioctls \
+	tests/device/test-device-create
