@@ -86,3 +86,7 @@ TESTS += \
 	tests/device/test-device-trap \
 	tests/device/test-device-ioctls \
 	tests/device/test-device-create
+
+# Run in a QEMU guest by tests/kmod/vm-device.sh, not on the host.
+check_PROGRAMS += tests/device/vm-device-rng
+tests_device_vm_device_rng_SOURCES = tests/device/vm-device-rng.c
