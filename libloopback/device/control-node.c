@@ -145,9 +145,13 @@ bool lb_control_check(int ctl, const struct lb_kernel_ops *k,
 		return false;
 	}
 	if (k->ioctl(ctl, LOOPBACK_GET_FEATURES, features) < 0) {
-		lb_set_error_errno(error, errno, "loopback.ko API %" PRIu64
-				   " does not answer LOOPBACK_GET_FEATURES: "
-				   "update the module", version);
+		if (errno == ENOTTY)
+			g_set_error(error, LOOPBACK_ERROR,
+				    LOOPBACK_ERROR_VERSION, "loopback.ko (API "
+				    "%" PRIu64 ") has no LOOPBACK_GET_FEATURES: "
+				    "update the module", version);
+		else
+			lb_set_error_errno(error, errno, "LOOPBACK_GET_FEATURES");
 		return false;
 	}
 	if (!(*features & LOOPBACK_F_WINDOW_FD)) {
