@@ -49,8 +49,10 @@ typedef struct LoopbackDevice LoopbackDevice;
  * What loopback_device_new() creates.  VIRTIO_F_VERSION_1 and
  * VIRTIO_F_ACCESS_PLATFORM are added to @features.  @ops/@opaque answer
  * the register block (offsets 0..0xfff; virtio-mmio is little-endian, so
- * DEVICE_LITTLE_ENDIAN).  @wait_ms: how long to wait for /dev/loopback to
- * appear when the module was only just loaded (0: not at all).
+ * DEVICE_LITTLE_ENDIAN); with @ops NULL the caller maps a region of its own
+ * with loopback_device_map_regs() before serving the device.  @wait_ms:
+ * how long to wait for /dev/loopback to appear when the module was only
+ * just loaded (0: not at all).
  */
 typedef struct LoopbackDeviceConfig {
 	uint32_t device_id;		/* virtio device id: 2 block, 4 entropy, ... */
@@ -78,6 +80,14 @@ void loopback_device_free(LoopbackDevice *dev);
 /* "loopback0": the name of /sys/class/loopback/NAME. */
 const char *loopback_device_get_name(LoopbackDevice *dev);
 AddressSpace *loopback_device_get_address_space(LoopbackDevice *dev);
+/*
+ * Maps @regs (e.g. the virtio layer's register block, which needs this
+ * device's AddressSpace first) as the register block of a device created
+ * without @ops.  Call it before serving: traps find nothing there until
+ * then.  The device holds a reference on @regs until it is freed.
+ */
+bool loopback_device_map_regs(LoopbackDevice *dev, MemoryRegion *regs,
+			      GError **error);
 /* The register block, for memory_region_add_eventfd() on QueueNotify. */
 MemoryRegion *loopback_device_get_regs(LoopbackDevice *dev);
 hwaddr loopback_device_get_regs_base(LoopbackDevice *dev);

@@ -32,9 +32,6 @@ bool lb_config_valid(const LoopbackDeviceConfig *c, GError **error)
 {
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
 
-	if (!c->ops)
-		return lb_invalid(error, "no MemoryRegionOps for the register "
-				  "block");
 	if (c->device_id == 0 || c->device_id == 0xffffffffU)
 		return lb_invalid(error, "device id %u is not a virtio device "
 				  "id", c->device_id);

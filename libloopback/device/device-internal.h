@@ -54,7 +54,9 @@ struct LoopbackDevice {
 
 	AddressSpace as;
 	MemoryRegion root;	/* the whole guest-physical space */
-	MemoryRegion regs;	/* the caller's ops */
+	MemoryRegion regs;	/* the caller's ops, when given */
+	bool own_regs;		/* regs is initialised */
+	MemoryRegion *regs_mr;	/* what is mapped: &regs, the caller's, NULL */
 	MemoryRegion window;	/* RAM from the window fd */
 	int regions;		/* initialised regions not yet finalised; atomic */
 	MemoryListener listener;

@@ -51,7 +51,8 @@ static void lb_region_track(LoopbackDevice *dev, MemoryRegion *mr)
 /* Drops the caller's references; the last finalisation frees @dev. */
 static void lb_regions_unref(LoopbackDevice *dev)
 {
-	memory_region_unref(&dev->regs);
+	if (dev->own_regs)
+		memory_region_unref(&dev->regs);
 	memory_region_unref(&dev->window);
 	memory_region_unref(&dev->root);
 }
@@ -68,9 +69,12 @@ static bool lb_device_map(LoopbackDevice *dev, int window_fd,
 	/* the root and the regs first: the regions counter frees @dev */
 	memory_region_init(&dev->root, dev, name, UINT64_MAX);
 	lb_region_track(dev, &dev->root);
-	memory_region_init_io(&dev->regs, dev, ops, opaque, regs,
-			      LOOPBACK_DEVICE_REGS_SIZE);
-	lb_region_track(dev, &dev->regs);
+	if (ops) {
+		memory_region_init_io(&dev->regs, dev, ops, opaque, regs,
+				      LOOPBACK_DEVICE_REGS_SIZE);
+		lb_region_track(dev, &dev->regs);
+		dev->own_regs = true;
+	}
 	/* a failed init leaves an empty region, which needs its unref too */
 	ok = memory_region_init_ram_from_fd(&dev->window, dev, window,
 					    dev->layout.window_size,
@@ -80,12 +84,39 @@ static bool lb_device_map(LoopbackDevice *dev, int window_fd,
 		return false;
 
 	memory_region_transaction_begin();
-	memory_region_add_subregion(&dev->root, dev->layout.regs_base,
-				    &dev->regs);
+	if (ops)
+		memory_region_add_subregion(&dev->root, dev->layout.regs_base,
+					    &dev->regs);
 	memory_region_add_subregion(&dev->root, dev->layout.window_base,
 				    &dev->window);
 	memory_region_transaction_commit();
+	dev->regs_mr = ops ? &dev->regs : NULL;
 	address_space_init(&dev->as, &dev->root, name);
+	return true;
+}
+
+LOOPBACK_API bool loopback_device_map_regs(LoopbackDevice *dev,
+					   MemoryRegion *regs,
+					   GError **error)
+{
+	g_return_val_if_fail(dev != NULL && regs != NULL, false);
+	if (dev->regs_mr) {
+		g_set_error(error, LOOPBACK_ERROR, LOOPBACK_ERROR_BUSY,
+			    "%s already has its register block (%s)",
+			    dev->layout.name, memory_region_name(dev->regs_mr));
+		return false;
+	}
+	if (memory_region_size(regs) < LOOPBACK_DEVICE_REGS_SIZE) {
+		g_set_error(error, LOOPBACK_ERROR, LOOPBACK_ERROR_INVALID,
+			    "%s: register block %s is %#" PRIx64 " bytes, "
+			    "not %#x", dev->layout.name,
+			    memory_region_name(regs), memory_region_size(regs),
+			    LOOPBACK_DEVICE_REGS_SIZE);
+		return false;
+	}
+	/* the container's reference keeps it while mapped */
+	memory_region_add_subregion(&dev->root, dev->layout.regs_base, regs);
+	dev->regs_mr = regs;
 	return true;
 }
 
@@ -136,7 +167,8 @@ LOOPBACK_API void loopback_device_free(LoopbackDevice *dev)
 	dev->fd = -1;
 
 	memory_region_transaction_begin();
-	memory_region_del_subregion(&dev->root, &dev->regs);
+	if (dev->regs_mr)
+		memory_region_del_subregion(&dev->root, dev->regs_mr);
 	memory_region_del_subregion(&dev->root, &dev->window);
 	memory_region_transaction_commit();
 	address_space_destroy(&dev->as);
@@ -205,7 +237,7 @@ LOOPBACK_API AddressSpace *loopback_device_get_address_space(LoopbackDevice *dev
 
 LOOPBACK_API MemoryRegion *loopback_device_get_regs(LoopbackDevice *dev)
 {
-	return &dev->regs;
+	return dev->regs_mr;
 }
 
 LOOPBACK_API hwaddr loopback_device_get_regs_base(LoopbackDevice *dev)

@@ -83,6 +83,11 @@ static ssize_t fk_sys_read(int fd, void *buf, size_t len)
 
 FakeDev *fk_new(uint32_t num_queues)
 {
+	return fk_new_full(num_queues, true);
+}
+
+FakeDev *fk_new_full(uint32_t num_queues, bool with_ops)
+{
 	FakeDev *f = g_new0(FakeDev, 1);
 	struct lb_layout layout = {
 		.name = "loopback7",
@@ -118,7 +123,8 @@ FakeDev *fk_new(uint32_t num_queues)
 	g_assert_cmpint(ftruncate(f->window_fd, FK_WINDOW_SIZE), ==, 0);
 	/* the layer takes the window fd: keep a copy to look through */
 	f->dev = lb_device_new_from_fd(sv[0], &layout, dup(f->window_fd),
-				       &f->ops, f, &f->k, &err);
+				       with_ops ? &f->ops : NULL, f, &f->k,
+				       &err);
 	g_assert_no_error(err);
 	g_assert_nonnull(f->dev);
 	return f;

@@ -29,6 +29,8 @@ typedef struct FakeDev {
 } FakeDev;
 
 FakeDev *fk_new(uint32_t num_queues);
+/* Without @with_ops, no register block: loopback_device_map_regs() maps one. */
+FakeDev *fk_new_full(uint32_t num_queues, bool with_ops);
 /* Frees the device (if any left) and the fake. */
 void fk_free(FakeDev *f);
 /* Sends @n traps as one message, as one read() would return them. */

@@ -48,10 +48,6 @@ static void test_invalid_parameters_name_the_field(void)
 	LoopbackDeviceConfig c;
 
 	c = rng_config();
-	c.ops = NULL;
-	expect_invalid(&c, "invalid device parameters: no MemoryRegionOps for "
-		       "the register block");
-	c = rng_config();
 	c.device_id = 0;
 	expect_invalid(&c, "invalid device parameters: device id 0 is not a "
 		       "virtio device id");

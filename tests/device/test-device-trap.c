@@ -129,6 +129,38 @@ static void test_window_is_ram_from_the_window_fd(void)
 	fk_free(f);
 }
 
+/* A register block of the caller's (the virtio layer's) instead of ops. */
+static void test_caller_region_as_register_block(void)
+{
+	FakeDev *f = fk_new_full(1, false);
+	MemoryRegion *mine = g_new0(MemoryRegion, 1), small;
+	struct loopback_trap t = fk_trap(3, 0x70, 4, false, 0);
+	struct loopback_reply r;
+	g_autoptr(GError) busy = NULL;
+	g_autoptr(GError) invalid = NULL;
+
+	g_assert_null(loopback_device_get_regs(f->dev));
+	memory_region_init_io(&small, NULL, &f->ops, f, "small", 0x100);
+	g_assert_false(loopback_device_map_regs(f->dev, &small, &invalid));
+	g_assert_error(invalid, LOOPBACK_ERROR, LOOPBACK_ERROR_INVALID);
+	memory_region_init_io(mine, NULL, &f->ops, f, "mine",
+			      LOOPBACK_DEVICE_REGS_SIZE);
+	loopback_memory_region_set_free_notify(mine, g_free, mine);
+	g_assert_true(loopback_device_map_regs(f->dev, mine, NULL));
+	g_assert_true(loopback_device_get_regs(f->dev) == mine);
+	g_assert_false(loopback_device_map_regs(f->dev, mine, &busy));
+	g_assert_error(busy, LOOPBACK_ERROR, LOOPBACK_ERROR_BUSY);
+	f->regs[0x70] = 0x0f;
+	fk_send(f, &t, 1);
+	g_assert_cmpint(loopback_device_dispatch(f->dev, NULL), ==, 1);
+	g_assert_cmpuint(fk_recv(f, &r, 1), ==, 1);
+	g_assert_cmpuint(r.data, ==, 0x0f);
+	/* the device's reference goes with it; ours now */
+	memory_region_unref(mine);
+	memory_region_unref(&small);
+	fk_free(f);
+}
+
 /* ---- the GSource and the end of a device ---- */
 
 typedef struct {
@@ -275,6 +307,8 @@ int main(int argc, char **argv)
 			test_replies_are_batched);
 	g_test_add_func("/device/window/ram-from-the-window-fd",
 			test_window_is_ram_from_the_window_fd);
+	g_test_add_func("/device/regs/caller-region-as-register-block",
+			test_caller_region_as_register_block);
 	g_test_add_func("/device/source/serves-traps-and-reports-removal-once",
 			test_gsource_serves_traps_and_reports_removal_once);
 	g_test_add_func("/device/end/eio-is-broken-once",
