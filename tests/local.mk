@@ -89,4 +89,7 @@ TESTS += \
 
 # Run in a QEMU guest by tests/kmod/vm-device.sh, not on the host.
 check_PROGRAMS += tests/device/vm-device-rng
-tests_device_vm_device_rng_SOURCES = tests/device/vm-device-rng.c
+tests_device_vm_device_rng_SOURCES = tests/device/vm-device-rng.c \
+	tools/loopback-adapter/sysfs.c tools/loopback-adapter/sysfs.h
+tests_device_vm_device_rng_CFLAGS = $(AM_CFLAGS) $(UDEV_CFLAGS)
+tests_device_vm_device_rng_LDADD = $(LDADD) $(UDEV_LIBS)

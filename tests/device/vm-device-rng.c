@@ -25,6 +25,8 @@
 
 #include <loopback/device.h>
 
+#include "../../tools/loopback-adapter/sysfs.h"
+
 #define VIRTIO_ID_ENTROPY 4
 #define SYS_CLASS "/sys/class/loopback"
 #define HWRNG "/sys/class/misc/hw_random"
@@ -354,19 +356,6 @@ static void rng_free(Rng *r)
 
 /* ---- sysfs ---- */
 
-/* The virtio device below /sys/class/loopback/NAME, or NULL. */
-static char *virtio_child(const char *name)
-{
-	g_autofree char *dir = g_build_filename(SYS_CLASS, name, NULL);
-	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-	const char *e;
-
-	while (d && (e = g_dir_read_name(d)))
-		if (g_str_has_prefix(e, "virtio"))
-			return g_build_filename(dir, e, NULL);
-	return NULL;
-}
-
 static bool wait_for(bool (*cond)(const char *arg), const char *arg,
 		     unsigned int ms)
 {
@@ -530,7 +519,7 @@ static void test_orderly_removal(void)
 	g_assert_cmpuint(g_atomic_int_get(&r->removed), ==, 1);
 	g_assert_cmpuint(g_atomic_int_get(&r->broken), ==, 0);
 	/* the virtio device went while the model still answered */
-	g_assert_null(virtio_child(name));
+	g_assert_null(adapter_sysfs_virtio(name));
 	/* a second removal is refused */
 	g_assert_false(loopback_device_remove(r->dev, 0, &again));
 	g_assert_nonnull(again);
@@ -613,7 +602,7 @@ static void test_killed_process_device_gone(void)
 	}
 	name[n] = 0;
 	g_assert_true(wait_for(rng_registered, name, 20000));
-	g_assert_nonnull(virtio_child(name));
+	g_assert_nonnull(adapter_sysfs_virtio(name));
 	kill(pid, SIGKILL);
 	g_assert_cmpint(waitpid(pid, &st, 0), ==, pid);
 	g_assert_true(wait_for(class_gone, name, 20000));
