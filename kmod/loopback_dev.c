@@ -8,6 +8,8 @@
 #include <linux/compat.h>
 #include <linux/device.h>
 #include <linux/err.h>
+#include <linux/fcntl.h>
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/idr.h>
 #include <linux/jiffies.h>
@@ -110,6 +112,7 @@ struct loopback_device *loopback_dev_create(const struct loopback_create *req)
 	ldev->num_queues = req->num_queues;
 	ldev->max_queue_size = req->max_queue_size;
 	ldev->config_size = req->config_size;
+	ldev->trap_size = req->trap_size ?: sizeof(struct loopback_trap);
 
 	if (req->config_size) {
 		ldev->config = memdup_user(u64_to_user_ptr(req->config),
@@ -132,6 +135,9 @@ struct loopback_device *loopback_dev_create(const struct loopback_create *req)
 		ret = PTR_ERR(ldev->window);
 		goto err_free_index;
 	}
+	ret = loopback_window_attach(ldev->window);
+	if (ret)
+		goto err_put_window;
 
 	loopback_vdev_init(ldev);
 	INIT_WORK(&ldev->destroy_work, loopback_dev_destroy_work);
@@ -164,6 +170,8 @@ err_put_parent:
 	loopback_dev_put(ldev);
 	return ERR_PTR(ret);
 
+err_put_window:
+	loopback_window_put(ldev->window);
 err_free_index:
 	ida_free(&loopback_ida, ldev->index);
 err_free_config:
@@ -214,6 +222,50 @@ static long loopback_dev_get_info(struct loopback_device *ldev,
 	return 0;
 }
 
+/*
+ * A new fd that maps only the window, for a process that may touch the
+ * window and nothing else (a vhost-user back end).
+ */
+static long loopback_dev_window_fd(struct loopback_device *ldev,
+				   struct loopback_window_fd __user *argp)
+{
+	struct loopback_window_fd arg;
+	struct file *file;
+	int fd, ret;
+
+	if (copy_from_user(&arg, argp, sizeof(arg)))
+		return -EFAULT;
+	if (arg.flags & ~LOOPBACK_WINDOW_FD_CLOEXEC || arg.reserved0 ||
+	    arg.window_base || arg.window_size ||
+	    memchr_inv(arg.reserved, 0, sizeof(arg.reserved)))
+		return -EINVAL;
+
+	fd = get_unused_fd_flags((arg.flags & LOOPBACK_WINDOW_FD_CLOEXEC) ?
+				 O_CLOEXEC : 0);
+	if (fd < 0)
+		return fd;
+	file = loopback_window_file(ldev->window);
+	if (IS_ERR(file)) {
+		ret = PTR_ERR(file);
+		goto err_put_fd;
+	}
+
+	arg.window_base = LOOPBACK_WINDOW_BASE;
+	arg.window_size = ldev->window_size;
+	if (copy_to_user(argp, &arg, sizeof(arg))) {
+		ret = -EFAULT;
+		goto err_fput;
+	}
+	fd_install(fd, file);
+	return fd;
+
+err_fput:
+	fput(file);
+err_put_fd:
+	put_unused_fd(fd);
+	return ret;
+}
+
 static long loopback_dev_ioctl(struct file *file, unsigned int cmd,
 			       unsigned long arg)
 {
@@ -233,6 +285,7 @@ static long loopback_dev_ioctl(struct file *file, unsigned int cmd,
 	case LOOPBACK_DEV_IRQFD:
 	case LOOPBACK_DEV_INTERRUPT:
 	case LOOPBACK_DEV_SET_CONFIG:
+	case LOOPBACK_DEV_WINDOW_FD:
 		break;
 	default:
 		return -ENOTTY;
@@ -241,6 +294,8 @@ static long loopback_dev_ioctl(struct file *file, unsigned int cmd,
 	/* Everything but GET_INFO fails once the device is broken. */
 	if (loopback_vdev_broken(ldev))
 		return -EIO;
+	if (cmd == LOOPBACK_DEV_WINDOW_FD)
+		return loopback_dev_window_fd(ldev, argp);
 	if (copy_from_user(&u, argp, _IOC_SIZE(cmd)))
 		return -EFAULT;
 

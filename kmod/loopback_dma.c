@@ -22,12 +22,18 @@
 
 #include <linux/bitmap.h>
 #include <linux/dma-map-ops.h>
-#include <linux/anon_inodes.h>
 #include <linux/err.h>
 #include <linux/file.h>
+#include <linux/fs.h>
 #include <linux/highmem.h>
 #include <linux/kref.h>
 #include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/mount.h>
+#include <linux/mutex.h>
+#include <linux/pagemap.h>
+#include <linux/pseudo_fs.h>
+#include <linux/sched/mm.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
@@ -64,11 +70,25 @@ struct loopback_window {
 	void *vaddr;		/* the window's memory (vmalloc) */
 	unsigned long npages;
 
-	spinlock_t lock;	/* protects the fields below */
+	spinlock_t lock;	/* protects the fields below up to @used */
 	unsigned long *map;	/* one bit per page: in use */
 	struct lbdma_slot *slots;
 	unsigned long next;	/* where the next search starts */
 	unsigned long used;	/* pages in use */
+
+	/*
+	 * User mappings (see "the window's files" below).  Every file that
+	 * maps the window is a file of @inode, so that its address space
+	 * lists every mapping.  @owner_mm: the creating process's, held with
+	 * mmgrab().  @revoke_lock serialises revocations; @revoked is set
+	 * once (under it) and read by faults under the page lock.
+	 * @scratch is set once, by cmpxchg().
+	 */
+	struct inode *inode;
+	struct mm_struct *owner_mm;
+	struct mutex revoke_lock;
+	bool revoked;
+	struct page *scratch;
 };
 
 #define LBDMA_GFP		(GFP_KERNEL_ACCOUNT | __GFP_NOWARN)
@@ -81,6 +101,11 @@ static void lbdma_release(struct kref *ref)
 	struct loopback_window *win =
 		container_of(ref, struct loopback_window, ref);
 
+	if (win->scratch)
+		__free_page(win->scratch);
+	if (win->owner_mm)
+		mmdrop(win->owner_mm);
+	iput(win->inode);
 	vfree(win->vaddr);
 	kvfree(win->slots);
 	kvfree(win->map);
@@ -102,6 +127,7 @@ struct loopback_window *loopback_window_create(u64 base, u64 size)
 		return ERR_PTR(-ENOMEM);
 	kref_init(&win->ref);
 	spin_lock_init(&win->lock);
+	mutex_init(&win->revoke_lock);
 	win->base = base;
 	win->size = size;
 	win->npages = size >> PAGE_SHIFT;
@@ -618,7 +644,105 @@ void loopback_window_bind(struct loopback_window *win, struct device *dma_dev)
 			min_t(u64, UINT_MAX, (win->size / 2) & PAGE_MASK);
 }
 
-/* ---- mmap ---- */
+/* ---- the window's files and mappings ---- */
+
+/*
+ * Every window has an inode of its own on a small pseudo file system of
+ * the module (anon_inode_getfile() would share one inode system-wide).
+ * The device fd's mappings and the window fds are files of that inode, so
+ * its address space holds every user mapping of the window, and one
+ * unmap_mapping_range() revokes them all.  The files hold a window
+ * reference each, the inode none: the window holds the inode.
+ */
+#define LOOPBACK_WINDOW_FS_MAGIC	0x6c627766	/* "lbwf" */
+
+static struct vfsmount *lbdma_mnt;
+
+static int lbdma_init_fs_context(struct fs_context *fc)
+{
+	return init_pseudo(fc, LOOPBACK_WINDOW_FS_MAGIC) ? 0 : -ENOMEM;
+}
+
+/* No .owner: the module's own mount must not pin it. */
+static struct file_system_type lbdma_fs_type = {
+	.name		= "loopback_window",
+	.init_fs_context = lbdma_init_fs_context,
+	.kill_sb	= kill_anon_super,
+};
+
+int loopback_window_fs_init(void)
+{
+	lbdma_mnt = kern_mount(&lbdma_fs_type);
+	return PTR_ERR_OR_ZERO(lbdma_mnt);
+}
+
+/* Every window is gone: each holds a file of the module, or the device. */
+void loopback_window_fs_exit(void)
+{
+	kern_unmount(lbdma_mnt);
+}
+
+int loopback_window_attach(struct loopback_window *win)
+{
+	struct inode *inode;
+
+	inode = alloc_anon_inode(lbdma_mnt->mnt_sb);
+	if (IS_ERR(inode))
+		return PTR_ERR(inode);
+	/* fstat(): st_size is the window, st_blksize the page size. */
+	i_size_write(inode, win->size);
+	win->inode = inode;
+	mmgrab(current->mm);
+	win->owner_mm = current->mm;
+	return 0;
+}
+
+/* The page that stands for the whole window in other processes once revoked. */
+static struct page *lbdma_scratch(struct loopback_window *win)
+{
+	struct page *page = READ_ONCE(win->scratch);
+
+	if (page)
+		return page;
+	page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+	if (!page)
+		return NULL;
+	if (cmpxchg(&win->scratch, NULL, page)) {
+		__free_page(page);
+		page = READ_ONCE(win->scratch);
+	}
+	return page;
+}
+
+void loopback_window_revoke(struct loopback_window *win)
+{
+	unsigned long i;
+
+	if (!win->inode)
+		return;
+	mutex_lock(&win->revoke_lock);
+	if (win->revoked)
+		goto out;
+	WRITE_ONCE(win->revoked, true);
+	/*
+	 * A fault maps a window page with the page locked, after it saw
+	 * @revoked false (lbdma_fault_page()).  Taking every page's lock once
+	 * waits for those still installing their entry, which the unmap below
+	 * then removes; later faults see @revoked.
+	 */
+	for (i = 0; i < win->npages; i++) {
+		struct page *page = vmalloc_to_page(win->vaddr +
+						    (i << PAGE_SHIFT));
+
+		lock_page(page);
+		unlock_page(page);
+		if (!(i % 1024))
+			cond_resched();
+	}
+	unmap_mapping_range(win->inode->i_mapping, 0, 0, 1);
+out:
+	mutex_unlock(&win->revoke_lock);
+}
 
 static void lbdma_vm_open(struct vm_area_struct *vma)
 {
@@ -630,20 +754,61 @@ static void lbdma_vm_close(struct vm_area_struct *vma)
 	loopback_window_put(vma->vm_private_data);
 }
 
-/* vmf->pgoff is the guest-physical page number: no shift can wrap. */
+/*
+ * After the revocation: the owner's accesses raise SIGBUS; any other
+ * process (a back end serving other devices too) gets the scratch page,
+ * so that it neither dies nor reaches the window.
+ */
+static vm_fault_t lbdma_fault_revoked(struct vm_fault *vmf)
+{
+	struct loopback_window *win = vmf->vma->vm_private_data;
+	struct page *page;
+
+	if (vmf->vma->vm_mm == win->owner_mm)
+		return VM_FAULT_SIGBUS;
+	page = lbdma_scratch(win);
+	if (!page)
+		return VM_FAULT_OOM;
+	get_page(page);
+	vmf->page = page;
+	return 0;
+}
+
+/* Page @idx of the window, or what replaces it once revoked. */
+static vm_fault_t lbdma_fault_page(struct vm_fault *vmf, unsigned long idx)
+{
+	struct loopback_window *win = vmf->vma->vm_private_data;
+	struct page *page;
+
+	if (idx >= win->npages)
+		return VM_FAULT_SIGBUS;
+	page = vmalloc_to_page(win->vaddr + (idx << PAGE_SHIFT));
+	/* Held until the entry is in place; see loopback_window_revoke(). */
+	lock_page(page);
+	if (READ_ONCE(win->revoked)) {
+		unlock_page(page);
+		return lbdma_fault_revoked(vmf);
+	}
+	get_page(page);
+	vmf->page = page;
+	return VM_FAULT_LOCKED;
+}
+
+/* Device fd: vmf->pgoff is the guest-physical page number. */
 static vm_fault_t lbdma_vm_fault(struct vm_fault *vmf)
 {
 	struct loopback_window *win = vmf->vma->vm_private_data;
 	unsigned long first = win->base >> PAGE_SHIFT;
-	struct page *page;
 
-	if (vmf->pgoff < first || vmf->pgoff - first >= win->npages)
+	if (vmf->pgoff < first)
 		return VM_FAULT_SIGBUS;
-	page = vmalloc_to_page(win->vaddr +
-			       ((vmf->pgoff - first) << PAGE_SHIFT));
-	get_page(page);
-	vmf->page = page;
-	return 0;
+	return lbdma_fault_page(vmf, vmf->pgoff - first);
+}
+
+/* Window fd: file offset 0 is the window's first byte. */
+static vm_fault_t lbdma_window_fd_fault(struct vm_fault *vmf)
+{
+	return lbdma_fault_page(vmf, vmf->pgoff);
 }
 
 static const struct vm_operations_struct lbdma_vm_ops = {
@@ -651,6 +816,32 @@ static const struct vm_operations_struct lbdma_vm_ops = {
 	.close	= lbdma_vm_close,
 	.fault	= lbdma_vm_fault,
 };
+
+static const struct vm_operations_struct lbdma_window_fd_vm_ops = {
+	.open	= lbdma_vm_open,
+	.close	= lbdma_vm_close,
+	.fault	= lbdma_window_fd_fault,
+};
+
+/* MAP_SHARED only, also of a read-only fd (VM_MAYSHARE without VM_SHARED). */
+static int lbdma_mmap_setup(struct loopback_window *win,
+			    struct vm_area_struct *vma,
+			    const struct vm_operations_struct *ops)
+{
+	if (!(vma->vm_flags & VM_MAYSHARE))
+		return -EINVAL;
+	loopback_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
+	vma->vm_ops = ops;
+	vma->vm_private_data = win;
+	loopback_window_get(win);
+	return 0;
+}
+
+static int lbdma_file_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	return lbdma_mmap_setup(file->private_data, vma,
+				&lbdma_window_fd_vm_ops);
+}
 
 static int lbdma_file_release(struct inode *inode, struct file *file)
 {
@@ -661,33 +852,51 @@ static int lbdma_file_release(struct inode *inode, struct file *file)
 /* Pins the module: rmmod waits for the last mapping too. */
 static const struct file_operations lbdma_file_fops = {
 	.owner		= THIS_MODULE,
+	.mmap		= lbdma_file_mmap,
 	.release	= lbdma_file_release,
+	.llseek		= noop_llseek,
 };
+
+struct file *loopback_window_file(struct loopback_window *win)
+{
+	struct file *file;
+
+	/*
+	 * alloc_file_pseudo() takes over the inode reference, and the
+	 * file's release drops the module reference of its fops, only on
+	 * success.
+	 */
+	__module_get(THIS_MODULE);
+	ihold(win->inode);
+	file = alloc_file_pseudo(win->inode, lbdma_mnt, "[loopback-window]",
+				 O_RDWR, &lbdma_file_fops);
+	if (IS_ERR(file)) {
+		iput(win->inode);
+		module_put(THIS_MODULE);
+		return file;
+	}
+	file->private_data = win;
+	loopback_window_get(win);	/* dropped at the file's release */
+	return file;
+}
 
 int loopback_window_mmap(struct loopback_window *win,
 			 struct vm_area_struct *vma)
 {
 	struct file *file;
 
-	/* MAP_SHARED, also of a read-only fd (VM_MAYSHARE without VM_SHARED) */
 	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
 	/*
 	 * The mapping must not keep the device fd's file alive: closing the
 	 * last fd has to break and remove the device even while user space
 	 * (or a backend it passed the fd to) still maps the window.  So the
-	 * VMA gets a file of its own that holds only the window.
+	 * VMA gets a file of the window's inode, which holds only the window.
 	 */
-	file = anon_inode_getfile("[loopback-window]", &lbdma_file_fops, win,
-				  O_RDWR);
+	file = loopback_window_file(win);
 	if (IS_ERR(file))
 		return PTR_ERR(file);
-	loopback_window_get(win);	/* the file's, dropped at its release */
 	vma_set_file(vma, file);
 	fput(file);			/* vma_set_file took its own */
-	loopback_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
-	vma->vm_ops = &lbdma_vm_ops;
-	vma->vm_private_data = win;
-	loopback_window_get(win);
-	return 0;
+	return lbdma_mmap_setup(win, vma, &lbdma_vm_ops);
 }

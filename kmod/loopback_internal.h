@@ -51,6 +51,31 @@ void loopback_window_bind(struct loopback_window *win, struct device *dma_dev);
 int loopback_window_mmap(struct loopback_window *win,
 			 struct vm_area_struct *vma);
 
+/* The pseudo file system of the windows' inodes: module init and exit. */
+int loopback_window_fs_init(void);
+void loopback_window_fs_exit(void);
+
+/*
+ * Gives a new window its inode and makes the calling process its owner
+ * (see loopback_window_revoke()).  0 or -errno; the window's release
+ * undoes it.
+ */
+int loopback_window_attach(struct loopback_window *win);
+
+/*
+ * A new file that maps the window and nothing else: mmap(MAP_SHARED) at
+ * offset 0 maps its first byte; fstat() gives its size.  It holds a
+ * window reference, not the device.  ERR_PTR on failure.
+ */
+struct file *loopback_window_file(struct loopback_window *win);
+
+/*
+ * Revokes every user mapping of the window, through any file: later
+ * accesses raise SIGBUS in the owner and map a scratch page in any other
+ * process.  New mappings get the same.  Sleeps; idempotent.
+ */
+void loopback_window_revoke(struct loopback_window *win);
+
 /* Bytes of the window in use by DMA (coherent + bounce), for debugging. */
 u64 loopback_window_used(struct loopback_window *win);
 

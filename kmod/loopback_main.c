@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * loopback.ko: module init/exit and the control node /dev/loopback
- * (LOOPBACK_GET_API_VERSION, LOOPBACK_CREATE).
+ * (LOOPBACK_GET_API_VERSION, LOOPBACK_GET_FEATURES, LOOPBACK_CREATE).
  */
 #include <linux/compat.h>
 #include <linux/device.h>
@@ -55,14 +55,52 @@ module_param_cb(trap_timeout_ms, &loopback_trap_timeout_ops,
 MODULE_PARM_DESC(trap_timeout_ms,
 		 "milliseconds a trap waits for its reply before the device is broken (> 0, default 30000)");
 
+/* The LOOPBACK_F_* bits this module implements. */
+#define LOOPBACK_FEATURES	(LOOPBACK_F_TRAP_SIZE | LOOPBACK_F_WINDOW_FD)
+
+/*
+ * trap_size: 0 (API 1's 32-byte record), or a multiple of 8 from the
+ * record's size up to LOOPBACK_MAX_TRAP_SIZE.  API 1 callers had a
+ * reserved field there, which had to be 0.
+ */
+static int loopback_ctrl_validate_trap_size(const struct loopback_create *req)
+{
+	u32 size = req->trap_size;
+
+	if (!size)
+		return 0;
+	if (req->api_version < 2 || size < sizeof(struct loopback_trap) ||
+	    size > LOOPBACK_MAX_TRAP_SIZE || !IS_ALIGNED(size, 8))
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * From API 2 on, the output fields must be 0 on input, so that a later
+ * version can turn them into inputs.  API 1 callers may pass a struct a
+ * previous CREATE filled in, as API 1 allowed.
+ */
+static int loopback_ctrl_validate_outputs(const struct loopback_create *req)
+{
+	if (req->api_version < 2)
+		return 0;
+	if (req->regs_base || req->window_base ||
+	    memchr_inv(req->name, 0, sizeof(req->name)))
+		return -EINVAL;
+	return 0;
+}
+
 static int loopback_ctrl_validate(const struct loopback_create *req)
 {
 	const u64 required = BIT_ULL(VIRTIO_F_VERSION_1) |
 			     BIT_ULL(VIRTIO_F_ACCESS_PLATFORM);
 	unsigned int i;
 
-	if (req->api_version != LOOPBACK_API_VERSION || req->flags ||
-	    req->trap_size)
+	if (req->api_version < 1 || req->api_version > LOOPBACK_API_VERSION ||
+	    req->flags)
+		return -EINVAL;
+	if (loopback_ctrl_validate_trap_size(req) ||
+	    loopback_ctrl_validate_outputs(req))
 		return -EINVAL;
 	for (i = 0; i < ARRAY_SIZE(req->reserved); i++)
 		if (req->reserved[i])
@@ -148,6 +186,8 @@ static long loopback_ctrl_ioctl(struct file *file, unsigned int cmd,
 	switch (cmd) {
 	case LOOPBACK_GET_API_VERSION:
 		return put_user((u64)LOOPBACK_API_VERSION, (u64 __user *)argp);
+	case LOOPBACK_GET_FEATURES:
+		return put_user((u64)LOOPBACK_FEATURES, (u64 __user *)argp);
 	case LOOPBACK_CREATE:
 		return loopback_ctrl_create(argp);
 	default:
@@ -185,12 +225,18 @@ static int __init loopback_init(void)
 	if (ret)
 		goto err_destroy_wq;
 
-	ret = misc_register(&loopback_ctrl_misc);
+	ret = loopback_window_fs_init();
 	if (ret)
 		goto err_unregister_class;
 
+	ret = misc_register(&loopback_ctrl_misc);
+	if (ret)
+		goto err_window_fs_exit;
+
 	return 0;
 
+err_window_fs_exit:
+	loopback_window_fs_exit();
 err_unregister_class:
 	class_unregister(&loopback_class);
 err_destroy_wq:
@@ -203,6 +249,7 @@ static void __exit loopback_exit(void)
 	misc_deregister(&loopback_ctrl_misc);
 	/* Waits for the work that dropped the last device's module ref. */
 	destroy_workqueue(loopback_wq);
+	loopback_window_fs_exit();
 	class_unregister(&loopback_class);
 }
 

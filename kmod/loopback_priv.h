@@ -99,6 +99,7 @@ struct loopback_device {
 	u32 num_queues;
 	u32 max_queue_size;
 	u32 config_size;
+	u32 trap_size;		/* bytes of each record read() returns */
 
 	/*
 	 * Traps.  @trap_lock protects @pending (traps not yet read), @awaited

@@ -111,6 +111,19 @@ static bool loopback_mark_broken(struct loopback_device *ldev)
 }
 
 /*
+ * After the device is marked broken: poll() reports it, user space loses
+ * the window (every mapping is revoked), and only then does the kernel
+ * play the failing device, so that what it reads from the rings is what
+ * the driver wrote, not what a process keeps writing.  Process context.
+ */
+static void loopback_after_break(struct loopback_device *ldev)
+{
+	wake_up_interruptible_poll(&ldev->readq, EPOLLERR);
+	loopback_window_revoke(ldev->window);
+	loopback_fail_takeover(ldev);
+}
+
+/*
  * Breaks the device (close, process death): no warning.  The kernel
  * becomes a device that fails every buffer (loopback_fail.c), so that the
  * driver's requests end with an error and nothing waits for a reply.
@@ -120,8 +133,7 @@ void loopback_vdev_break(struct loopback_device *ldev)
 	spin_lock(&ldev->trap_lock);
 	loopback_mark_broken(ldev);
 	spin_unlock(&ldev->trap_lock);
-	wake_up_interruptible_poll(&ldev->readq, EPOLLERR);
-	loopback_fail_takeover(ldev);
+	loopback_after_break(ldev);
 }
 
 static const char *loopback_reg_name(u32 offset)
@@ -203,8 +215,7 @@ static int loopback_trap(struct loopback_device *ldev, u32 offset, u32 size,
 			 "no reply to the %s of %s (offset 0x%03x) within %u ms: device broken\n",
 			 (flags & LOOPBACK_TRAP_WRITE) ? "write" : "read",
 			 loopback_reg_name(offset), offset, timeout_ms);
-		wake_up_interruptible_poll(&ldev->readq, EPOLLERR);
-		loopback_fail_takeover(ldev);
+		loopback_after_break(ldev);
 	}
 
 	if (!w.result && !(flags & LOOPBACK_TRAP_WRITE))
@@ -292,11 +303,32 @@ static void loopback_untake(struct loopback_device *ldev,
 
 #define LOOPBACK_READ_BATCH 8
 
+/*
+ * Copies @n messages to user space as records of ldev->trap_size bytes,
+ * the bytes past struct loopback_trap zeroed.  0 or -EFAULT.
+ */
+static int loopback_copy_traps(struct loopback_device *ldev, char __user *buf,
+			       const struct loopback_trap *msgs, unsigned int n)
+{
+	size_t rec = ldev->trap_size, tail = rec - sizeof(*msgs);
+	unsigned int i;
+
+	if (!tail)
+		return copy_to_user(buf, msgs, n * rec) ? -EFAULT : 0;
+	for (i = 0; i < n; i++, buf += rec) {
+		if (copy_to_user(buf, &msgs[i], sizeof(*msgs)) ||
+		    clear_user(buf + sizeof(*msgs), tail))
+			return -EFAULT;
+	}
+	return 0;
+}
+
 ssize_t loopback_vdev_read(struct loopback_device *ldev, char __user *buf,
 			   size_t count, bool nonblock)
 {
 	struct loopback_trap batch[LOOPBACK_READ_BATCH];
-	size_t max = count / sizeof(batch[0]);
+	size_t rec = ldev->trap_size;
+	size_t max = count / rec;
 	size_t done = 0;
 	unsigned int n;
 	int ret;
@@ -323,8 +355,7 @@ ssize_t loopback_vdev_read(struct loopback_device *ldev, char __user *buf,
 	}
 
 	for (;;) {
-		if (copy_to_user(buf + done * sizeof(batch[0]), batch,
-				 n * sizeof(batch[0]))) {
+		if (loopback_copy_traps(ldev, buf + done * rec, batch, n)) {
 			spin_lock(&ldev->trap_lock);
 			loopback_untake(ldev, batch, n);
 			spin_unlock(&ldev->trap_lock);
@@ -342,7 +373,7 @@ ssize_t loopback_vdev_read(struct loopback_device *ldev, char __user *buf,
 		if (!n)
 			break;
 	}
-	return done * sizeof(batch[0]);
+	return done * rec;
 }
 
 /* Completes the awaited trap that @reply answers. */

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -315,6 +317,98 @@ void lb_dump_task(pid_t pid, const char *what)
 	snprintf(path, sizeof(path), "/proc/%d/stack", (int)pid);
 	if (lb_read_file(path, buf, sizeof(buf)) == 0)
 		tap_diag("%s (pid %d) kernel stack:\n%s", what, (int)pid, buf);
+}
+
+/* ---------------------------------------------- memory access and fds */
+
+static sigjmp_buf touch_jb;
+static volatile sig_atomic_t touch_sig;
+
+static void touch_fault(int sig)
+{
+	touch_sig = sig;
+	siglongjmp(touch_jb, 1);
+}
+
+int lb_touch(volatile uint8_t *p, bool wr)
+{
+	struct sigaction sa, obus, osegv;
+	int r = 0;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = touch_fault;
+	sigaction(SIGBUS, &sa, &obus);
+	sigaction(SIGSEGV, &sa, &osegv);
+	touch_sig = 0;
+	if (sigsetjmp(touch_jb, 1) == 0) {
+		if (wr)
+			*p = 0x42;
+		else
+			(void)*p;
+	} else {
+		r = touch_sig;
+	}
+	sigaction(SIGBUS, &obus, NULL);
+	sigaction(SIGSEGV, &osegv, NULL);
+	return r;
+}
+
+const char *lb_signame(int s)
+{
+	return s == SIGBUS ? "SIGBUS" : s == SIGSEGV ? "SIGSEGV" : s ? "a signal" : "no signal";
+}
+
+/* a one-byte message with room for one passed fd */
+struct fd_msg {
+	char c;
+	struct iovec iov;
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct msghdr msg;
+};
+
+static void fd_msg_init(struct fd_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->c = 'F';
+	m->iov.iov_base = &m->c;
+	m->iov.iov_len = 1;
+	m->msg.msg_iov = &m->iov;
+	m->msg.msg_iovlen = 1;
+	m->msg.msg_control = m->u.b;
+	m->msg.msg_controllen = sizeof(m->u.b);
+}
+
+int lb_send_fd(int sock, int fd)
+{
+	struct fd_msg m;
+	struct cmsghdr *cm;
+
+	fd_msg_init(&m);
+	cm = CMSG_FIRSTHDR(&m.msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &m.msg, 0) == 1 ? 0 : -1;
+}
+
+int lb_recv_fd(int sock)
+{
+	struct fd_msg m;
+	struct cmsghdr *cm;
+	int fd = -1;
+
+	fd_msg_init(&m);
+	if (recvmsg(sock, &m.msg, MSG_CMSG_CLOEXEC) != 1)
+		return -1;
+	cm = CMSG_FIRSTHDR(&m.msg);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS)
+		return -1;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
 }
 
 /* ------------------------------------------------------ /dev/loopback */
@@ -1261,11 +1355,18 @@ int lbdev_handle_trap(struct lbdev *d, const struct loopback_trap *t)
 	return n == (ssize_t)sizeof(rep) ? 0 : -1;
 }
 
+size_t lbdev_trap_size(const struct lbdev *d)
+{
+	return d->cr.trap_size ? d->cr.trap_size : sizeof(struct loopback_trap);
+}
+
 int lbdev_serve(struct lbdev *d, int timeout_ms)
 {
 	struct pollfd p[2 + LOOPBACK_MAX_QUEUES];
 	int qmap[2 + LOOPBACK_MAX_QUEUES];
-	struct loopback_trap traps[16];
+	/* records of the trap_size agreed at create; the trap is their head */
+	uint64_t recs[16 * LOOPBACK_MAX_TRAP_SIZE / sizeof(uint64_t)];
+	size_t rs = lbdev_trap_size(d);
 	bool stalled;
 	int np = 0, i, r;
 	nfds_t k;
@@ -1305,7 +1406,7 @@ int lbdev_serve(struct lbdev *d, int timeout_ms)
 			return 0;	/* the caller checks why */
 		if (qmap[k] == -1) {
 			if (p[k].revents & POLLIN) {
-				ssize_t n = read(d->fd, traps, sizeof(traps));
+				ssize_t n = read(d->fd, recs, 16 * rs);
 
 				if (n < 0) {
 					if (errno == EAGAIN || errno == EINTR)
@@ -1317,7 +1418,7 @@ int lbdev_serve(struct lbdev *d, int timeout_ms)
 					pthread_mutex_unlock(&d->lock);
 					return -1;
 				}
-				if (n == 0 || n % (ssize_t)sizeof(traps[0])) {
+				if (n == 0 || n % (ssize_t)rs) {
 					pthread_mutex_lock(&d->lock);
 					model_error(d, "read returned %zd bytes", n);
 					if (n == 0)
@@ -1327,8 +1428,9 @@ int lbdev_serve(struct lbdev *d, int timeout_ms)
 					if (n == 0)
 						return -1;
 				}
-				for (i = 0; i < (int)(n / (ssize_t)sizeof(traps[0])); i++)
-					lbdev_handle_trap(d, &traps[i]);
+				for (i = 0; i < (int)(n / (ssize_t)rs); i++)
+					lbdev_handle_trap(d, (const struct loopback_trap *)
+							  ((const char *)recs + i * rs));
 			} else if (p[k].revents & (POLLERR | POLLHUP | POLLNVAL)) {
 				pthread_mutex_lock(&d->lock);
 				d->broken = true;
@@ -1454,6 +1556,7 @@ struct lbdev *lbdev_create(int ctl, const struct lbdev_opts *o)
 	d->cr.config_size = d->o.config_size;
 	d->cr.config = (uintptr_t)d->config;
 	d->cr.window_size = d->o.window_size;
+	d->cr.trap_size = d->o.trap_size;
 	fd = ioctl(ctl, LOOPBACK_CREATE, &d->cr);
 	if (fd < 0)
 		goto fail;

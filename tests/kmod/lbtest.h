@@ -133,6 +133,17 @@ int lb_wait_child(pid_t pid, int *status, unsigned int timeout_ms);
 /* dumps /proc/PID/stack and wchan as TAP diagnostics (for hangs) */
 void lb_dump_task(pid_t pid, const char *what);
 
+/* ---------------------------------------------- memory access and fds */
+
+/* touches *p (read, or write when wr); returns the signal it raised, or 0 */
+int lb_touch(volatile uint8_t *p, bool wr);
+/* "SIGBUS", "SIGSEGV", "no signal", ... */
+const char *lb_signame(int sig);
+/* passes fd over a unix socket (SCM_RIGHTS, one byte); 0 or -1 */
+int lb_send_fd(int sock, int fd);
+/* receives one (O_CLOEXEC); the fd or -1 */
+int lb_recv_fd(int sock);
+
 /* ------------------------------------------------------ /dev/loopback */
 
 /* opens /dev/loopback, or ends the program with "skip" when it is missing */
@@ -221,6 +232,7 @@ struct lbdev_opts {
 	uint32_t max_queue_size; /* default 256 */
 	uint32_t config_size;	/* default 0 */
 	uint64_t window_size;	/* default 256 KiB */
+	uint32_t trap_size;	/* create's trap_size (default 0: 32-byte records) */
 	uint64_t seed;		/* stream seed; default from the device number */
 	enum lbdev_fill fill;
 	uint32_t fill_len;	/* LB_FILL_PARTIAL: bytes per used element */
@@ -282,6 +294,8 @@ struct lbdev {
 /* creates a device (model state initialised, window mapped, eventfds bound,
  * thread started unless manual).  NULL with errno on failure. */
 struct lbdev *lbdev_create(int ctl, const struct lbdev_opts *o);
+/* bytes of each record read() returns on d->fd */
+size_t lbdev_trap_size(const struct lbdev *d);
 /* answers one batch: poll up to timeout_ms, handle traps and kicks.
  * 1 if it did something, 0 on timeout, -1 when the fd is broken/closed */
 int lbdev_serve(struct lbdev *d, int timeout_ms);

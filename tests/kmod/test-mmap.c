@@ -4,9 +4,11 @@
  * SIGBUS (before it, after it, the register block, offset 0, a mapping that
  * straddles the end); mappings of the same offset alias; a second process
  * that gets the device fd over SCM_RIGHTS maps the window and sees the same
- * bytes both ways; a forked child shares the mapping; split mappings; a
- * mapping that outlives the fd keeps its contents and, once unmapped, lets
- * the device go.
+ * bytes both ways; a forked child shares the mapping; split mappings;
+ * LOOPBACK_DEV_WINDOW_FD (offset 0 is the window, fstat, nothing else
+ * works on it); a mapping and a window fd that outlive the device fd do not
+ * keep the device, and closing revokes them: SIGBUS in the owner, a
+ * scratch page in another process.
  *
  * The device is given a device id no guest driver claims, so nothing in
  * the window belongs to a driver and the test may write anywhere in it.
@@ -14,56 +16,19 @@
 #define _GNU_SOURCE
 #include "lbtest.h"
 
-#include <setjmp.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define PAGE 4096UL
 #define UNCLAIMED_DEVICE_ID 0x7ff0	/* no driver in the guest */
-
-static sigjmp_buf jb;
-static volatile sig_atomic_t got_sig;
-
-static void on_fault(int sig)
-{
-	got_sig = sig;
-	siglongjmp(jb, 1);
-}
-
-/* touches *p (read, or write when wr); returns the signal it raised, or 0 */
-static int touch(volatile uint8_t *p, bool wr)
-{
-	struct sigaction sa, obus, osegv;
-	int r = 0;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_fault;
-	sigaction(SIGBUS, &sa, &obus);
-	sigaction(SIGSEGV, &sa, &osegv);
-	got_sig = 0;
-	if (sigsetjmp(jb, 1) == 0) {
-		if (wr)
-			*p = 0x42;
-		else
-			(void)*p;
-	} else {
-		r = got_sig;
-	}
-	sigaction(SIGBUS, &obus, NULL);
-	sigaction(SIGSEGV, &osegv, NULL);
-	return r;
-}
-
-static const char *signame(int s)
-{
-	return s == SIGBUS ? "SIGBUS" : s == SIGSEGV ? "SIGSEGV" : s ? "a signal" : "no signal";
-}
 
 /* maps [off, off+len) and expects a fault on the page at fault_page (or refusal) */
 static void outside(struct lbdev *d, const char *what, uint64_t off, size_t len, long fault_page)
@@ -80,56 +45,14 @@ static void outside(struct lbdev *d, const char *what, uint64_t off, size_t len,
 		return;
 	}
 	if (fault_page > 0)
-		s0 = touch(p, false);
-	sr = touch(p + fault_page * PAGE, false);
-	sw = touch(p + fault_page * PAGE + 8, true);
+		s0 = lb_touch(p, false);
+	sr = lb_touch(p + fault_page * PAGE, false);
+	sw = lb_touch(p + fault_page * PAGE + 8, true);
 	if (fault_page > 0)
-		tap_ok(s0 == 0, "mmap %s: the page inside the window reads fine (%s)", what, signame(s0));
+		tap_ok(s0 == 0, "mmap %s: the page inside the window reads fine (%s)", what, lb_signame(s0));
 	tap_ok(sr == SIGBUS && sw == SIGBUS, "mmap %s: read gets %s, write gets %s (want SIGBUS)", what,
-	       signame(sr), signame(sw));
+	       lb_signame(sr), lb_signame(sw));
 	munmap(p, len);
-}
-
-static int send_fd(int sock, int fd)
-{
-	char c = 'F';
-	struct iovec iov = { &c, 1 };
-	union {
-		struct cmsghdr h;
-		char b[CMSG_SPACE(sizeof(int))];
-	} u;
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b,
-			      .msg_controllen = sizeof(u.b) };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-
-	memset(&u, 0, sizeof(u));
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
-}
-
-static int recv_fd(int sock)
-{
-	char c;
-	struct iovec iov = { &c, 1 };
-	union {
-		struct cmsghdr h;
-		char b[CMSG_SPACE(sizeof(int))];
-	} u;
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.b,
-			      .msg_controllen = sizeof(u.b) };
-	struct cmsghdr *cm;
-	int fd = -1;
-
-	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
-		return -1;
-	cm = CMSG_FIRSTHDR(&msg);
-	if (!cm || cm->cmsg_type != SCM_RIGHTS)
-		return -1;
-	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-	return fd;
 }
 
 /*
@@ -145,7 +68,7 @@ static int child_main(int sock, uint64_t seed, size_t a, size_t b, size_t len)
 	char c = 'D';
 
 	alarm(30);
-	fd = recv_fd(sock);
+	fd = lb_recv_fd(sock);
 	if (fd < 0)
 		return 10;
 	if (ioctl(fd, LOOPBACK_DEV_GET_INFO, &info) < 0)
@@ -171,6 +94,130 @@ static int child_main(int sock, uint64_t seed, size_t a, size_t b, size_t len)
 		return 17;
 	munmap(w, info.window_size);
 	return 0;
+}
+
+/*
+ * In a process that is not the owner, after the revocation: the window's
+ * bytes at @off are gone (the page reads 0), writes land, and every page
+ * of the mapping is the same scratch page.  Exit status: 0, or 30+.
+ */
+static int scratch_check(uint8_t *w, size_t off, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (w[off + i])
+			return 30;
+	memset(w + off, 0x5c, 64);
+	if (w[off + PAGE] != 0x5c || w[off + 7 * PAGE + 63] != 0x5c)
+		return 31;
+	return 0;
+}
+
+/* one WINDOW_FD call: the fd, or -1 with errno */
+static int window_fd(struct lbdev *d, struct loopback_window_fd *wf)
+{
+	return ioctl(d->fd, LOOPBACK_DEV_WINDOW_FD, wf);
+}
+
+/*
+ * LOOPBACK_DEV_WINDOW_FD: bad arguments; the fd maps the window from
+ * offset 0 and nothing else, and takes nothing but mmap and fstat.
+ */
+static void test_window_fd(struct lbdev *d, uint8_t *w, uint64_t seed)
+{
+	const uint64_t ws = d->info.window_size;
+	struct loopback_window_fd wf;
+	struct loopback_dev_info info;
+	struct stat sb;
+	uint8_t *m, *p, buf[64];
+	int wfd, fl, rc;
+
+	tap_diag("LOOPBACK_DEV_WINDOW_FD");
+#define WF(...) (wf = (struct loopback_window_fd){ __VA_ARGS__ }, &wf)
+	EXPECT_ERR(window_fd(d, WF(.flags = 2)), "WINDOW_FD flags 2", EINVAL);
+	EXPECT_ERR(window_fd(d, WF(.flags = 1U << 31)), "WINDOW_FD flags 1<<31", EINVAL);
+	EXPECT_ERR(window_fd(d, WF(.reserved0 = 1)), "WINDOW_FD reserved0 1", EINVAL);
+	EXPECT_ERR(window_fd(d, WF(.reserved[1] = 1)), "WINDOW_FD reserved[1] 1", EINVAL);
+	EXPECT_ERR(window_fd(d, WF(.window_base = LOOPBACK_WINDOW_BASE)),
+		   "WINDOW_FD window_base (out) set on input", EINVAL);
+	EXPECT_ERR(window_fd(d, WF(.window_size = 1)), "WINDOW_FD window_size (out) set on input", EINVAL);
+	EXPECT_ERR(ioctl(d->fd, LOOPBACK_DEV_WINDOW_FD, (void *)8), "WINDOW_FD bad pointer", EFAULT);
+
+	wfd = window_fd(d, WF(0));
+	EXPECT_OK(wfd, "WINDOW_FD");
+	if (wfd < 0)
+		return;
+	tap_ok(wf.window_base == d->info.window_base && wf.window_size == ws && !wf.reserved0 &&
+		       !wf.reserved[0] && !wf.reserved[1],
+	       "WINDOW_FD: window_base %#llx window_size %#llx", (unsigned long long)wf.window_base,
+	       (unsigned long long)wf.window_size);
+	fl = fcntl(wfd, F_GETFD);
+	tap_ok(fl >= 0 && !(fl & FD_CLOEXEC), "WINDOW_FD without CLOEXEC: the fd is inherited by exec");
+	rc = window_fd(d, WF(.flags = LOOPBACK_WINDOW_FD_CLOEXEC));
+	fl = rc < 0 ? -1 : fcntl(rc, F_GETFD);
+	tap_ok(fl >= 0 && (fl & FD_CLOEXEC), "WINDOW_FD with LOOPBACK_WINDOW_FD_CLOEXEC: FD_CLOEXEC is set");
+	if (rc >= 0)
+		close(rc);
+
+	rc = fstat(wfd, &sb);
+	tap_ok(rc == 0 && (uint64_t)sb.st_size == ws && sb.st_blksize > 0 &&
+		       !(sb.st_blksize & (sb.st_blksize - 1)) && sb.st_blksize <= 65536 &&
+		       !(ws % (uint64_t)sb.st_blksize),
+	       "fstat: st_size %lld (the window), st_blksize %ld (a power of two that divides it)",
+	       (long long)sb.st_size, (long)sb.st_blksize);
+
+	/* the whole window from offset 0, as libvhost-user and DPDK map it */
+	m = mmap(NULL, ws, PROT_READ | PROT_WRITE, MAP_SHARED, wfd, 0);
+	tap_ok(m != MAP_FAILED, "mmap the window fd at offset 0, the whole window, PROT_READ|PROT_WRITE");
+	if (m != MAP_FAILED) {
+		lb_stream_fill(seed + 7, 0, w + 150 * PAGE, 3 * PAGE);
+		tap_ok(!memcmp(m + 150 * PAGE, w + 150 * PAGE, 3 * PAGE),
+		       "offset 0 of the window fd is the window's first byte (aliases the device fd's mapping)");
+		memset(m + ws - 64, 0x3c, 64);
+		tap_ok(w[ws - 1] == 0x3c && w[ws - 64] == 0x3c,
+		       "a write through the window fd is seen through the device fd");
+		munmap(m, ws);
+	}
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, wfd, 0);
+	EXPECT_ERR(p == MAP_FAILED ? -1 : 0, "mmap of the window fd MAP_PRIVATE", EINVAL);
+	if (p != MAP_FAILED)
+		munmap(p, 4096);
+	/* past the end of the window: SIGBUS on access, like a file past its end */
+	p = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, wfd, (off_t)(ws - PAGE));
+	if (p == MAP_FAILED) {
+		tap_ok(false, "mmap of the window fd straddling its end: %s", strerror(errno));
+	} else {
+		int s0 = lb_touch(p, false), s1 = lb_touch(p + PAGE, false);
+
+		tap_ok(s0 == 0 && s1 == SIGBUS,
+		       "mmap straddling the window fd's end: the last page reads fine (%s), the next gets %s",
+		       lb_signame(s0), lb_signame(s1));
+		munmap(p, 2 * PAGE);
+	}
+	p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, wfd, (off_t)d->info.window_base);
+	if (p != MAP_FAILED) {
+		rc = lb_touch(p, false);
+		tap_ok(rc == SIGBUS, "the window fd at offset window_base (a device-fd address) gets %s",
+		       lb_signame(rc));
+		munmap(p, PAGE);
+	}
+
+	/* nothing but mmap and fstat */
+	EXPECT_ERR(ioctl(wfd, LOOPBACK_DEV_GET_INFO, &info), "window fd: GET_INFO", ENOTTY);
+	EXPECT_ERR(ioctl(wfd, LOOPBACK_DEV_WINDOW_FD, WF(0)), "window fd: WINDOW_FD", ENOTTY);
+	{
+		struct loopback_interrupt in = { 0 };
+		struct loopback_remove rm = { 0 };
+
+		EXPECT_ERR(ioctl(wfd, LOOPBACK_DEV_INTERRUPT, &in), "window fd: INTERRUPT", ENOTTY);
+		EXPECT_ERR(ioctl(wfd, LOOPBACK_DEV_REMOVE, &rm), "window fd: REMOVE", ENOTTY);
+	}
+	EXPECT_ERR(read(wfd, buf, sizeof(buf)), "window fd: read", EINVAL);
+	memset(buf, 0, sizeof(buf));
+	EXPECT_ERR(write(wfd, buf, 24), "window fd: write (a reply)", EINVAL, EBADF);
+	close(wfd);
+#undef WF
 }
 
 int main(void)
@@ -222,9 +269,9 @@ int main(void)
 
 		tap_diag("mmap at offset 0x7ffffffffffff000: %s", p == MAP_FAILED ? strerror(errno) : "mapped");
 		if (p != MAP_FAILED) {
-			int s = touch(p, false);
+			int s = lb_touch(p, false);
 
-			tap_ok(s == SIGBUS, "mmap at offset 0x7ffffffffffff000: read gets %s", signame(s));
+			tap_ok(s == SIGBUS, "mmap at offset 0x7ffffffffffff000: read gets %s", lb_signame(s));
 			munmap(p, PAGE);
 		}
 	}
@@ -233,16 +280,16 @@ int main(void)
 	pat = malloc(len);
 	if (!pat)
 		tap_bail("malloc");
-	rc = touch(w + ws - 1, true);
-	tap_ok(rc == 0, "the window's last byte is writable (%s)", signame(rc));
+	rc = lb_touch(w + ws - 1, true);
+	tap_ok(rc == 0, "the window's last byte is writable (%s)", lb_signame(rc));
 	lb_stream_fill(seed, 0, pat, len);
 	memcpy(w + 5 * PAGE + 7, pat, len);
 	alias = mmap(NULL, 8 * PAGE, PROT_READ, MAP_SHARED, d->fd, (off_t)(wb + 4 * PAGE));
 	tap_ok(alias != MAP_FAILED && !memcmp(alias + PAGE + 7, pat, len),
 	       "a second mapping at window+16 KiB sees the same bytes");
 	if (alias != MAP_FAILED) {
-		rc = touch(alias, true);
-		tap_ok(rc == SIGSEGV, "writing a PROT_READ mapping gets SIGSEGV (%s)", signame(rc));
+		rc = lb_touch(alias, true);
+		tap_ok(rc == SIGSEGV, "writing a PROT_READ mapping gets SIGSEGV (%s)", lb_signame(rc));
 		munmap(alias, 8 * PAGE);
 	}
 
@@ -252,8 +299,8 @@ int main(void)
 		tap_ok(false, "mmap 4 pages: %s", strerror(errno));
 	} else {
 		rc = munmap(alias + PAGE, PAGE);
-		tap_ok(rc == 0 && touch(alias, false) == 0 && touch(alias + 2 * PAGE, true) == 0 &&
-			       touch(alias + 3 * PAGE, false) == 0 && !memcmp(alias + 7, pat, PAGE - 7),
+		tap_ok(rc == 0 && lb_touch(alias, false) == 0 && lb_touch(alias + 2 * PAGE, true) == 0 &&
+			       lb_touch(alias + 3 * PAGE, false) == 0 && !memcmp(alias + 7, pat, PAGE - 7),
 		       "a split mapping: the remaining pieces still map the window");
 		alias[2 * PAGE + 8] = 0x99;
 		tap_ok(w[7 * PAGE + 8] == 0x99, "a write through a split piece is seen in the first mapping");
@@ -286,7 +333,7 @@ int main(void)
 		_exit(child_main(sv[1], seed, 200 * PAGE, 220 * PAGE, len));
 	}
 	close(sv[1]);
-	rc = send_fd(sv[0], d->fd);
+	rc = lb_send_fd(sv[0], d->fd);
 	tap_ok(rc == 0, "pass the device fd over SCM_RIGHTS");
 	rc = (int)read(sv[0], &c, 1);
 	lb_stream_fill(seed + 1, 0, pat, len);
@@ -302,28 +349,65 @@ int main(void)
 	tap_ok(lb_find_virtio(name, vdev, sizeof(vdev)) == 0 && !d->broken,
 	       "the device lives on after the second process exited");
 
-	/* the mapping outlives the fd and the device, but does not keep them */
+	test_window_fd(d, w, seed);
+
+	/*
+	 * The mapping outlives the fd and the device, but does not keep them;
+	 * closing breaks the device and revokes every mapping: the owner's
+	 * accesses raise SIGBUS, another process's reach a scratch page.
+	 */
 	{
 		size_t wl;
-		uint8_t *keep;
+		uint8_t *keep, *wmap;
+		int wfd, go[2];
+		struct loopback_window_fd wf = { 0 };
 
 		lb_stream_fill(seed + 3, 0, w + 240 * PAGE, len);
+		wfd = ioctl(d->fd, LOOPBACK_DEV_WINDOW_FD, &wf);
+		wmap = wfd < 0 ? MAP_FAILED :
+		       mmap(NULL, ws, PROT_READ | PROT_WRITE, MAP_SHARED, wfd, 0);
+		tap_ok(wmap != MAP_FAILED, "map a window fd that stays open across the close");
+		if (pipe(go) < 0)
+			tap_bail("pipe: %s", strerror(errno));
+		pid = fork();
+		if (pid == 0) {
+			/* another process: its inherited mapping of the window */
+			alarm(30);
+			close(d->fd);
+			if (read(go[0], &c, 1) != 1)
+				_exit(20);
+			_exit(scratch_check(w, 240 * PAGE, len));
+		}
 		keep = lbdev_close_keep_map(d, &wl);
 		d = NULL;
-		rc = touch(keep + 240 * PAGE, false);
-		lb_stream_fill(seed + 3, 0, pat, len);
-		tap_ok(rc == 0 && !memcmp(keep + 240 * PAGE, pat, len),
-		       "after close(fd) the mapping still holds the window's bytes (%s)", signame(rc));
-		rc = touch(keep + 250 * PAGE, true);
-		tap_ok(rc == 0, "after close(fd) the mapping is still writable (%s)", signame(rc));
 		/* closing the fd removes the device; the window outlives it */
 		tap_ok(lb_wait_gone(name, 10000) == 0,
-		       "after close(fd) the virtio device is gone although the window is still mapped");
-		rc = touch(keep + 240 * PAGE, false);
-		tap_ok(rc == 0 && !memcmp(keep + 240 * PAGE, pat, len),
-		       "after the device is gone the mapping still holds the window's bytes (%s)",
-		       signame(rc));
+		       "after close(fd) the virtio device is gone although the window is still mapped and a window fd open");
+		rc = lb_touch(keep + 240 * PAGE, false);
+		tap_ok(rc == SIGBUS, "after close(fd) a read of the owner's mapping gets %s (want SIGBUS)",
+		       lb_signame(rc));
+		rc = lb_touch(keep + 250 * PAGE, true);
+		tap_ok(rc == SIGBUS, "after close(fd) a write to the owner's mapping gets %s (want SIGBUS)",
+		       lb_signame(rc));
+		if (wmap != MAP_FAILED) {
+			rc = lb_touch(wmap + 240 * PAGE, false);
+			tap_ok(rc == SIGBUS, "the owner's mapping of the window fd is revoked too: %s",
+			       lb_signame(rc));
+		}
+		c = 'G';
+		rc = (int)write(go[1], &c, 1);
+		rc = pid > 0 ? lb_wait_child(pid, &st, 30000) : -1;
+		tap_ok(rc == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		       "another process's mapping survives the close: no signal, a zeroed scratch page, not the window (%s %d)",
+		       rc ? "not exited" : WIFEXITED(st) ? "exit" : "signal",
+		       rc ? 0 : WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 		munmap(keep, wl);
+		if (wmap != MAP_FAILED)
+			munmap(wmap, ws);
+		if (wfd >= 0)
+			close(wfd);
+		close(go[0]);
+		close(go[1]);
 	}
 	free(pat);
 	close(ctl);

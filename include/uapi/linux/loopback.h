@@ -303,8 +303,9 @@ struct loopback_config {
  * struct loopback_window_fd - argument of LOOPBACK_DEV_WINDOW_FD
  * @flags: in: LOOPBACK_WINDOW_FD_*
  * @reserved0: must be 0
- * @window_base: out: guest-physical address of file offset 0
- * @window_size: out: bytes of the window (also the file's st_size)
+ * @window_base: out (0 on input): guest-physical address of file offset 0
+ * @window_size: out (0 on input): bytes of the window (also the file's
+ *	st_size)
  * @reserved: must be 0
  *
  * Returns a new fd (the ioctl's return value) that maps the DMA window
