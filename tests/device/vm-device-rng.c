@@ -395,8 +395,13 @@ static void use_virtio_rng(void)
 	names = g_strsplit_set(g_strstrip(avail), " ", -1);
 	for (char **n = names; *n; n++)
 		if (g_str_has_prefix(*n, "virtio_rng.")) {
-			g_assert_true(g_file_set_contents(HWRNG "/rng_current",
-							  *n, -1, NULL));
+			/* sysfs: no g_file_set_contents, it renames a temp file */
+			int fd = open(HWRNG "/rng_current", O_WRONLY | O_CLOEXEC);
+
+			g_assert_cmpint(fd, >=, 0);
+			g_assert_cmpint(write(fd, *n, strlen(*n)), ==,
+					(ssize_t)strlen(*n));
+			close(fd);
 			return;
 		}
 	g_assert_not_reached();
@@ -472,11 +477,12 @@ static void test_waits_for_module_just_loaded(void)
 static void serve_and_read(bool eventfds)
 {
 	Rng *r = rng_new(eventfds, true);
-	const char *name;
+	g_autofree char *name = NULL;
 
 	if (!r)
 		return;
-	name = loopback_device_get_name(r->dev);
+	/* it must outlive the device */
+	name = g_strdup(loopback_device_get_name(r->dev));
 	g_assert_true(wait_for(rng_registered, name, 20000));
 	use_virtio_rng();
 	read_and_check_hwrng(16384);
@@ -510,7 +516,12 @@ static void test_orderly_removal(void)
 	name = g_strdup(loopback_device_get_name(r->dev));
 	g_assert_true(wait_for(rng_registered, name, 20000));
 	read_and_check_hwrng(1024);
-	g_assert_true(loopback_device_remove(r->dev, 10000, &err));
+	if (!loopback_device_remove(r->dev, 10000, &err) &&
+	    g_error_matches(err, LOOPBACK_ERROR, LOOPBACK_ERROR_VERSION)) {
+		g_test_skip(err->message);
+		rng_free(r);
+		return;
+	}
 	g_assert_no_error(err);
 	end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
 	while (!g_atomic_int_get(&r->removed) &&
