@@ -47,8 +47,10 @@ void adapter_device_opts_free(AdapterDeviceOpts *d)
 		return;
 	g_free(d->text);
 	g_free(d->type);
-	g_ptr_array_unref(d->keys);
-	g_ptr_array_unref(d->values);
+	if (d->keys)
+		g_ptr_array_unref(d->keys);
+	if (d->values)
+		g_ptr_array_unref(d->values);
 	g_free(d->used);
 	g_free(d);
 }
@@ -129,6 +131,11 @@ AdapterDeviceOpts *adapter_device_opts_parse(const char *text,
 	bool first = true;
 	char *item;
 
+	if (!*text) {
+		BAD(error, "--device '': no device type: write "
+		    "--device TYPE[,KEY=VALUE...]");
+		return NULL;
+	}
 	d->text = g_strdup(text);
 	d->keys = g_ptr_array_new_with_free_func(g_free);
 	d->values = g_ptr_array_new_with_free_func(g_free);
@@ -254,6 +261,8 @@ static void bad_option(int c, char **argv, GError **error)
 		BAD(error, "%s needs a value", arg);
 	else if (optopt && optopt < 256)
 		BAD(error, "unknown option -%c (see --help)", optopt);
+	else if (optopt)
+		BAD(error, "%s takes no value", arg);
 	else
 		BAD(error, "unknown option %s (see --help)", arg);
 }
