@@ -15,6 +15,10 @@
 #include <linux/virtio.h>
 #include <linux/virtio_config.h>
 
+/* virtio-net feature bits that 6.1's <linux/virtio_net.h> may lack. */
+#define LOOPBACK_NET_F_VQ_NOTF_COAL	52
+#define LOOPBACK_NET_F_NOTF_COAL	53
+
 /* eventfd_signal() lost its count argument in 6.8. */
 static inline void loopback_eventfd_signal(struct eventfd_ctx *ctx)
 {

@@ -276,6 +276,7 @@ static long loopback_dev_ioctl(struct file *file, unsigned int cmd,
 		struct loopback_irqfd irqfd;
 		struct loopback_interrupt interrupt;
 		struct loopback_config config;
+		struct loopback_remove remove;
 	} u;
 
 	switch (cmd) {
@@ -286,6 +287,7 @@ static long loopback_dev_ioctl(struct file *file, unsigned int cmd,
 	case LOOPBACK_DEV_INTERRUPT:
 	case LOOPBACK_DEV_SET_CONFIG:
 	case LOOPBACK_DEV_WINDOW_FD:
+	case LOOPBACK_DEV_REMOVE:
 		break;
 	default:
 		return -ENOTTY;
@@ -298,6 +300,11 @@ static long loopback_dev_ioctl(struct file *file, unsigned int cmd,
 		return loopback_dev_window_fd(ldev, argp);
 	if (copy_from_user(&u, argp, _IOC_SIZE(cmd)))
 		return -EFAULT;
+	if (cmd == LOOPBACK_DEV_REMOVE)
+		return loopback_vdev_remove(ldev, &u.remove);
+	/* Nothing left to bind, raise or configure once the removal is over. */
+	if (loopback_vdev_removed(ldev))
+		return -ENODEV;
 
 	switch (cmd) {
 	case LOOPBACK_DEV_IOEVENTFD:

@@ -676,7 +676,10 @@ int loopback_window_fs_init(void)
 	return PTR_ERR_OR_ZERO(lbdma_mnt);
 }
 
-/* Every window is gone: each holds a file of the module, or the device. */
+/*
+ * Module exit: no window (and so no inode) is left, since every window
+ * belongs to a device or a mapping, and both pin the module.
+ */
 void loopback_window_fs_exit(void)
 {
 	kern_unmount(lbdma_mnt);

@@ -17,8 +17,11 @@
 #include <linux/string.h>
 #include <linux/uaccess.h>
 #include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
+#include <linux/virtio_net.h>
 #include <linux/workqueue.h>
 
+#include "loopback_compat.h"
 #include "loopback_priv.h"
 
 struct workqueue_struct *loopback_wq;
@@ -55,8 +58,77 @@ module_param_cb(trap_timeout_ms, &loopback_trap_timeout_ops,
 MODULE_PARM_DESC(trap_timeout_ms,
 		 "milliseconds a trap waits for its reply before the device is broken (> 0, default 30000)");
 
+/*
+ * Device classes an administrator allows beyond the default ones (see
+ * loopback_ctrl_allowed()): a list of virtio device ids, read and written
+ * under kernel_param_lock().  A listed class has no feature restrictions.
+ */
+#define LOOPBACK_MAX_EXTRA_IDS	16
+static unsigned int loopback_extra_ids[LOOPBACK_MAX_EXTRA_IDS];
+static unsigned int loopback_num_extra_ids;
+module_param_array_named(extra_device_ids, loopback_extra_ids, uint,
+			 &loopback_num_extra_ids, 0644);
+MODULE_PARM_DESC(extra_device_ids,
+		 "virtio device ids allowed beyond entropy (4), block (2) and network (1) without a control queue; listing 1 allows the control queue (comma-separated, at most 16)");
+
+static bool loopback_extra_allowed(u32 device_id)
+{
+	bool found = false;
+	unsigned int i;
+
+	kernel_param_lock(THIS_MODULE);
+	for (i = 0; i < loopback_num_extra_ids; i++)
+		found |= loopback_extra_ids[i] == device_id;
+	kernel_param_unlock(THIS_MODULE);
+	return found;
+}
+
+/*
+ * virtio-net features a device may not offer by default.  The control
+ * queue (CTRL_VQ) and everything that needs it: 6.1's
+ * virtnet_send_command() busy-waits for the device under RTNL without
+ * yielding, so on one CPU the device process never runs again, and
+ * without CTRL_VQ the driver BUG()s on a command (CTRL_GUEST_OFFLOADS has
+ * one on an XDP or ethtool -K change).  STANDBY: net_failover enslaves
+ * whatever host interface has the MAC address the device chose.
+ */
+#define LOOPBACK_NET_DENIED						\
+	(BIT_ULL(VIRTIO_NET_F_CTRL_VQ) |				\
+	 BIT_ULL(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS) |			\
+	 BIT_ULL(VIRTIO_NET_F_CTRL_RX) |				\
+	 BIT_ULL(VIRTIO_NET_F_CTRL_VLAN) |				\
+	 BIT_ULL(VIRTIO_NET_F_CTRL_RX_EXTRA) |				\
+	 BIT_ULL(VIRTIO_NET_F_GUEST_ANNOUNCE) |				\
+	 BIT_ULL(VIRTIO_NET_F_MQ) |					\
+	 BIT_ULL(VIRTIO_NET_F_CTRL_MAC_ADDR) |				\
+	 BIT_ULL(LOOPBACK_NET_F_VQ_NOTF_COAL) |				\
+	 BIT_ULL(LOOPBACK_NET_F_NOTF_COAL) |				\
+	 BIT_ULL(VIRTIO_NET_F_HASH_REPORT) |				\
+	 BIT_ULL(VIRTIO_NET_F_RSS) |					\
+	 BIT_ULL(VIRTIO_NET_F_STANDBY))
+
+/*
+ * The class allowlist: entropy, block, and network without a control
+ * queue; any other class only if the administrator listed it in
+ * extra_device_ids.  Documentation/uapi.md gives the reasons.
+ */
+static int loopback_ctrl_allowed(const struct loopback_create *req)
+{
+	switch (req->device_id) {
+	case VIRTIO_ID_RNG:
+	case VIRTIO_ID_BLOCK:
+		return 0;
+	case VIRTIO_ID_NET:
+		if (!(req->features & LOOPBACK_NET_DENIED))
+			return 0;
+		break;
+	}
+	return loopback_extra_allowed(req->device_id) ? 0 : -EPERM;
+}
+
 /* The LOOPBACK_F_* bits this module implements. */
-#define LOOPBACK_FEATURES	(LOOPBACK_F_TRAP_SIZE | LOOPBACK_F_WINDOW_FD)
+#define LOOPBACK_FEATURES	(LOOPBACK_F_TRAP_SIZE | LOOPBACK_F_WINDOW_FD | \
+				 LOOPBACK_F_REMOVE)
 
 /*
  * trap_size: 0 (API 1's 32-byte record), or a multiple of 8 from the
@@ -134,6 +206,9 @@ static long loopback_ctrl_create(struct loopback_create __user *argp)
 	if (copy_from_user(&req, argp, sizeof(req)))
 		return -EFAULT;
 	ret = loopback_ctrl_validate(&req);
+	if (ret)
+		return ret;
+	ret = loopback_ctrl_allowed(&req);
 	if (ret)
 		return ret;
 

@@ -29,6 +29,13 @@ extern struct workqueue_struct *loopback_wq;
 extern struct class loopback_class;
 extern unsigned int loopback_trap_timeout_ms;
 
+/* LOOPBACK_DEV_REMOVE: where an orderly removal is. */
+enum loopback_remove_state {
+	LOOPBACK_REMOVE_NONE,		/* not asked for */
+	LOOPBACK_REMOVE_RUNNING,	/* the driver's remove runs */
+	LOOPBACK_REMOVE_DONE,		/* the virtio device is gone */
+};
+
 /* The state of a queue's split ring as the kernel sees it. */
 enum loopback_ring_state {
 	LOOPBACK_RING_NONE,	/* no ring: before find_vqs, after del_vqs */
@@ -153,8 +160,23 @@ struct loopback_device {
 
 	/* register_virtio_device() runs here, never in the CREATE ioctl. */
 	struct work_struct register_work;
-	/* Set by register_work once registered; read after it finished. */
+	/*
+	 * Set by register_work once registered, cleared by whoever
+	 * unregisters (remove_work, or the teardown after it cancelled
+	 * remove_work); read after register_work finished.
+	 */
 	bool registered;
+
+	/*
+	 * LOOPBACK_DEV_REMOVE: @remove_state (enum loopback_remove_state)
+	 * moves forward only, by cmpxchg() and WRITE_ONCE(); @remove_work
+	 * unregisters the virtio device, @remove_timeout breaks the device if
+	 * that takes longer than @remove_ms.
+	 */
+	int remove_state;
+	unsigned int remove_ms;
+	struct work_struct remove_work;
+	struct delayed_work remove_timeout;
 
 	/*
 	 * Failing the buffers of a broken device (loopback_fail.c): queues
@@ -210,10 +232,18 @@ int loopback_vdev_interrupt(struct loopback_device *ldev,
 			    const struct loopback_interrupt *arg);
 int loopback_vdev_set_config(struct loopback_device *ldev,
 			     const struct loopback_config *arg);
+int loopback_vdev_remove(struct loopback_device *ldev,
+			 const struct loopback_remove *arg);
 
 static inline bool loopback_vdev_broken(struct loopback_device *ldev)
 {
 	return READ_ONCE(ldev->broken);
+}
+
+/* The orderly removal (LOOPBACK_DEV_REMOVE) finished. */
+static inline bool loopback_vdev_removed(struct loopback_device *ldev)
+{
+	return READ_ONCE(ldev->remove_state) == LOOPBACK_REMOVE_DONE;
 }
 
 #endif /* LOOPBACK_PRIV_H */

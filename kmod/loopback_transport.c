@@ -345,11 +345,15 @@ ssize_t loopback_vdev_read(struct loopback_device *ldev, char __user *buf,
 		spin_unlock(&ldev->trap_lock);
 		if (n)
 			break;
+		/* Removed: no trap can come any more. */
+		if (loopback_vdev_removed(ldev))
+			return 0;
 		if (nonblock)
 			return -EAGAIN;
 		ret = wait_event_interruptible(ldev->readq,
 					       loopback_readable(ldev) ||
-					       loopback_vdev_broken(ldev));
+					       loopback_vdev_broken(ldev) ||
+					       loopback_vdev_removed(ldev));
 		if (ret)
 			return ret;
 	}
@@ -446,9 +450,12 @@ __poll_t loopback_vdev_poll(struct loopback_device *ldev, struct file *file,
 
 	poll_wait(file, &ldev->readq, wait);
 	if (loopback_vdev_broken(ldev))
-		return EPOLLERR;
+		return EPOLLERR |
+		       (loopback_vdev_removed(ldev) ? EPOLLHUP : 0);
 	if (loopback_readable(ldev))
 		mask |= EPOLLIN | EPOLLRDNORM;
+	else if (loopback_vdev_removed(ldev))
+		mask |= EPOLLHUP;
 	return mask;
 }
 
@@ -1246,6 +1253,74 @@ static void loopback_register_work(struct work_struct *work)
 	ldev->registered = true;
 }
 
+/* ---- orderly removal (LOOPBACK_DEV_REMOVE) ---- */
+
+/* Removes the virtio device if it is registered: its driver's remove runs. */
+static void loopback_vdev_unregister(struct loopback_device *ldev)
+{
+	unsigned long flags;
+
+	if (!ldev->registered)
+		return;
+	spin_lock_irqsave(&ldev->irq_lock, flags);
+	ldev->vdev_live = false;
+	spin_unlock_irqrestore(&ldev->irq_lock, flags);
+	unregister_virtio_device(&ldev->vdev);
+	ldev->registered = false;
+}
+
+/*
+ * The driver's remove runs here while user space still serves the device,
+ * so that what it does on the way out (a disk's writeback) completes.
+ */
+static void loopback_remove_work(struct work_struct *work)
+{
+	struct loopback_device *ldev =
+		container_of(work, struct loopback_device, remove_work);
+
+	/* Asked for while the driver probes: the probe finishes first. */
+	flush_work(&ldev->register_work);
+	loopback_vdev_unregister(ldev);
+	/* Either the timeout never breaks the device, or it has broken it. */
+	cancel_delayed_work_sync(&ldev->remove_timeout);
+	WRITE_ONCE(ldev->remove_state, LOOPBACK_REMOVE_DONE);
+	wake_up_interruptible_poll(&ldev->readq, EPOLLHUP);
+}
+
+/*
+ * The removal takes too long: break the device, which fails every trap
+ * and buffer, so that the driver's remove finishes as on close().
+ */
+static void loopback_remove_timeout(struct work_struct *work)
+{
+	struct loopback_device *ldev =
+		container_of(to_delayed_work(work), struct loopback_device,
+			     remove_timeout);
+
+	dev_warn(&ldev->parent,
+		 "the driver's removal did not finish within %u ms: device broken\n",
+		 ldev->remove_ms);
+	loopback_vdev_break(ldev);
+}
+
+int loopback_vdev_remove(struct loopback_device *ldev,
+			 const struct loopback_remove *arg)
+{
+	unsigned int ms;
+
+	if (arg->flags || arg->reserved)
+		return -EINVAL;
+	if (cmpxchg(&ldev->remove_state, LOOPBACK_REMOVE_NONE,
+		    LOOPBACK_REMOVE_RUNNING) != LOOPBACK_REMOVE_NONE)
+		return -EALREADY;
+	ms = arg->timeout_ms ?: READ_ONCE(loopback_trap_timeout_ms);
+	ldev->remove_ms = ms;
+	queue_delayed_work(loopback_wq, &ldev->remove_timeout,
+			   msecs_to_jiffies(ms));
+	queue_work(loopback_wq, &ldev->remove_work);
+	return 0;
+}
+
 void loopback_vdev_init(struct loopback_device *ldev)
 {
 	unsigned int i;
@@ -1269,6 +1344,8 @@ void loopback_vdev_init(struct loopback_device *ldev)
 	INIT_LIST_HEAD(&ldev->ioeventfds);
 	spin_lock_init(&ldev->irqfd_lock);
 	INIT_WORK(&ldev->register_work, loopback_register_work);
+	INIT_WORK(&ldev->remove_work, loopback_remove_work);
+	INIT_DELAYED_WORK(&ldev->remove_timeout, loopback_remove_timeout);
 	loopback_fail_init(ldev);
 
 	for (i = 0; i < ldev->num_queues; i++) {
@@ -1287,22 +1364,16 @@ void loopback_vdev_start(struct loopback_device *ldev)
  * Close or process death: break the device so that every trap fails at
  * once and the kernel fails every buffer, remove the virtio device (its
  * driver's remove path finds nothing in flight and fails fast), then drop
- * the eventfd bindings.
+ * the eventfd bindings.  An orderly removal still running ends fast too.
  */
 void loopback_vdev_stop(struct loopback_device *ldev)
 {
-	unsigned long flags;
-
 	loopback_vdev_break(ldev);
 	cancel_work_sync(&ldev->register_work);
+	cancel_work_sync(&ldev->remove_work);
+	cancel_delayed_work_sync(&ldev->remove_timeout);
 
-	if (ldev->registered) {
-		spin_lock_irqsave(&ldev->irq_lock, flags);
-		ldev->vdev_live = false;
-		spin_unlock_irqrestore(&ldev->irq_lock, flags);
-		unregister_virtio_device(&ldev->vdev);
-		ldev->registered = false;
-	}
+	loopback_vdev_unregister(ldev);
 	loopback_fail_sync(ldev);
 
 	loopback_irqfd_release_all(ldev);

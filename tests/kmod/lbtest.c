@@ -1274,6 +1274,7 @@ uint64_t lbdev_model(struct lbdev *d, const struct loopback_trap *t, bool *reply
 				v &= ~(uint64_t)VS_FEATURES_OK;
 		}
 		d->status = (uint32_t)v;
+		d->status_seen |= (uint32_t)v;
 		break;
 	case VM_QUEUE_DESC_LOW: if (qok) q->desc = (q->desc & ~0xffffffffULL) | (uint32_t)v; break;
 	case VM_QUEUE_DESC_HIGH: if (qok) q->desc = (q->desc & 0xffffffffULL) | (v << 32); break;
@@ -1420,9 +1421,11 @@ int lbdev_serve(struct lbdev *d, int timeout_ms)
 				}
 				if (n == 0 || n % (ssize_t)rs) {
 					pthread_mutex_lock(&d->lock);
-					model_error(d, "read returned %zd bytes", n);
-					if (n == 0)
-						d->broken = true;
+					/* 0: the virtio device was removed (REMOVE) */
+					if (n)
+						model_error(d, "read returned %zd bytes", n);
+					else
+						d->broken = d->removed = true;
 					pthread_cond_broadcast(&d->cond);
 					pthread_mutex_unlock(&d->lock);
 					if (n == 0)
@@ -1434,6 +1437,7 @@ int lbdev_serve(struct lbdev *d, int timeout_ms)
 			} else if (p[k].revents & (POLLERR | POLLHUP | POLLNVAL)) {
 				pthread_mutex_lock(&d->lock);
 				d->broken = true;
+				d->removed = (p[k].revents & (POLLHUP | POLLERR)) == POLLHUP;
 				pthread_cond_broadcast(&d->cond);
 				pthread_mutex_unlock(&d->lock);
 				return -1;

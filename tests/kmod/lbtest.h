@@ -268,6 +268,7 @@ struct lbdev {
 	pthread_mutex_t lock;		/* everything below */
 	pthread_cond_t cond;		/* broadcast on any change */
 	uint32_t status;
+	uint32_t status_seen;		/* every status bit ever written */
 	uint32_t dev_features_sel, drv_features_sel;
 	uint64_t drv_features;
 	uint32_t queue_sel;
@@ -285,6 +286,7 @@ struct lbdev {
 	uint64_t unknown_reads, unknown_writes, ring_errors;
 	uint32_t resets;
 	bool broken;			/* poll said EPOLLERR/EPOLLHUP */
+	bool removed;			/* ... EPOLLHUP alone, or read() 0: REMOVE finished */
 	bool stalled;			/* stopped answering (stall option) */
 	bool stall_next_status;		/* set by the test: stall at the next Status access */
 	struct loopback_trap stall_trap;

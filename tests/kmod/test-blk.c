@@ -12,6 +12,8 @@
  *  E  the device stops answering traps with I/O in flight: when a trap
  *     times out the I/O fails while the fd is still open, and new I/O
  *     fails too; closing the fd then removes the disk
+ *  G  LOOPBACK_DEV_REMOVE with dirty data in the page cache of the open
+ *     disk: the removal writes it back to the model before the disk goes
  *  F  with -k KO: rmmod succeeds afterwards (and the module is reloaded)
  *
  * B to E expect what a failing disk gives: every issuer's pending I/O ends
@@ -320,25 +322,37 @@ static void device_process(enum lbdev_fill mode, int evt, int cmd)
 
 /* --------------------------------------------------------------- cases */
 
+/* A and G: a served disk, bound and with its /dev node; NULL on failure */
+static struct lbdev *blk_disk_up(const char *what, char *disk, size_t len)
+{
+	struct lbdev *d;
+	int ctl;
+
+	ctl = lb_open_ctl();
+	d = blk_create(ctl, true);
+	close(ctl);
+	if (!tap_ok(d != NULL, "%s: CREATE a virtio-blk device (%s)", what, d ? "" : strerror(errno)))
+		return NULL;
+	if (!tap_ok(blk_wait_disk(d->info.name, disk, len, 20000) == 0,
+		    "%s: virtio_blk binds and adds a disk", what)) {
+		tap_diag("device model: %s", d->errmsg);
+		lbdev_destroy(d, false);
+		return NULL;
+	}
+	return d;
+}
+
 static void test_disk_works(void)
 {
 	const char *what = "A: the disk";
 	char disk[32], dev[48];
 	struct lbdev *d;
 	void *wbuf, *rbuf;
-	int ctl, fd, i, ok = 1;
+	int fd, i, ok = 1;
 
-	ctl = lb_open_ctl();
-	d = blk_create(ctl, true);
-	close(ctl);
-	if (!tap_ok(d != NULL, "%s: CREATE a virtio-blk device (%s)", what, d ? "" : strerror(errno)))
+	d = blk_disk_up(what, disk, sizeof(disk));
+	if (!d)
 		return;
-	if (!tap_ok(blk_wait_disk(d->info.name, disk, sizeof(disk), 20000) == 0,
-		    "%s: virtio_blk binds and adds a disk", what)) {
-		tap_diag("device model: %s", d->errmsg);
-		lbdev_destroy(d, false);
-		return;
-	}
 	snprintf(dev, sizeof(dev), "/dev/%s", disk);
 	if (posix_memalign(&wbuf, IO_SIZE, 16 * IO_SIZE) || posix_memalign(&rbuf, IO_SIZE, 16 * IO_SIZE))
 		tap_bail("posix_memalign");
@@ -366,6 +380,77 @@ static void test_disk_works(void)
 	free(rbuf);
 	lbdev_destroy(d, false);
 	tap_ok(blk_wait_disk_gone(disk, 10000) == 0, "%s: the disk is gone after close", what);
+	tap_ok(lb_wait_count(base_count, 10000) == 0, "%s: virtio devices back to %d", what, base_count);
+}
+
+/*
+ * G: LOOPBACK_DEV_REMOVE with dirty data in the disk's page cache and the
+ * disk open: the removal (del_gendisk() syncs the block device) writes it
+ * back to the model, which still serves; then the disk goes and poll()
+ * says EPOLLHUP.  close() would have broken the device first and failed
+ * that writeback.
+ */
+static void test_orderly_remove(void)
+{
+	const char *what = "G: orderly removal";
+	const char *wb = "/proc/sys/vm/dirty_writeback_centisecs";
+	struct loopback_remove rm = { .timeout_ms = 20000 };
+	const size_t len = 64 << 10;
+	const off_t off = 128 << 10;
+	char disk[32], dev[48], old[32] = "";
+	struct pollfd p;
+	struct lbdev *d;
+	uint8_t *pat;
+	int fd, rc;
+
+	d = blk_disk_up(what, disk, sizeof(disk));
+	if (!d)
+		return;
+	snprintf(dev, sizeof(dev), "/dev/%s", disk);
+	pat = malloc(len);
+	if (!pat)
+		tap_bail("malloc");
+	lb_stream_fill(0x6b1e, 0, pat, len);
+	/* no periodic writeback: the data stays dirty until the removal */
+	if (lb_read_file(wb, old, sizeof(old)) || lb_write_file(wb, "0"))
+		tap_diag("could not turn periodic writeback off: %s", strerror(errno));
+	fd = open(dev, O_RDWR | O_CLOEXEC);
+	rc = fd >= 0 && pwrite(fd, pat, len, off) == (ssize_t)len;
+	tap_ok(rc, "%s: a buffered 64 KiB write to %s, kept open", what, dev);
+	tap_ok(memcmp(d->disk + off, pat, len) != 0, "%s: the data is only in the page cache so far", what);
+	EXPECT_OK(ioctl(d->fd, LOOPBACK_DEV_REMOVE, &rm), "G: REMOVE with the disk open and dirty");
+	tap_ok(blk_wait_disk_gone(disk, 20000) == 0, "%s: the disk is gone", what);
+	/* the driver's reset and del_vqs still trap after the disk went */
+	for (rc = 0; rc < 200; rc++) {
+		p = (struct pollfd){ .fd = d->fd, .events = POLLIN };
+		if (poll(&p, 1, 50) == 1 && (p.revents & (POLLHUP | POLLERR)))
+			break;
+		lb_sleep_ms(50);	/* POLLIN: the model is at it */
+	}
+	if (!tap_ok((p.revents & POLLHUP) && !(p.revents & POLLERR),
+		    "%s: poll says EPOLLHUP, no EPOLLERR (revents %#x)", what, p.revents)) {
+		struct loopback_trap t[4];
+		ssize_t n;
+
+		pthread_mutex_lock(&d->lock);
+		tap_diag("model: traps %llu posted %llu broken %d removed %d stalled %d",
+			 (unsigned long long)d->traps, (unsigned long long)d->posted, d->broken,
+			 d->removed, d->stalled);
+		pthread_mutex_unlock(&d->lock);
+		n = read(d->fd, t, sizeof(t));
+		tap_diag("read: %zd (%s) first: addr %#llx data %#llx flags %#x", n,
+			 n < 0 ? strerror(errno) : "-", n > 0 ? (unsigned long long)t[0].addr : 0ULL,
+			 n > 0 ? (unsigned long long)t[0].data : 0ULL, n > 0 ? t[0].flags : 0);
+	}
+	tap_ok(!memcmp(d->disk + off, pat, len),
+	       "%s: the dirty data reached the device model before the disk went", what);
+	tap_ok(!d->errmsg[0] && !d->blk_errors, "%s: the device model saw no error (%s)", what, d->errmsg);
+	if (fd >= 0)
+		close(fd);
+	if (old[0])
+		lb_write_file(wb, old);
+	free(pat);
+	lbdev_destroy(d, false);
 	tap_ok(lb_wait_count(base_count, 10000) == 0, "%s: virtio devices back to %d", what, base_count);
 }
 
@@ -560,9 +645,13 @@ static void test_trap_timeout(void)
 /* F: rmmod once the devices are gone, then load the module again */
 static void test_rmmod(const char *ko, const char *params)
 {
+	uint64_t end = lb_now_ms() + 10000;
 	int fd, r;
 
-	r = (int)syscall(SYS_delete_module, "loopback", O_NONBLOCK);
+	/* the last device drops its module reference from a work item */
+	while ((r = (int)syscall(SYS_delete_module, "loopback", O_NONBLOCK)) != 0 &&
+	       (errno == EWOULDBLOCK || errno == EBUSY) && lb_now_ms() < end)
+		lb_sleep_ms(50);
 	if (!tap_ok(r == 0, "F: rmmod loopback after the killed and closed disks (%s)",
 		    r ? strerror(errno) : "ok"))
 		return;
@@ -615,6 +704,7 @@ int main(int argc, char **argv)
 			 timeout_ms);
 	else
 		test_trap_timeout();
+	test_orderly_remove();
 	if (ko)
 		test_rmmod(ko, params);
 	return tap_finish();

@@ -91,8 +91,8 @@ static void test_control(void)
 	v = 0;
 	EXPECT_OK(ioctl(ctl, LOOPBACK_GET_FEATURES, &v), "ctl: GET_FEATURES");
 	tap_diag("GET_FEATURES: %#llx", (unsigned long long)v);
-	tap_ok((v & LOOPBACK_F_TRAP_SIZE) && (v & LOOPBACK_F_WINDOW_FD),
-	       "GET_FEATURES offers TRAP_SIZE and WINDOW_FD (%#llx)", (unsigned long long)v);
+	tap_ok((v & LOOPBACK_F_TRAP_SIZE) && (v & LOOPBACK_F_WINDOW_FD) && (v & LOOPBACK_F_REMOVE),
+	       "GET_FEATURES offers TRAP_SIZE, WINDOW_FD and REMOVE (%#llx)", (unsigned long long)v);
 	tap_ok(!(v & ~(LOOPBACK_F_WINDOW_FD | LOOPBACK_F_REMOVE | LOOPBACK_F_TRAP_SIZE |
 		       LOOPBACK_F_RO_RINGS | LOOPBACK_F_INFLIGHT)),
 	       "GET_FEATURES sets no bit the header does not define (%#llx)", (unsigned long long)v);

@@ -103,9 +103,10 @@
  * @reserved: must be 0
  *
  * Device classes: entropy (4), block (2) and network (1) without a
- * control queue (none of the features that need VIRTIO_NET_F_CTRL_VQ) are
- * allowed; any other @device_id fails with -EPERM unless the administrator
- * allowed it with the module parameter extra_device_ids.
+ * control queue (none of the features that need VIRTIO_NET_F_CTRL_VQ) and
+ * without VIRTIO_NET_F_STANDBY are allowed; any other @device_id, or such
+ * a network device, fails with -EPERM unless the administrator allowed
+ * the class with the module parameter extra_device_ids.
  *
  * Creates a device owned by the returned file descriptor (O_CLOEXEC; the
  * ioctl's return value).  The virtio device is registered, and the host's
@@ -341,7 +342,10 @@ struct loopback_window_fd {
  * reports EPOLLHUP and read() returns 0.  If the driver has not finished
  * within @timeout_ms, the device breaks (EPOLLERR) and the removal ends
  * as on close().  -EALREADY if a removal was already started, -EIO if the
- * device is broken.  After it, only GET_INFO and WINDOW_FD still work.
+ * device is broken.  While it runs every ioctl works (the model may need
+ * LOOPBACK_DEV_INTERRUPT to complete the driver's last requests); once it
+ * is over only GET_INFO and WINDOW_FD still work, the others fail with
+ * -ENODEV.  The window stays mapped until the device fd is closed.
  */
 struct loopback_remove {
 	__u32 timeout_ms;

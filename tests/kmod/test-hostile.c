@@ -1,0 +1,491 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * test-hostile: what a hostile device process or back end may try.
+ *
+ *  A  device classes outside the allowlist (balloon, input, mem, pmem,
+ *     console, vsock, ...) and a network device with a control queue or any
+ *     feature that needs one, or STANDBY: EPERM, and no device appears;
+ *     allowed ones are accepted
+ *  B  extra_device_ids (written at run time through sysfs) opens a class,
+ *     and listing the network class allows its control queue; emptying the
+ *     list closes them again
+ *  C  a back end that holds only a window fd keeps writing the window (the
+ *     avail index included) while the device process is SIGKILLed: it
+ *     survives, and from then on its writes land on a scratch page
+ *  D  the same while the owner closes its device fd: the owner's mappings
+ *     raise SIGBUS, the back end survives
+ *  E  a trap timeout breaks the device with the fd still open: the owner's
+ *     mapping raises SIGBUS, WINDOW_FD is EIO
+ *
+ * Needs loopback.ko loaded and virtio_rng available; E needs
+ * trap_timeout_ms <= 5000 (vm-fault.sh loads it with 2000).  Run as root.
+ */
+#define _GNU_SOURCE
+#include "lbtest.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PARAM_EXTRA "/sys/module/loopback/parameters/extra_device_ids"
+#define PAGE 4096UL
+
+#define VIRTIO_ID_NET 1
+#define VNET_F_MAC (1ULL << 5)
+#define VNET_F_MTU (1ULL << 3)
+#define VNET_F_CSUM (1ULL << 0)
+#define VNET_F_STATUS (1ULL << 16)
+#define VNET_F_CTRL_VQ (1ULL << 17)
+
+static int ctl;
+static int base_count;
+
+/* CREATE with @id and @features: the fd (closed at once), or -1 with errno */
+static int try_create(uint32_t id, uint64_t features)
+{
+	struct loopback_create c;
+	int fd, e;
+
+	lb_create_defaults(&c);
+	c.device_id = id;
+	c.features |= features;
+	c.num_queues = 3;
+	fd = ioctl(ctl, LOOPBACK_CREATE, &c);
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	errno = e;
+	return fd;
+}
+
+/* is @id in the extra_device_ids list right now? */
+static bool extra_listed(uint32_t id)
+{
+	char buf[256], *tok, *save = NULL;
+
+	if (lb_read_file(PARAM_EXTRA, buf, sizeof(buf)))
+		return false;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+		if (strtoul(tok, NULL, 0) == id)
+			return true;
+	return false;
+}
+
+static void test_classes(void)
+{
+	static const struct {
+		uint32_t id;
+		const char *what;
+	} denied[] = {
+		{ 3, "console (a login prompt on the host)" },
+		{ 5, "balloon" },
+		{ 9, "9p" },
+		{ 16, "gpu" },
+		{ 18, "input (keystrokes into the host)" },
+		{ 19, "vsock (the host's only guest-to-host transport)" },
+		{ 20, "crypto" },
+		{ 24, "mem (memory hot-plug)" },
+		{ 26, "fs" },
+		{ 27, "pmem" },
+		{ 0x7ff0, "an id no driver claims" },
+		{ 0xfffffffe, "0xfffffffe" },
+	};
+	static const struct {
+		int bit;
+		const char *name;
+	} net_denied[] = {
+		{ 17, "CTRL_VQ" }, { 2, "CTRL_GUEST_OFFLOADS" }, { 18, "CTRL_RX" },
+		{ 19, "CTRL_VLAN" }, { 20, "CTRL_RX_EXTRA" }, { 21, "GUEST_ANNOUNCE" },
+		{ 22, "MQ" }, { 23, "CTRL_MAC_ADDR" }, { 52, "VQ_NOTF_COAL" },
+		{ 53, "NOTF_COAL" }, { 57, "HASH_REPORT" }, { 60, "RSS" }, { 62, "STANDBY" },
+	};
+	const uint64_t plain_net = VNET_F_MAC | VNET_F_MTU | VNET_F_CSUM | VNET_F_STATUS;
+	unsigned int i;
+	char what[128];
+
+	tap_diag("A: the class allowlist");
+	for (i = 0; i < sizeof(denied) / sizeof(denied[0]); i++) {
+		snprintf(what, sizeof(what), "CREATE device_id %u, %s", denied[i].id, denied[i].what);
+		if (extra_listed(denied[i].id)) {
+			tap_skip("%s: listed in extra_device_ids", what);
+			continue;
+		}
+		EXPECT_ERR(try_create(denied[i].id, 0), what, EPERM);
+	}
+	if (extra_listed(VIRTIO_ID_NET)) {
+		tap_skip("network features: the network class is listed in extra_device_ids");
+	} else {
+		for (i = 0; i < sizeof(net_denied) / sizeof(net_denied[0]); i++) {
+			snprintf(what, sizeof(what), "CREATE network with %s", net_denied[i].name);
+			EXPECT_ERR(try_create(VIRTIO_ID_NET, plain_net | (1ULL << net_denied[i].bit)), what,
+				   EPERM);
+		}
+		EXPECT_ERR(try_create(VIRTIO_ID_NET, plain_net | VNET_F_CTRL_VQ | (1ULL << 22)),
+			   "CREATE network with CTRL_VQ and MQ", EPERM);
+	}
+	/* a bad request stays EINVAL: validation comes first */
+	{
+		struct loopback_create c;
+
+		lb_create_defaults(&c);
+		c.device_id = 5;
+		c.num_queues = 0;
+		EXPECT_ERR(ioctl(ctl, LOOPBACK_CREATE, &c), "CREATE balloon with num_queues 0", EINVAL);
+	}
+	lb_sleep_ms(300);
+	tap_ok(lb_virtio_count() == base_count, "no virtio device after the refused CREATEs (%d, was %d)",
+	       lb_virtio_count(), base_count);
+
+	/* the default classes; nothing serves them, so close at once */
+	EXPECT_OK(try_create(VIRTIO_ID_ENTROPY, 0), "CREATE entropy");
+	EXPECT_OK(try_create(VIRTIO_ID_BLOCK, 0), "CREATE block");
+	EXPECT_OK(try_create(VIRTIO_ID_NET, plain_net), "CREATE network without a control queue");
+	tap_ok(lb_wait_count(base_count, 10000) == 0, "virtio devices back to %d", base_count);
+}
+
+static void test_extra_ids(void)
+{
+	char old[256] = "";
+	int r;
+
+	tap_diag("B: extra_device_ids");
+	if (lb_read_file(PARAM_EXTRA, old, sizeof(old))) {
+		tap_ok(false, "read %s: %s", PARAM_EXTRA, strerror(errno));
+		return;
+	}
+	tap_diag("extra_device_ids was '%s'", old);
+	r = lb_write_file(PARAM_EXTRA, "5,0x7ff0");
+	tap_ok(r == 0, "write extra_device_ids = 5,0x7ff0 (%s)", r ? strerror(errno) : "ok");
+	EXPECT_OK(try_create(5, 0), "CREATE balloon once listed");
+	EXPECT_OK(try_create(0x7ff0, 0), "CREATE 0x7ff0 once listed");
+	EXPECT_ERR(try_create(18, 0), "CREATE input (not listed)", EPERM);
+	EXPECT_ERR(try_create(VIRTIO_ID_NET, VNET_F_MAC | VNET_F_CTRL_VQ), "CREATE network with CTRL_VQ (not listed)",
+		   EPERM);
+	r = lb_write_file(PARAM_EXTRA, "1");
+	tap_ok(r == 0, "write extra_device_ids = 1");
+	EXPECT_OK(try_create(VIRTIO_ID_NET, VNET_F_MAC | VNET_F_CTRL_VQ | (1ULL << 22)),
+		  "CREATE network with CTRL_VQ and MQ once the network class is listed");
+	EXPECT_ERR(try_create(5, 0), "CREATE balloon (no longer listed)", EPERM);
+	r = lb_write_file(PARAM_EXTRA, "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17");
+	tap_ok(r < 0, "a list of 17 ids is refused (%s)", r ? strerror(errno) : "accepted");
+	/* a module array parameter cannot be emptied: 0 is no device id */
+	r = lb_write_file(PARAM_EXTRA, old[0] ? old : "0");
+	tap_ok(r == 0, "restore extra_device_ids ('%s', or 0 for none)", old);
+	if (!extra_listed(VIRTIO_ID_NET))
+		EXPECT_ERR(try_create(VIRTIO_ID_NET, VNET_F_MAC | VNET_F_CTRL_VQ),
+			   "CREATE network with CTRL_VQ once no longer listed", EPERM);
+	tap_ok(lb_wait_count(base_count, 10000) == 0, "virtio devices back to %d", base_count);
+}
+
+/* --------------------------------------------------- the hostile back end */
+
+/*
+ * The back end: receives a window fd and the avail ring's offset over
+ * @sock, maps the whole window from offset 0, reports "mapped" on @msg,
+ * then writes the window (the avail index and a pattern over the last
+ * page) until @stop is readable.  Then it checks that its mapping is the
+ * scratch page: one page, whatever the offset.  Exit status: 0, or 40+.
+ */
+static int backend_main(int sock, int msg, int stop)
+{
+	struct pollfd p = { .fd = stop, .events = POLLIN };
+	volatile uint16_t *avail_idx;
+	volatile uint8_t *w;
+	struct stat_like { uint64_t off, size; } lay;
+	uint64_t rounds = 0;
+	char extra[64];
+	int wfd;
+
+	alarm(60);
+	wfd = lb_recv_fd(sock);
+	if (wfd < 0)
+		return 40;
+	if (read(sock, &lay, sizeof(lay)) != sizeof(lay))
+		return 41;
+	w = mmap(NULL, lay.size, PROT_READ | PROT_WRITE, MAP_SHARED, wfd, 0);
+	if (w == MAP_FAILED)
+		return 42;
+	close(wfd);
+	avail_idx = (volatile uint16_t *)(w + lay.off + 2);
+	lb_msg_send(msg, "mapped", "", "");
+	while (poll(&p, 1, 0) == 0) {
+		/* what a runaway back end does: bump avail->idx, scribble */
+		*avail_idx = (uint16_t)(*avail_idx + 1);
+		memset((uint8_t *)w + lay.size - PAGE, (int)(rounds & 0xff), PAGE);
+		rounds++;
+		if (!(rounds % 64))
+			usleep(100);
+	}
+	snprintf(extra, sizeof(extra), "%llu", (unsigned long long)rounds);
+	lb_msg_send(msg, "rounds", "", extra);
+	/* after the revocation: every page is one zeroed-then-scribbled page */
+	w[0] = 0xa7;
+	w[PAGE + 1] = 0x7a;
+	if (w[lay.size - PAGE] != 0xa7 || w[1] != 0x7a || w[lay.off % PAGE] != w[lay.off])
+		return 43;
+	return 0;
+}
+
+/* forks the back end; it keeps only its three fds */
+static pid_t start_backend(int sock, int msg, int stop)
+{
+	pid_t pid = fork();
+	int fd;
+
+	if (pid != 0)
+		return pid;
+	/* no device fd, no other inherited fd: only the window fd it is sent */
+	for (fd = 3; fd < 1024; fd++)
+		if (fd != sock && fd != msg && fd != stop)
+			close(fd);
+	_exit(backend_main(sock, msg, stop));
+}
+
+/* the ring layout of queue 0 for the back end: avail offset, window size */
+static int send_layout(struct lbdev *d, int sock)
+{
+	struct { uint64_t off, size; } lay;
+	struct loopback_window_fd wf = { .flags = LOOPBACK_WINDOW_FD_CLOEXEC };
+	int wfd, rc;
+
+	pthread_mutex_lock(&d->lock);
+	lay.off = d->q[0].driver - d->info.window_base;
+	lay.size = d->info.window_size;
+	pthread_mutex_unlock(&d->lock);
+	wfd = ioctl(d->fd, LOOPBACK_DEV_WINDOW_FD, &wf);
+	if (wfd < 0)
+		return -1;
+	rc = lb_send_fd(sock, wfd);
+	close(wfd);
+	if (rc == 0 && write(sock, &lay, sizeof(lay)) != sizeof(lay))
+		rc = -1;
+	return rc;
+}
+
+struct duo {
+	int sock[2];	/* the window fd and layout go over it */
+	int msg[2];	/* the back end's messages */
+	int stop[2];	/* readable: the back end stops writing */
+};
+
+static void duo_open(struct duo *u)
+{
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, u->sock) < 0 || pipe(u->msg) < 0 ||
+	    pipe(u->stop) < 0)
+		tap_bail("socketpair/pipe: %s", strerror(errno));
+}
+
+static void duo_close(struct duo *u)
+{
+	close(u->sock[0]);
+	close(u->sock[1]);
+	close(u->msg[0]);
+	close(u->msg[1]);
+	close(u->stop[0]);
+	close(u->stop[1]);
+}
+
+/* tells the back end to stop and judges how it ended */
+static void finish_backend(const char *what, pid_t be, struct duo *u)
+{
+	struct lb_msg m;
+	int st = 0, rc;
+
+	if (write(u->stop[1], "s", 1) != 1)
+		tap_bail("write: %s", strerror(errno));
+	if (lb_msg_recv(u->msg[0], &m, 10000) == 0)
+		tap_diag("%s: the back end wrote the window %s times", what, m.extra);
+	rc = lb_wait_child(be, &st, 20000);
+	tap_ok(rc == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	       "%s: the back end survived, and its writes now land on a scratch page (%s %d)", what,
+	       rc ? "not exited" : WIFEXITED(st) ? "exit" : "signal",
+	       rc ? 0 : WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+	if (rc) {
+		lb_dump_task(be, "back end");
+		kill(be, SIGKILL);
+		lb_wait_child(be, &st, 5000);
+	}
+}
+
+/* the device process of C: creates the device, hands the window on, serves */
+static void owner_main(struct duo *u, int msg)
+{
+	struct lbdev_opts o = { .ioeventfd = true, .irqfd = true };
+	struct lbdev *d;
+
+	alarm(60);
+	d = lbdev_create(ctl, &o);
+	if (!d)
+		_exit(50);
+	if (lbdev_wait_status(d, VS_DRIVER_OK, 20000) || send_layout(d, u->sock[0]))
+		_exit(51);
+	lb_msg_send(msg, "ready", d->info.name, "");
+	for (;;)
+		pause();
+}
+
+static void test_backend_kill(void)
+{
+	const char *what = "C: SIGKILL of the device process";
+	char name[LOOPBACK_NAME_LEN + 1];
+	struct duo u;
+	int omsg[2], st;
+	struct lb_msg m;
+	pid_t be, owner;
+
+	tap_diag("%s while a window-fd back end writes", what);
+	duo_open(&u);
+	if (pipe(omsg) < 0)
+		tap_bail("pipe: %s", strerror(errno));
+	be = start_backend(u.sock[1], u.msg[1], u.stop[0]);
+	owner = fork();
+	if (owner == 0)
+		owner_main(&u, omsg[1]);
+	if (lb_msg_recv(omsg[0], &m, 30000) || strcmp(m.tag, "ready")) {
+		tap_ok(false, "%s: the device process set up a device", what);
+		kill(owner, SIGKILL);
+		lb_wait_child(owner, &st, 5000);
+		kill(be, SIGKILL);
+		lb_wait_child(be, &st, 5000);
+		goto out;
+	}
+	snprintf(name, sizeof(name), "%s", m.name);
+	tap_ok(lb_msg_recv(u.msg[0], &m, 10000) == 0 && !strcmp(m.tag, "mapped"),
+	       "%s: the back end mapped the window fd it was sent", what);
+	lb_sleep_ms(300);	/* it writes away */
+	kill(owner, SIGKILL);
+	tap_ok(lb_wait_child(owner, &st, 20000) == 0, "%s: the device process is gone", what);
+	tap_ok(lb_wait_gone(name, 10000) == 0,
+	       "%s: the virtio device of %s is gone while the back end still writes", what, name);
+	lb_sleep_ms(300);	/* it writes on, into the scratch page */
+	finish_backend(what, be, &u);
+out:
+	close(omsg[0]);
+	close(omsg[1]);
+	duo_close(&u);
+	tap_ok(lb_wait_count(base_count, 10000) == 0, "%s: virtio devices back to %d", what, base_count);
+}
+
+static void test_backend_close(void)
+{
+	const char *what = "D: close of the device fd";
+	struct lbdev_opts o = { 0 };
+	char name[LOOPBACK_NAME_LEN + 1];
+	struct lbdev *d;
+	struct lb_msg m;
+	struct duo u;
+	uint8_t *keep;
+	size_t wl;
+	pid_t be;
+	int sig;
+
+	tap_diag("%s while a window-fd back end writes", what);
+	d = lbdev_create(ctl, &o);
+	if (!d || lbdev_wait_status(d, VS_DRIVER_OK, 20000)) {
+		tap_ok(false, "%s: a bound rng device (%s)", what, d ? d->errmsg : strerror(errno));
+		lbdev_destroy(d, false);
+		return;
+	}
+	memcpy(name, d->info.name, LOOPBACK_NAME_LEN);
+	name[LOOPBACK_NAME_LEN] = 0;
+	duo_open(&u);
+	be = start_backend(u.sock[1], u.msg[1], u.stop[0]);
+	tap_ok(send_layout(d, u.sock[0]) == 0, "%s: pass a window fd to the back end", what);
+	tap_ok(lb_msg_recv(u.msg[0], &m, 10000) == 0 && !strcmp(m.tag, "mapped"),
+	       "%s: the back end mapped it", what);
+	lb_sleep_ms(300);
+	keep = lbdev_close_keep_map(d, &wl);
+	tap_ok(lb_wait_gone(name, 10000) == 0, "%s: the virtio device is gone", what);
+	sig = lb_touch(keep, false);
+	tap_ok(sig == SIGBUS, "%s: the owner's mapping raises %s (want SIGBUS)", what, lb_signame(sig));
+	lb_sleep_ms(300);
+	finish_backend(what, be, &u);
+	munmap(keep, wl);
+	duo_close(&u);
+	tap_ok(lb_wait_count(base_count, 10000) == 0, "%s: virtio devices back to %d", what, base_count);
+}
+
+static void test_trap_timeout(long timeout_ms)
+{
+	const char *what = "E: a trap timeout";
+	struct loopback_window_fd wf = { 0 };
+	struct lbdev_opts o = { 0 };
+	char vdev[64], path[160], buf[32];
+	struct pollfd p;
+	struct lbdev *d;
+	int sig, wfd;
+	uint8_t *wm;
+
+	tap_diag("%s with the device fd open", what);
+	d = lbdev_create(ctl, &o);
+	if (!d || lbdev_wait_status(d, VS_DRIVER_OK, 20000) ||
+	    lb_find_virtio(d->info.name, vdev, sizeof(vdev))) {
+		tap_ok(false, "%s: a bound rng device", what);
+		lbdev_destroy(d, false);
+		return;
+	}
+	wfd = ioctl(d->fd, LOOPBACK_DEV_WINDOW_FD, &wf);
+	wm = wfd < 0 ? MAP_FAILED : mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, wfd, 0);
+	tap_ok(wm != MAP_FAILED, "%s: map a window fd first", what);
+	pthread_mutex_lock(&d->lock);
+	d->stall_next_status = true;
+	pthread_mutex_unlock(&d->lock);
+	/* reading the virtio device's status traps a Status read */
+	snprintf(path, sizeof(path), "%s/%s/status", LB_VIRTIO_DEVICES, vdev);
+	lb_read_file(path, buf, sizeof(buf));
+	p = (struct pollfd){ .fd = d->fd, .events = POLLIN };
+	sig = poll(&p, 1, (int)timeout_ms + 5000);
+	tap_ok(sig == 1 && (p.revents & POLLERR), "%s: the device is broken (revents %#x)", what, p.revents);
+	sig = lb_touch(d->win, true);
+	tap_ok(sig == SIGBUS, "%s: the owner's device-fd mapping raises %s (want SIGBUS)", what, lb_signame(sig));
+	if (wm != MAP_FAILED) {
+		sig = lb_touch(wm, false);
+		tap_ok(sig == SIGBUS, "%s: the owner's window-fd mapping raises %s", what, lb_signame(sig));
+		munmap(wm, PAGE);
+	}
+	EXPECT_ERR(ioctl(d->fd, LOOPBACK_DEV_WINDOW_FD, &wf), "E: WINDOW_FD on the broken device", EIO);
+	if (wfd >= 0)
+		close(wfd);
+	lbdev_destroy(d, false);
+	tap_ok(lb_wait_count(base_count, 10000) == 0, "%s: virtio devices back to %d", what, base_count);
+}
+
+int main(int argc, char **argv)
+{
+	long timeout_ms = -1;
+	char buf[64];
+	int opt;
+
+	while ((opt = getopt(argc, argv, "t:")) != -1) {
+		if (opt != 't') {
+			fprintf(stderr, "usage: %s [-t TRAP_TIMEOUT_MS]\n", argv[0]);
+			return 2;
+		}
+		timeout_ms = strtol(optarg, NULL, 0);
+	}
+	tap_init("test-hostile");
+	ctl = lb_open_ctl();
+	if (timeout_ms < 0 &&
+	    lb_read_file("/sys/module/loopback/parameters/trap_timeout_ms", buf, sizeof(buf)) == 0)
+		timeout_ms = strtol(buf, NULL, 0);
+	base_count = lb_virtio_count();
+
+	test_classes();
+	test_extra_ids();
+	test_backend_kill();
+	test_backend_close();
+	if (timeout_ms <= 0 || timeout_ms > 5000)
+		tap_skip("E: trap timeout (trap_timeout_ms is %ld; needs <= 5000)", timeout_ms);
+	else
+		test_trap_timeout(timeout_ms);
+	close(ctl);
+	return tap_finish();
+}
