@@ -56,6 +56,7 @@ wait $pid
 st=$?
 check "SIGTERM: exit status 0 (was $st)" [ "$st" -eq 0 ]
 check "SIGTERM: the device is gone" wait_for 20 no_devices
+check "SIGTERM: it was an orderly removal" grep -q 'loopback0 removed$' /tmp/err1
 sed 's/^/# stderr: /' /tmp/err1
 
 # 2. --daemonize, --pid-file, two devices in one process
