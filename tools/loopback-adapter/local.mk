@@ -13,5 +13,6 @@ tools_loopback_adapter_loopback_adapter_SOURCES = $(LB_ADAPTER_SOURCES) \
 tools_loopback_adapter_loopback_adapter_CFLAGS = $(AM_CFLAGS) $(UDEV_CFLAGS)
 tools_loopback_adapter_loopback_adapter_LDADD = $(LDADD) $(UDEV_LIBS)
 dist_man1_MANS += tools/loopback-adapter/loopback-adapter.1
-# The built-in devices (blk, rng) come with their own devices.mk: include
-# it here, and list them in adapter-devices.c.
+# The built-in devices (blk, rng) come with devices.mk, which tools/local.mk
+# includes: adapter-devices.c wraps them once devices.h is there, and the
+# adapter then links tools/loopback-adapter/libadapter-devices.la too.

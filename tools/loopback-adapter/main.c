@@ -282,7 +282,9 @@ static bool start_all(Adapter *a, GError **error)
 	for (guint i = 0; i < a->served->len; i++) {
 		Served *s = a->served->pdata[i];
 
-		s->dev = s->type->start(s->inst, NULL, error);
+		/* a real context: NULL means "none" to some APIs */
+		s->dev = s->type->start(s->inst, g_main_context_default(),
+					 error);
 		if (!s->dev) {
 			g_prefix_error(error, "--device %s: ", s->opts->text);
 			return false;
