@@ -152,25 +152,21 @@ static void wrap_free(AdapterDevice *d)
 	g_free(d);
 }
 
-static const AdapterDeviceType blk = {
-	.name = "blk",
-	.summary = "a disk image through io_uring (see adapter.md)",
-	.create = wrap_create,
-	.start = wrap_start,
-	.stop = wrap_stop,
-	.reload = wrap_reload,
-	.free = wrap_free,
-};
+/* Every built-in type goes through the same wrappers. */
+#define LB_WRAPPED(name_, summary_) {		\
+	.name = name_,				\
+	.summary = summary_,			\
+	.create = wrap_create,			\
+	.start = wrap_start,			\
+	.stop = wrap_stop,			\
+	.reload = wrap_reload,			\
+	.free = wrap_free,			\
+}
 
-static const AdapterDeviceType rng = {
-	.name = "rng",
-	.summary = "entropy from getrandom() or a file (see adapter.md)",
-	.create = wrap_create,
-	.start = wrap_start,
-	.stop = wrap_stop,
-	.reload = wrap_reload,
-	.free = wrap_free,
-};
+static const AdapterDeviceType blk =
+	LB_WRAPPED("blk", "a disk image through io_uring (see adapter.md)");
+static const AdapterDeviceType rng =
+	LB_WRAPPED("rng", "entropy from getrandom() or a file (see adapter.md)");
 
 const AdapterDeviceType *const adapter_device_types[] = {
 	&blk,
