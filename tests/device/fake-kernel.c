@@ -81,6 +81,17 @@ static ssize_t fk_sys_read(int fd, void *buf, size_t len)
 	return read(fd, buf, len);
 }
 
+/* A write the kernel refuses at its first record: a trap that timed out. */
+static ssize_t fk_sys_write(int fd, const void *buf, size_t len)
+{
+	if (fk_current->stale_replies > 0) {
+		fk_current->stale_replies--;
+		errno = ENOENT;
+		return -1;
+	}
+	return write(fd, buf, len);
+}
+
 FakeDev *fk_new(uint32_t num_queues)
 {
 	return fk_new_full(num_queues, true);
@@ -113,7 +124,7 @@ FakeDev *fk_new_full(uint32_t num_queues, bool with_ops)
 	f->k = (struct lb_kernel_ops) {
 		.ioctl = fk_ioctl,
 		.read = fk_sys_read,
-		.write = write,
+		.write = fk_sys_write,
 	};
 	g_assert_cmpint(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK |
 				   SOCK_CLOEXEC, 0, sv), ==, 0);

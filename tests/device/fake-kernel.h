@@ -26,6 +26,7 @@ typedef struct FakeDev {
 	GString *ioctls;
 	int ioctl_errno;	/* non-zero: every ioctl fails with it */
 	int read_errno;		/* non-zero: read() fails with it */
+	int stale_replies;	/* this many writes fail with ENOENT first */
 } FakeDev;
 
 FakeDev *fk_new(uint32_t num_queues);

@@ -100,6 +100,26 @@ static void test_replies_are_batched(void)
 	fk_free(f);
 }
 
+/* ENOENT: the kernel gave up on the first trap; the rest still go. */
+static void test_stale_reply_is_skipped(void)
+{
+	FakeDev *f = fk_new(1);
+	struct loopback_trap t[] = {
+		fk_trap(1, 0x70, 4, false, 0),
+		fk_trap(2, 0x74, 4, false, 0),
+		fk_trap(3, 0x78, 4, false, 0),
+	};
+	struct loopback_reply r[4];
+
+	f->stale_replies = 1;
+	fk_send(f, t, G_N_ELEMENTS(t));
+	g_assert_cmpint(loopback_device_dispatch(f->dev, NULL), ==, 3);
+	g_assert_cmpuint(fk_recv(f, r, 4), ==, 2);
+	g_assert_cmpuint(r[0].id, ==, 2);
+	g_assert_cmpuint(r[1].id, ==, 3);
+	fk_free(f);
+}
+
 static void test_window_is_ram_from_the_window_fd(void)
 {
 	FakeDev *f = fk_new(1);
@@ -305,6 +325,8 @@ int main(int argc, char **argv)
 			test_unassigned_address_is_answered_with_zero);
 	g_test_add_func("/device/trap/one-write-of-replies-per-read",
 			test_replies_are_batched);
+	g_test_add_func("/device/trap/stale-reply-skipped-rest-answered",
+			test_stale_reply_is_skipped);
 	g_test_add_func("/device/window/ram-from-the-window-fd",
 			test_window_is_ram_from_the_window_fd);
 	g_test_add_func("/device/regs/caller-region-as-register-block",
