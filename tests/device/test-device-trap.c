@@ -8,6 +8,7 @@
 #include "fake-kernel.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -181,6 +182,54 @@ static void test_caller_region_as_register_block(void)
 	fk_free(f);
 }
 
+/* ---- a dispatcher thread of the caller's ---- */
+
+static void *dispatcher(void *data)
+{
+	LoopbackDevice *dev = data;
+	GError *err = NULL;
+	int n = 0;
+
+	while (n >= 0) {
+		struct pollfd p = { .fd = loopback_device_get_fd(dev),
+				    .events = POLLIN };
+
+		if (poll(&p, 1, 1000) < 0)
+			break;
+		n = loopback_device_dispatch(dev, &err);
+	}
+	return err;
+}
+
+static void test_own_thread_dispatches_until_removed(void)
+{
+	FakeDev *f = fk_new(2);
+	struct loopback_trap t[16];
+	struct loopback_reply r[16];
+	unsigned int got = 0;
+	GThread *thread;
+	GError *end;
+
+	for (unsigned int i = 0; i < G_N_ELEMENTS(t); i++)
+		t[i] = fk_trap(i + 1, 0x70, 4, false, 0);
+	thread = g_thread_new("dispatcher", dispatcher, f->dev);
+	for (int round = 0; round < 20; round++) {
+		fk_send(f, t, G_N_ELEMENTS(t));
+		/* control calls from another thread than the dispatcher */
+		g_assert_true(loopback_device_interrupt(f->dev, 1, NULL));
+		for (gint64 end_t = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+		     got < 16u * (round + 1) && g_get_monotonic_time() < end_t;)
+			got += fk_recv(f, r, G_N_ELEMENTS(r));
+	}
+	g_assert_cmpuint(got, ==, 16 * 20);
+	close(f->peer);
+	f->peer = -1;
+	end = g_thread_join(thread);
+	g_assert_error(end, LOOPBACK_ERROR, LOOPBACK_ERROR_REMOVED);
+	g_error_free(end);
+	fk_free(f);
+}
+
 /* ---- the GSource and the end of a device ---- */
 
 typedef struct {
@@ -331,6 +380,8 @@ int main(int argc, char **argv)
 			test_window_is_ram_from_the_window_fd);
 	g_test_add_func("/device/regs/caller-region-as-register-block",
 			test_caller_region_as_register_block);
+	g_test_add_func("/device/thread/own-thread-dispatches-until-removed",
+			test_own_thread_dispatches_until_removed);
 	g_test_add_func("/device/source/serves-traps-and-reports-removal-once",
 			test_gsource_serves_traps_and_reports_removal_once);
 	g_test_add_func("/device/end/eio-is-broken-once",
