@@ -86,11 +86,58 @@ TESTS += \
 	tests/test-adapter-rng \
 	tests/mtree-qemu.sh \
 	tests/mtree-bad-input.sh \
+	tests/adapter-options.sh \
 	tests/kmod/run-vm.sh
 
 EXTRA_DIST += tests/run-tap.sh tests/mtree-qemu.sh tests/mtree-bad-input.sh \
+	tests/adapter-options.sh \
 	tests/data tests/vm tests/kmod
 
 # The kernel-side tests alone: loopback.ko and its test programs in QEMU.
 check-vm:
 	$(MAKE) $(AM_MAKEFLAGS) check TESTS=tests/kmod/run-vm.sh
+
+# The device layer without a kernel: built with its sources, since the
+# fakes reach below the exported API (tests/device/fake-kernel.h).
+LB_DEVICE_TEST_SOURCES = $(LB_DEVICE_SOURCES) \
+	tests/device/fake-kernel.c tests/device/fake-kernel.h
+LB_DEVICE_TEST_CFLAGS = $(AM_CFLAGS) $(UDEV_CFLAGS) -I$(top_srcdir)/include/uapi
+LB_DEVICE_TEST_LIBS = libloopback/libloopback.la $(GLIB_LIBS) $(UDEV_LIBS)
+check_PROGRAMS += \
+	tests/device/test-device-trap \
+	tests/device/test-device-ioctls \
+	tests/device/test-device-create
+tests_device_test_device_trap_SOURCES = tests/device/test-device-trap.c $(LB_DEVICE_TEST_SOURCES)
+tests_device_test_device_trap_CFLAGS = $(LB_DEVICE_TEST_CFLAGS)
+tests_device_test_device_trap_LDADD = $(LB_DEVICE_TEST_LIBS)
+tests_device_test_device_ioctls_SOURCES = tests/device/test-device-ioctls.c $(LB_DEVICE_TEST_SOURCES)
+tests_device_test_device_ioctls_CFLAGS = $(LB_DEVICE_TEST_CFLAGS)
+tests_device_test_device_ioctls_LDADD = $(LB_DEVICE_TEST_LIBS)
+tests_device_test_device_create_SOURCES = tests/device/test-device-create.c $(LB_DEVICE_TEST_SOURCES)
+tests_device_test_device_create_CFLAGS = $(LB_DEVICE_TEST_CFLAGS)
+tests_device_test_device_create_LDADD = $(LB_DEVICE_TEST_LIBS)
+TESTS += \
+	tests/device/test-device-trap \
+	tests/device/test-device-ioctls \
+	tests/device/test-device-create
+
+# Run in a QEMU guest by tests/kmod/vm-device.sh, not on the host.
+check_PROGRAMS += tests/device/vm-device-rng
+tests_device_vm_device_rng_SOURCES = tests/device/vm-device-rng.c \
+	tests/device/rng-model.c tests/device/rng-model.h \
+	tools/loopback-adapter/sysfs.c tools/loopback-adapter/sysfs.h
+tests_device_vm_device_rng_CFLAGS = $(AM_CFLAGS) $(UDEV_CFLAGS)
+tests_device_vm_device_rng_LDADD = $(LDADD) $(UDEV_LIBS)
+
+# loopback-adapter: its parser, and a build of it whose device types are
+# the tests' (tests/adapter/test-types.c) for tests/kmod/vm-adapter.sh
+LB_ADAPTER_TEST_SOURCES = tests/adapter/test-types.c \
+	tests/device/rng-model.c tests/device/rng-model.h
+check_PROGRAMS += tests/adapter/test-adapter-options tests/adapter/loopback-adapter-test
+tests_adapter_test_adapter_options_SOURCES = tests/adapter/test-adapter-options.c \
+	tools/loopback-adapter/options.c tools/loopback-adapter/options.h \
+	tools/loopback-adapter/types.c $(LB_ADAPTER_TEST_SOURCES)
+tests_adapter_loopback_adapter_test_SOURCES = $(LB_ADAPTER_SOURCES) $(LB_ADAPTER_TEST_SOURCES)
+tests_adapter_loopback_adapter_test_CFLAGS = $(AM_CFLAGS) $(UDEV_CFLAGS)
+tests_adapter_loopback_adapter_test_LDADD = $(LDADD) $(UDEV_LIBS)
+TESTS += tests/adapter/test-adapter-options

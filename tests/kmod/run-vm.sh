@@ -7,7 +7,10 @@
 # Builds kmod/ against the guest kernel (tests/vm/build-module), builds the
 # test programs of tests/kmod/ with $CC (default gcc) against
 # include/uapi, then boots one guest per scenario (tests/kmod/vm-NAME.sh,
-# default: basic stress fault hostile) with tests/vm/run.  One TAP line per build
+# default: basic stress fault hostile device adapter) with tests/vm/run.
+# vm-device.sh and vm-adapter.sh also need programs that link libloopback,
+# from the build tree ($top_builddir, else build/; make check builds
+# them).  One TAP line per build
 # step and per scenario; the guest's own TAP lines follow each scenario as
 # comments ("#   ok 3 - ..."); the module build and full consoles are kept
 # in OUTDIR (default $LOOPBACK_VM_OUT, else $top_srcdir/build/kmod-tests:
@@ -39,13 +42,14 @@ while [ $# -gt 0 ]; do
 	*) scenarios+=("$1"); shift ;;
 	esac
 done
-[ "${#scenarios[@]}" -gt 0 ] || scenarios=(basic stress fault hostile)
+[ "${#scenarios[@]}" -gt 0 ] || scenarios=(basic stress fault hostile device adapter)
 case "$jobs" in '' | *[!0-9]* | 0) echo "run-vm.sh: bad -j $jobs" >&2; exit 2 ;; esac
 out=${out:-${LOOPBACK_VM_OUT:-$top/build/kmod-tests}}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
 PROGRAMS=(test-uapi test-mmap test-rng test-window-full test-remove test-race test-multi test-leak test-kill test-untrusted test-blk test-rmmod test-hostile bench-trap)
+LIB_PROGRAMS=(tests/device/vm-device-rng tests/adapter/loopback-adapter-test)
 
 # scripts/check.sh runs the kernel tests in its plain build only: they do
 # not depend on how the host side was compiled
@@ -106,6 +110,15 @@ fi
 
 binaries=()
 for p in "${PROGRAMS[@]}"; do binaries+=(--binary "$out/$p"); done
+# programs that link libloopback, from the build tree (libtool wrappers)
+builddir=$(cd "${top_builddir:-$top/build}" 2>/dev/null && pwd)
+for p in ${LIB_PROGRAMS[@]+"${LIB_PROGRAMS[@]}"}; do
+	if [ -x "$builddir/$p" ]; then
+		binaries+=(--binary "$builddir/$p")
+	else
+		echo "# $builddir/$p is not built (make check builds it)"
+	fi
+done
 
 run_one() { # SCENARIO
 	local s=$1 st

@@ -1,0 +1,80 @@
+#!/bin/sh
+# loopback-adapter's command line without a kernel: every bad option gives
+# exit status 2 and one line on stderr (nothing on stdout); --help and
+# --version exit 0.  TAP.
+adapter=${top_builddir:-.}/tools/loopback-adapter/loopback-adapter
+if [ ! -x "$adapter" ]; then
+	echo "1..0 # SKIP $adapter is not built"
+	exit 0
+fi
+out=$(mktemp) err=$(mktemp)
+trap 'rm -f "$out" "$err"' EXIT
+n=0
+failed=0
+
+ok() { # STATUS DESCRIPTION
+	n=$((n + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $n - $2"
+	else
+		echo "not ok $n - $2"
+		failed=$((failed + 1))
+		sed 's/^/#   stderr: /' "$err"
+		sed 's/^/#   stdout: /' "$out"
+	fi
+}
+
+# bad WHY EXPECTED-TEXT ARGS...: exit 2, one stderr line holding the text
+bad() {
+	why=$1 text=$2
+	shift 2
+	"$adapter" "$@" >"$out" 2>"$err"
+	st=$?
+	lines=$(wc -l <"$err")
+	good=1
+	if [ "$st" -eq 2 ] && [ "$lines" -eq 1 ] && [ ! -s "$out" ] &&
+		grep -qF -- "$text" "$err" &&
+		grep -q '^loopback-adapter: ' "$err"; then
+		good=0
+	fi
+	[ "$good" -eq 0 ] || echo "# exit $st, $lines stderr line(s), expected 2 and 1 with '$text'"
+	ok "$good" "$why"
+}
+
+echo "1..23"
+bad "no arguments" "no --device given"
+bad "--device without a value" "--device needs a value" --device
+bad "--device with an empty value" "no device type" --device ''
+bad "a stray comma" "an empty parameter" --device 'rng,'
+bad "two stray commas after the type" "an empty parameter" --device 'rng,,,'
+bad "a key without a value" "'path' has no value" --device 'rng,path'
+bad "a key with a space" "'pa th' is not a parameter name" --device 'rng,pa th=x'
+bad "a key given twice" "'a' is given twice" --device 'rng,a=1,a=2'
+bad "the type given twice" "the type is given twice" --device 'type=rng,type=blk'
+bad "no type, only keys" "no device type" --device 'a=1'
+bad "an unknown device type" "unknown device type 'nosuch'" --device nosuch
+bad "an unknown type among devices" "unknown device type 'x,y'" --device 'x,,y,k=v'
+bad "an unknown long option" "unknown option --bogus" --bogus
+bad "an unknown short option" "unknown option -x" -x
+bad "a value for a flag" "--verbose=3 takes no value" --verbose=3
+bad "a positional argument" "unexpected argument 'rng'" rng
+bad "--pid-file without a value" "--pid-file needs a value" --pid-file
+bad "--pid-file with an empty name" "--pid-file needs a file name" --device rng --pid-file ''
+bad "options without a device" "no --device given" --verbose --daemonize
+
+"$adapter" --help >"$out" 2>"$err"
+st=$?
+[ "$st" -eq 0 ] && grep -q '^Usage: loopback-adapter --device TYPE' "$out" && [ ! -s "$err" ]
+ok $? "--help: usage on stdout, exit 0"
+"$adapter" -h >"$out" 2>"$err"
+[ $? -eq 0 ] && grep -q 'Device types:' "$out"
+ok $? "-h lists the device types"
+"$adapter" --version >"$out" 2>"$err"
+st=$?
+[ "$st" -eq 0 ] && grep -qE '^loopback-adapter \(loopback\) [0-9]' "$out" && [ ! -s "$err" ]
+ok $? "--version: one line on stdout, exit 0"
+"$adapter" --version --device nosuch >"$out" 2>"$err"
+[ $? -eq 0 ]
+ok $? "--version wins over the devices"
+
+[ "$failed" -eq 0 ]
