@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # loopback-adapter end to end, in a QEMU guest: builds loopback.ko for the
 # guest kernel, boots it with the built adapter, fio, mkfs.ext4 and e2fsck,
-# runs tests/adapter/vm-adapter.sh and relays its TAP.
+# runs tests/adapter/vm-builtin.sh and relays its TAP.
 #
 #   tests/adapter/run-vm.sh [-o OUTDIR]
 #
@@ -49,7 +49,7 @@ fi
 if [ -z "${ko:-}" ] || [ ! -f "$ko" ]; then
 	echo "not ok 1 - build loopback.ko against the guest kernel"
 	tail -n 40 "$out/build-module.log" | sed 's/^/# /'
-	echo "not ok 2 - vm-adapter (not run)"
+	echo "not ok 2 - vm-builtin (not run)"
 	exit 1
 fi
 echo "ok 1 - build loopback.ko against the guest kernel ($ko)"
@@ -60,21 +60,21 @@ for b in "$adapter" "$(command -v fio)" "$(command -v mkfs.ext4)" \
 	bins+=(--binary "$b")
 done
 "$top/tests/vm/run" --module "$ko" "${bins[@]}" \
-	--guest-module ext4 --memory 1536 \
-	--script "$here/vm-adapter.sh" --timeout "${LOOPBACK_VM_TIMEOUT:-600}" \
-	--log "$out/vm-adapter.console" >"$out/vm-adapter.out" 2>&1
+	--guest-module ext4 --guest-module loop --memory 1536 \
+	--script "$here/vm-builtin.sh" --timeout "${LOOPBACK_VM_TIMEOUT:-600}" \
+	--log "$out/vm-builtin.console" >"$out/vm-builtin.out" 2>&1
 st=$?
-verdict=$(grep -a '^run: \(PASS\|FAIL\|SKIP\)' "$out/vm-adapter.out" | tail -n 1)
+verdict=$(grep -a '^run: \(PASS\|FAIL\|SKIP\)' "$out/vm-builtin.out" | tail -n 1)
 if [ "$st" -eq 0 ]; then
-	echo "ok 2 - vm-adapter ${verdict#run: }"
+	echo "ok 2 - vm-builtin ${verdict#run: }"
 else
-	echo "not ok 2 - vm-adapter ${verdict#run: }"
+	echo "not ok 2 - vm-builtin ${verdict#run: }"
 fi
 # the guest's lines, kernel messages left out
-grep -avE '^\[ *[0-9]+\.[0-9]+\]' "$out/vm-adapter.out" | sed 's/^/#   /'
+grep -avE '^\[ *[0-9]+\.[0-9]+\]' "$out/vm-builtin.out" | sed 's/^/#   /'
 if [ "$st" -ne 0 ]; then
 	echo "# failures:"
-	grep -aE '^(not ok|Bail out!)|^run: FAIL' "$out/vm-adapter.out" | sed 's/^/#   >> /'
-	echo "# full console: $out/vm-adapter.console"
+	grep -aE '^(not ok|Bail out!)|^run: FAIL' "$out/vm-builtin.out" | sed 's/^/#   >> /'
+	echo "# full console: $out/vm-builtin.console"
 fi
 [ "$st" -eq 0 ]

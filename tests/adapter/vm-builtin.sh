@@ -28,6 +28,7 @@ mount -t tmpfs -o size=900m tmpfs $W || exit 1
 modprobe virtio_blk
 modprobe virtio_rng
 modprobe ext4 2>/dev/null
+modprobe loop 2>/dev/null
 modprobe loopback || { echo "Bail out! modprobe loopback failed"; exit 1; }
 
 ADAPTER_OUT=$W/adapter.out
@@ -57,13 +58,13 @@ start_adapter() {
 	return 0
 }
 
-# stop_adapter SIGNAL: signals the adapter and waits for it; prints its status
+# stop_adapter SIGNAL: signals the adapter and waits for it; its exit
+# status goes to $st (not a subshell: only this shell can wait for it)
 stop_adapter() {
 	kill -"$1" $adapter_pid 2>/dev/null
 	wait $adapter_pid
 	st=$?
 	adapter_pid=""
-	echo $st
 }
 
 # the node of the Nth device line (1-based)
@@ -102,7 +103,7 @@ if start_adapter --device rng,file=$W/z.src; then
 	size=$(wc -c <$W/rng.out)
 	[ "$size" -eq 64 ] && [ "$bad" -eq 0 ]
 	ok $? "rng: /dev/hwrng gives the source's bytes ($size read, $bad foreign)"
-	st=$(stop_adapter TERM)
+	stop_adapter TERM
 	ok $([ "$st" -eq 0 ]; echo $?) "rng: SIGTERM: the adapter exits 0 (got $st)"
 else
 	ok 1 "rng: the adapter reports the device"
@@ -122,7 +123,7 @@ if start_adapter --device blk,file=$W/a.img,num-queues=2; then
 	dd if=/dev/urandom of=$W/pat bs=1M count=8 2>/dev/null
 	dd if=$W/pat of="$dev" bs=1M seek=16 conv=fsync 2>/dev/null
 	ok $? "blk: 8 MiB written through $dev at 16 MiB"
-	st=$(stop_adapter TERM)
+	stop_adapter TERM
 	ok $([ "$st" -eq 0 ]; echo $?) "blk: SIGTERM: the adapter exits 0 (got $st)"
 	wait_gone "$dev"
 	ok $? "blk: $dev is gone after the orderly removal"
@@ -150,7 +151,7 @@ if start_adapter --device blk,file=$W/f.img,num-queues=2,queue-size=128; then
 	st=$?
 	[ $st -ne 0 ] && tail -n 20 $W/fio2.log | sed 's/^/#   /'
 	ok $st "blk: fio: mixed read/write QD32, mixed sizes, verified"
-	st=$(stop_adapter TERM)
+	stop_adapter TERM
 	ok $([ "$st" -eq 0 ]; echo $?) "blk: SIGTERM after fio: exit 0 (got $st)"
 else
 	ok 1 "blk: adapter for fio"
@@ -168,7 +169,7 @@ if start_adapter --device blk,file=$W/e.img; then
 	sum=$(md5 /mnt/fs/data)
 	umount /mnt/fs
 	ok $? "fs: a 20 MiB file written, umount"
-	st=$(stop_adapter TERM)
+	stop_adapter TERM
 	ok $([ "$st" -eq 0 ]; echo $?) "fs: SIGTERM: exit 0 (got $st)"
 	e2fsck -fn $W/e.img >$W/fsck.log 2>&1
 	st=$?
@@ -190,7 +191,7 @@ if start_adapter --device blk,file=$W/e.img; then
 	dd if=/dev/urandom of=/mnt/fs/busy bs=64k count=400 2>/dev/null &
 	busy=$!
 	sleep 1
-	st=$(stop_adapter TERM)
+	stop_adapter TERM
 	ok $([ "$st" -eq 0 ]; echo $?) "fs: SIGTERM mid-write with the fs mounted: exit 0 (got $st)"
 	wait $busy 2>/dev/null
 	umount -l /mnt/fs 2>/dev/null
@@ -239,7 +240,7 @@ if start_adapter --device blk,file=$W/k.img,queue-size=64; then
 	ok $? "kill: no task left in D state"
 	if start_adapter --device blk,file=$W/k.img; then
 		ok 0 "kill: a new device can be created ($(sed -n 1p $ADAPTER_OUT))"
-		stop_adapter TERM >/dev/null
+		stop_adapter TERM
 	else
 		ok 1 "kill: a new device can be created"
 	fi
@@ -262,7 +263,7 @@ if start_adapter $args; then
 			good=$((good + 1))
 	done
 	ok $([ $good -eq 8 ]; echo $?) "multi: 8 devices in one process, each reads its own image ($good/8)"
-	st=$(stop_adapter TERM)
+	stop_adapter TERM
 	ok $([ "$st" -eq 0 ]; echo $?) "multi: SIGTERM removes all 8: exit 0 (got $st)"
 else
 	ok 1 "multi: 8 devices in one process"
@@ -277,7 +278,7 @@ if start_adapter --device blk,file=$W/r.img,readonly=on; then
 	ok $? "readonly: the kernel sees a read-only disk"
 	! dd if=/dev/zero of="$dev" bs=4k count=1 conv=fsync 2>/dev/null
 	ok $? "readonly: a write fails"
-	stop_adapter TERM >/dev/null
+	stop_adapter TERM
 	[ "$(md5 $W/r.img)" = "$rsum" ]
 	ok $? "readonly: the image is unchanged"
 else
@@ -297,7 +298,7 @@ if start_adapter --device blk,file=$W/h.img; then
 	after=$(cat "$sysz")
 	[ "$before" = 32768 ] && [ "$after" = 98304 ]
 	ok $? "resize: SIGHUP: capacity $before -> $after sectors (want 32768 -> 98304)"
-	stop_adapter TERM >/dev/null
+	stop_adapter TERM
 else
 	ok 1 "resize: adapter"
 fi
