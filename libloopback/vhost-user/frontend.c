@@ -491,9 +491,13 @@ LB_VU_EXPORT bool loopback_vhost_user_get_config(loopback_vhost_user *vu,
 	if (!need_protocol_locked(vu, LOOPBACK_VHOST_USER_PROTOCOL_F_CONFIG,
 				  "GET_CONFIG", error))
 		goto out;
-	lb_vu_msg_init(&msg, LB_VU_GET_CONFIG, LB_VU_CONFIG_HDR + size);
-	msg.p.config.offset = offset;
-	msg.p.config.size = size;
+	/*
+	 * Always from offset 0, as QEMU asks: qemu-storage-daemon 7.2 copies
+	 * from the start of its config space whatever the offset says.
+	 */
+	lb_vu_msg_init(&msg, LB_VU_GET_CONFIG,
+		       LB_VU_CONFIG_HDR + offset + size);
+	msg.p.config.size = offset + size;
 	if (!lb_vu_exchange_locked(vu, &msg, NULL, 0, &reply, G_MAXSIZE, NULL,
 				   0, NULL, error))
 		goto out;
@@ -501,19 +505,20 @@ LB_VU_EXPORT bool loopback_vhost_user_get_config(loopback_vhost_user *vu,
 		/* the spec's way of saying no: the session goes on */
 		g_set_error(error, LOOPBACK_VHOST_USER_ERROR,
 			    LOOPBACK_VHOST_USER_ERROR_REFUSED,
-			    "vhost-user: the backend refused GET_CONFIG of %u bytes at %u: see its log",
-			    size, offset);
+			    "vhost-user: the backend refused GET_CONFIG of %u bytes: see its log",
+			    offset + size);
 		goto out;
 	}
 	if (reply.hdr.size != msg.hdr.size ||
-	    reply.p.config.size != size || reply.p.config.offset != offset) {
+	    reply.p.config.size != offset + size ||
+	    reply.p.config.offset != 0) {
 		ok = bad_value_locked(vu, error,
-				      "the backend answered GET_CONFIG of %u bytes at %u with %u bytes (payload %u) at %u: it does not follow the protocol",
-				      size, offset, reply.p.config.size,
+				      "the backend answered GET_CONFIG of %u bytes with %u bytes (payload %u) at %u: it does not follow the protocol",
+				      offset + size, reply.p.config.size,
 				      reply.hdr.size, reply.p.config.offset);
 		goto out;
 	}
-	memcpy(buf, reply.p.config.data, size);
+	memcpy(buf, reply.p.config.data + offset, size);
 	ok = true;
 out:
 	g_mutex_unlock(&vu->lock);
