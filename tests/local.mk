@@ -18,7 +18,8 @@ check_PROGRAMS += \
 	tests/test-ioeventfd \
 	tests/test-coalesced \
 	tests/test-stress \
-	tests/test-stress-features
+	tests/test-stress-features \
+	tests/test-vhost-user-qsd
 
 tests_test_region_SOURCES = tests/test-region.c tests/testutil.c tests/testutil.h
 tests_test_render_SOURCES = tests/test-render.c tests/testutil.c tests/testutil.h
@@ -35,6 +36,8 @@ tests_test_ioeventfd_SOURCES = tests/test-ioeventfd.c tests/trace-listener.h tes
 tests_test_coalesced_SOURCES = tests/test-coalesced.c tests/trace-listener.h tests/testutil.c tests/testutil.h
 tests_test_stress_SOURCES = tests/test-stress.c tests/stress-util.h
 tests_test_stress_features_SOURCES = tests/test-stress-features.c tests/stress-util.h
+VUT_SOURCES = tests/vhost-user-harness.c tests/vhost-user-harness.h
+tests_test_vhost_user_qsd_SOURCES = tests/test-vhost-user-qsd.c $(VUT_SOURCES)
 
 TESTS += \
 	tests/test-region \
@@ -52,6 +55,7 @@ TESTS += \
 	tests/test-coalesced \
 	tests/test-stress \
 	tests/test-stress-features \
+	tests/test-vhost-user-qsd \
 	tests/mtree-qemu.sh \
 	tests/mtree-bad-input.sh \
 	tests/kmod/run-vm.sh
