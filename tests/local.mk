@@ -19,7 +19,8 @@ check_PROGRAMS += \
 	tests/test-coalesced \
 	tests/test-stress \
 	tests/test-stress-features \
-	tests/test-vhost-user-qsd
+	tests/test-vhost-user-qsd \
+	tests/test-vhost-user-dpdk
 
 tests_test_region_SOURCES = tests/test-region.c tests/testutil.c tests/testutil.h
 tests_test_render_SOURCES = tests/test-render.c tests/testutil.c tests/testutil.h
@@ -38,6 +39,7 @@ tests_test_stress_SOURCES = tests/test-stress.c tests/stress-util.h
 tests_test_stress_features_SOURCES = tests/test-stress-features.c tests/stress-util.h
 VUT_SOURCES = tests/vhost-user-harness.c tests/vhost-user-harness.h
 tests_test_vhost_user_qsd_SOURCES = tests/test-vhost-user-qsd.c $(VUT_SOURCES)
+tests_test_vhost_user_dpdk_SOURCES = tests/test-vhost-user-dpdk.c $(VUT_SOURCES)
 
 TESTS += \
 	tests/test-region \
@@ -56,6 +58,7 @@ TESTS += \
 	tests/test-stress \
 	tests/test-stress-features \
 	tests/test-vhost-user-qsd \
+	tests/test-vhost-user-dpdk \
 	tests/mtree-qemu.sh \
 	tests/mtree-bad-input.sh \
 	tests/kmod/run-vm.sh
