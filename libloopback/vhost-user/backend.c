@@ -17,8 +17,9 @@ bool lb_vu_backend_setup_locked(loopback_vhost_user *vu, GError **error)
 	int sv[2];
 	bool ok;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,
-		       sv) < 0) {
+	/* only our end is non-blocking: backends read theirs blocking */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
+	    fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) {
 		g_set_error(error, LOOPBACK_VHOST_USER_ERROR,
 			    LOOPBACK_VHOST_USER_ERROR_FAILED,
 			    "vhost-user: socketpair for the backend channel: %s",
