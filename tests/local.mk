@@ -20,7 +20,8 @@ check_PROGRAMS += \
 	tests/test-stress \
 	tests/test-stress-features \
 	tests/test-vhost-user-qsd \
-	tests/test-vhost-user-dpdk
+	tests/test-vhost-user-dpdk \
+	tests/test-vhost-user-fake
 
 tests_test_region_SOURCES = tests/test-region.c tests/testutil.c tests/testutil.h
 tests_test_render_SOURCES = tests/test-render.c tests/testutil.c tests/testutil.h
@@ -40,6 +41,7 @@ tests_test_stress_features_SOURCES = tests/test-stress-features.c tests/stress-u
 VUT_SOURCES = tests/vhost-user-harness.c tests/vhost-user-harness.h
 tests_test_vhost_user_qsd_SOURCES = tests/test-vhost-user-qsd.c $(VUT_SOURCES)
 tests_test_vhost_user_dpdk_SOURCES = tests/test-vhost-user-dpdk.c $(VUT_SOURCES)
+tests_test_vhost_user_fake_SOURCES = tests/test-vhost-user-fake.c $(VUT_SOURCES)
 
 TESTS += \
 	tests/test-region \
@@ -59,6 +61,7 @@ TESTS += \
 	tests/test-stress-features \
 	tests/test-vhost-user-qsd \
 	tests/test-vhost-user-dpdk \
+	tests/test-vhost-user-fake \
 	tests/mtree-qemu.sh \
 	tests/mtree-bad-input.sh \
 	tests/kmod/run-vm.sh
