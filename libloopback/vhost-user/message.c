@@ -247,9 +247,15 @@ static bool recv_all(int sock, void *buf, size_t len, int *fds,
 				return false;
 			continue;
 		}
+		if (errno == ECONNRESET) {
+			/* a close with our request still unread */
+			g_set_error(error, LOOPBACK_VHOST_USER_ERROR,
+				    LOOPBACK_VHOST_USER_ERROR_DISCONNECTED,
+				    "vhost-user: the backend closed the connection (reset) while %s was expected: see its log, restart it and connect again",
+				    what);
+			return false;
+		}
 		g_set_error(error, LOOPBACK_VHOST_USER_ERROR,
-			    errno == ECONNRESET ?
-			    LOOPBACK_VHOST_USER_ERROR_DISCONNECTED :
 			    LOOPBACK_VHOST_USER_ERROR_FAILED,
 			    "vhost-user: reading %s failed: %s", what,
 			    g_strerror(errno));
