@@ -66,9 +66,7 @@ static void test_macswap(void)
 	}
 
 	vut_window_init(&w, 8 << 20, 0);
-	vu = loopback_vhost_user_connect(sock, &err);
-	g_assert_no_error(err);
-	loopback_vhost_user_set_timeout(vu, TIMEOUT_MS);
+	vu = vut_connect(sock, TIMEOUT_MS);
 	g_assert_true(loopback_vhost_user_negotiate(vu, UINT64_MAX, &err));
 	g_assert_no_error(err);
 	f = loopback_vhost_user_get_backend_features(vu);

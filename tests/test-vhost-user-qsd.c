@@ -96,10 +96,8 @@ static void qsd_stop(Qsd *q)
 static loopback_vhost_user *qsd_connect(Qsd *q)
 {
 	GError *err = NULL;
-	loopback_vhost_user *vu = loopback_vhost_user_connect(q->sock, &err);
+	loopback_vhost_user *vu = vut_connect(q->sock, TIMEOUT_MS);
 
-	g_assert_no_error(err);
-	loopback_vhost_user_set_timeout(vu, TIMEOUT_MS);
 	g_assert_true(loopback_vhost_user_negotiate(vu, UINT64_MAX, &err));
 	g_assert_no_error(err);
 	return vu;

@@ -206,6 +206,28 @@ bool vut_ring_get_used(VutRing *r, unsigned int timeout_ms, uint16_t *id,
 
 /* ---- backends ---- */
 
+loopback_vhost_user *vut_connect(const char *path, unsigned int timeout_ms)
+{
+	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+
+	for (;;) {
+		GError *err = NULL;
+		loopback_vhost_user *vu = loopback_vhost_user_connect(path,
+								      &err);
+
+		if (vu) {
+			loopback_vhost_user_set_timeout(vu, timeout_ms);
+			return vu;
+		}
+		if (!g_error_matches(err, LOOPBACK_VHOST_USER_ERROR,
+				     LOOPBACK_VHOST_USER_ERROR_DISCONNECTED) ||
+		    g_get_monotonic_time() > deadline)
+			g_error("%s", err->message);
+		g_error_free(err);
+		g_usleep(10000);
+	}
+}
+
 char *vut_find_program(const char *prog)
 {
 	return g_find_program_in_path(prog);

@@ -80,6 +80,11 @@ bool vut_process_start(VutProcess *p, char **argv, const char *wait_path,
 void vut_process_stop(VutProcess *p);
 /* The last @max bytes of the log. */
 char *vut_process_log_tail(VutProcess *p, size_t max);
+/*
+ * Connects to a backend that may have bound its socket but not be
+ * listening yet (a refused connect is retried for @timeout_ms).
+ */
+loopback_vhost_user *vut_connect(const char *path, unsigned int timeout_ms);
 /* Full path of @prog on PATH, or NULL. */
 char *vut_find_program(const char *prog);
 char *vut_tmpdir(void);
