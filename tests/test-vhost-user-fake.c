@@ -139,7 +139,8 @@ static void fk_reply(Fake *f, const FkMsg *req, const void *payload,
 {
 	FkMsg m = { req->request, 1 | F_REPLY, size };
 
-	memcpy(m.payload, payload, size);
+	if (size)
+		memcpy(m.payload, payload, size);
 	if (f->how != MB_NONE && req->request == f->bad_request) {
 		switch (f->how) {
 		case MB_WRONG_SIZE:
