@@ -10,6 +10,9 @@
 #include <loopback/memory.h>
 #include <loopback/vhost-user.h>
 
+/* the tests' GMutex, visible to ThreadSanitizer like the library's */
+#include "../libloopback/tsan.h"
+
 #define VUT_WINDOW_GPA 0x100000000ULL
 
 typedef struct {
