@@ -195,6 +195,15 @@ bool loopback_vhost_user_vring_start(loopback_vhost_user *vu,
 bool loopback_vhost_user_vring_stop(loopback_vhost_user *vu,
 				    unsigned int index, uint16_t *base,
 				    GError **error);
+/*
+ * Waits (within the timeout) until the backend has used every buffer the
+ * driver made available: for devices that complete every request (blk),
+ * before vring_stop.  qemu-storage-daemon 7.2 drops the connection when it
+ * completes a request after GET_VRING_BASE; draining first avoids that.
+ * Not for rings whose buffers wait for the outside (a net receive ring).
+ */
+bool loopback_vhost_user_vring_drain(loopback_vhost_user *vu,
+				     unsigned int index, GError **error);
 /* SET_VRING_ENABLE alone (e.g. virtio-net's queue pairs). */
 bool loopback_vhost_user_vring_enable(loopback_vhost_user *vu,
 				      unsigned int index, bool enable,

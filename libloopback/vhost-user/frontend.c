@@ -171,7 +171,7 @@ static bool fail_locked(loopback_vhost_user *vu, GError *err, GError **error)
 
 static bool check_reply(const struct lb_vu_msg *msg,
 			const struct lb_vu_msg *reply, size_t reply_size,
-			size_t nrfds, GError **error)
+			GError **error)
 {
 	const char *name = lb_vu_request_name(msg->hdr.request);
 
@@ -198,7 +198,6 @@ static bool check_reply(const struct lb_vu_msg *msg,
 			    name, reply->hdr.size, reply_size);
 		return false;
 	}
-	(void)nrfds;
 	return true;
 }
 
@@ -236,7 +235,7 @@ bool lb_vu_exchange_locked(loopback_vhost_user *vu, struct lb_vu_msg *msg,
 			       lb_vu_request_name(msg->hdr.request));
 		return fail_locked(vu, err, error);
 	}
-	if (!check_reply(msg, reply, reply_size, got, &err)) {
+	if (!check_reply(msg, reply, reply_size, &err)) {
 		lb_vu_close_fds(rfds, got);
 		return fail_locked(vu, err, error);
 	}

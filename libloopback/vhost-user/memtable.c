@@ -313,7 +313,9 @@ LB_VU_EXPORT bool loopback_vhost_user_set_address_space(loopback_vhost_user *vu,
 		mt->listener.commit = commit;
 		/* after the device's own listeners, like QEMU's vhost */
 		mt->listener.priority = 10;
+		g_mutex_lock(&vu->lock);
 		vu->mt = mt;
+		g_mutex_unlock(&vu->lock);
 	}
 	mt->registering = true;
 	memory_listener_register(&mt->listener, as);

@@ -163,7 +163,8 @@ struct lb_vu_memtable;
 struct lb_vu_vring_state {
 	bool started;
 	unsigned int num;
-	uint64_t used_uaddr;	/* our mapping of the used ring */
+	uint64_t avail_gpa;
+	uint64_t used_gpa;
 };
 
 struct loopback_vhost_user {

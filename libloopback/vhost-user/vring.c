@@ -87,7 +87,8 @@ static bool start_locked(loopback_vhost_user *vu, unsigned int index,
 		return false;
 	vu->vrings[index].started = true;
 	vu->vrings[index].num = r->num;
-	vu->vrings[index].used_uaddr = used;
+	vu->vrings[index].avail_gpa = r->avail;
+	vu->vrings[index].used_gpa = r->used;
 	/* rings start disabled once PROTOCOL_FEATURES is negotiated */
 	if (vu->backend_features &
 	    (1ULL << LOOPBACK_VHOST_USER_F_PROTOCOL_FEATURES))
@@ -105,7 +106,8 @@ LB_VU_EXPORT bool loopback_vhost_user_vring_start(
 	if (!index_ok(vu, index, error))
 		return false;
 	g_mutex_lock(&vu->lock);
-	ok = lb_vu_negotiated_locked(vu, error) && start_locked(vu, index, vring, error);
+	ok = lb_vu_negotiated_locked(vu, error) &&
+		start_locked(vu, index, vring, error);
 	g_mutex_unlock(&vu->lock);
 	return ok;
 }
@@ -119,27 +121,58 @@ LB_VU_EXPORT bool loopback_vhost_user_vring_enable(loopback_vhost_user *vu,
 	if (!index_ok(vu, index, error))
 		return false;
 	g_mutex_lock(&vu->lock);
-	ok = lb_vu_negotiated_locked(vu, error) &&
+	ok = lb_vu_negotiated_locked(vu, error);
+	if (ok && !(vu->backend_features &
+		    (1ULL << LOOPBACK_VHOST_USER_F_PROTOCOL_FEATURES))) {
+		g_set_error(error, LOOPBACK_VHOST_USER_ERROR,
+			    LOOPBACK_VHOST_USER_ERROR_UNSUPPORTED,
+			    "vhost-user: SET_VRING_ENABLE needs PROTOCOL_FEATURES, which the backend does not offer: its rings are always enabled");
+		ok = false;
+	}
+	ok = ok &&
 		state_locked(vu, LB_VU_SET_VRING_ENABLE, index, enable, error);
 	g_mutex_unlock(&vu->lock);
 	return ok;
 }
 
-/*
- * The backend answers GET_VRING_BASE and may still finish a request
- * (qemu-storage-daemon 7.2 does): wait for the used index to catch up.
- */
-static bool wait_used_locked(loopback_vhost_user *vu, unsigned int index,
-			     uint16_t base, GError **error)
+/* Our mapping of the 16-bit index at @gpa + 2 (avail->idx, used->idx). */
+static const uint16_t *ring_idx_locked(loopback_vhost_user *vu,
+				       unsigned int index, uint64_t gpa,
+				       GError **error)
 {
-	const uint16_t *idx =
-		(const uint16_t *)(uintptr_t)(vu->vrings[index].used_uaddr + 2);
-	gint64 deadline = lb_vu_deadline(vu->timeout_ms);
-	uint16_t now;
+	uint64_t uaddr;
 
+	/* through today's table: the memory may have moved since the start */
+	if (!lb_vu_memtable_translate_locked(vu, gpa, 4, &uaddr, error)) {
+		g_prefix_error(error, "ring %u: ", index);
+		return NULL;
+	}
+	return (const uint16_t *)(uintptr_t)(uaddr + 2);
+}
+
+static uint16_t load_idx(const uint16_t *idx)
+{
+	return GUINT16_FROM_LE(__atomic_load_n(idx, __ATOMIC_ACQUIRE));
+}
+
+/* Waits until the used index equals @want (or *@avail when given). */
+static bool wait_used_locked(loopback_vhost_user *vu, unsigned int index,
+			     const uint16_t *avail, uint16_t want,
+			     GError **error)
+{
+	gint64 deadline = lb_vu_deadline(vu->timeout_ms);
+	const uint16_t *used = ring_idx_locked(vu, index,
+					       vu->vrings[index].used_gpa,
+					       error);
+	uint16_t now = 0;
+
+	if (!used)
+		return false;
 	for (;;) {
-		now = GUINT16_FROM_LE(__atomic_load_n(idx, __ATOMIC_ACQUIRE));
-		if (now == base)
+		if (avail)
+			want = load_idx(avail);
+		now = load_idx(used);
+		if (now == want)
 			return true;
 		if (g_get_monotonic_time() >= deadline)
 			break;
@@ -147,8 +180,19 @@ static bool wait_used_locked(loopback_vhost_user *vu, unsigned int index,
 	}
 	g_set_error(error, LOOPBACK_VHOST_USER_ERROR,
 		    LOOPBACK_VHOST_USER_ERROR_TIMEOUT,
-		    "vhost-user: ring %u stopped at available index %u but its used index is still %u after %u ms: the backend did not complete its requests",
-		    index, base, now, vu->timeout_ms);
+		    "vhost-user: ring %u: the used index is still %u after %u ms, %u expected: the backend did not complete its requests",
+		    index, now, vu->timeout_ms, want);
+	return false;
+}
+
+static bool started_ok(loopback_vhost_user *vu, unsigned int index,
+		       GError **error)
+{
+	if (vu->vrings[index].started)
+		return true;
+	g_set_error(error, LOOPBACK_VHOST_USER_ERROR,
+		    LOOPBACK_VHOST_USER_ERROR_INVALID,
+		    "vhost-user: ring %u was not started", index);
 	return false;
 }
 
@@ -157,12 +201,12 @@ static bool stop_locked(loopback_vhost_user *vu, unsigned int index,
 {
 	struct lb_vu_msg msg, reply;
 
-	if (!vu->vrings[index].started) {
-		g_set_error(error, LOOPBACK_VHOST_USER_ERROR,
-			    LOOPBACK_VHOST_USER_ERROR_INVALID,
-			    "vhost-user: ring %u was not started", index);
+	if (!started_ok(vu, index, error))
 		return false;
-	}
+	/*
+	 * The backend answers GET_VRING_BASE and may still complete a request
+	 * (qemu-storage-daemon 7.2 does): the used index must catch up.
+	 */
 	if ((vu->backend_features &
 	     (1ULL << LOOPBACK_VHOST_USER_F_PROTOCOL_FEATURES)) &&
 	    !state_locked(vu, LB_VU_SET_VRING_ENABLE, index, 0, error))
@@ -182,7 +226,7 @@ static bool stop_locked(loopback_vhost_user *vu, unsigned int index,
 		return lb_vu_usable_locked(vu, error);
 	}
 	*base = (uint16_t)reply.p.state.num;
-	return wait_used_locked(vu, index, *base, error);
+	return wait_used_locked(vu, index, NULL, *base, error);
 }
 
 LB_VU_EXPORT bool loopback_vhost_user_vring_stop(loopback_vhost_user *vu,
@@ -200,5 +244,24 @@ LB_VU_EXPORT bool loopback_vhost_user_vring_stop(loopback_vhost_user *vu,
 	g_mutex_unlock(&vu->lock);
 	if (base)
 		*base = b;
+	return ok;
+}
+
+LB_VU_EXPORT bool loopback_vhost_user_vring_drain(loopback_vhost_user *vu,
+						  unsigned int index,
+						  GError **error)
+{
+	const uint16_t *avail;
+	bool ok;
+
+	if (!index_ok(vu, index, error))
+		return false;
+	g_mutex_lock(&vu->lock);
+	ok = lb_vu_negotiated_locked(vu, error) &&
+		started_ok(vu, index, error);
+	avail = ok ? ring_idx_locked(vu, index, vu->vrings[index].avail_gpa,
+				     error) : NULL;
+	ok = avail && wait_used_locked(vu, index, avail, 0, error);
+	g_mutex_unlock(&vu->lock);
 	return ok;
 }
