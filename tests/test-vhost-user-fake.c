@@ -544,7 +544,7 @@ static void test_features(void)
 			P(MQ) | P(STATUS) | P(RESET_DEVICE));
 	g_assert_cmpuint(loopback_vhost_user_get_queue_num(vu), ==, 2);
 
-	/* allowlist ∩ offered, less LOG_ALL and PROTOCOL_FEATURES, plus ACCESS_PLATFORM */
+	/* allowlist ∩ offered, less LOG_ALL, PROTOCOL_FEATURES; ACCESS_PLATFORM */
 	dev = loopback_vhost_user_device_features(vu, UINT64_MAX);
 	g_assert_cmphex(dev, ==, (1ULL << 32) | (1ULL << 33) | (1ULL << 1) |
 			(1ULL << 6));
@@ -749,7 +749,7 @@ static void test_ram_without_fd(void)
 	fake_free(f);
 }
 
-/* The used index catches up while vring_stop waits. */
+/* The used index catches up while vring_drain waits. */
 typedef struct {
 	uint16_t *used_idx;
 	uint16_t value;
@@ -785,6 +785,13 @@ static void test_stop_wait(void)
 	cfg = vut_ring_config(&r);
 	g_assert_true(loopback_vhost_user_vring_start(vu, 0, &cfg, &err));
 	g_assert_no_error(err);
+	/* drain: one buffer made available, none used: bounded wait */
+	((uint16_t *)vut_host(&w, r.avail))[1] = 1;
+	g_assert_false(loopback_vhost_user_vring_drain(vu, 0, &err));
+	g_assert_error(err, LOOPBACK_VHOST_USER_ERROR,
+		       LOOPBACK_VHOST_USER_ERROR_TIMEOUT);
+	g_clear_error(&err);
+	g_assert_true(loopback_vhost_user_is_usable(vu));
 	/* the backend says 1, the used index stays 0: bounded wait */
 	g_assert_false(loopback_vhost_user_vring_stop(vu, 0, &base, &err));
 	g_assert_error(err, LOOPBACK_VHOST_USER_ERROR,
@@ -798,10 +805,17 @@ static void test_stop_wait(void)
 	lw.used_idx = (uint16_t *)vut_host(&w, r.used) + 1;
 	lw.value = 1;
 	t = g_thread_new("late-write", late_write, &lw);
+	g_assert_true(loopback_vhost_user_vring_drain(vu, 0, &err));
+	g_assert_no_error(err);
+	g_thread_join(t);
 	g_assert_true(loopback_vhost_user_vring_stop(vu, 0, &base, &err));
 	g_assert_no_error(err);
 	g_assert_cmpuint(base, ==, 1);
-	g_thread_join(t);
+	/* a stopped ring has nothing to drain */
+	g_assert_false(loopback_vhost_user_vring_drain(vu, 0, &err));
+	g_assert_error(err, LOOPBACK_VHOST_USER_ERROR,
+		       LOOPBACK_VHOST_USER_ERROR_INVALID);
+	g_clear_error(&err);
 	loopback_vhost_user_free(vu);
 	vut_ring_destroy(&r);
 	vut_window_destroy(&w);

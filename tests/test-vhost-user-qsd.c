@@ -336,10 +336,16 @@ static void test_io(void)
 		}
 	}
 
-	/* stop right after a kick: the used index must catch up first */
+	/*
+	 * A write kicked just before the stop: drain first.  7.2 answers
+	 * GET_VRING_BASE at once and, if it then completes a request, finds
+	 * its call fd closed and drops the connection (vu_panic).
+	 */
 	blk_submit(&rings[0], &wr, VIRTIO_BLK_T_OUT, 8);
 	vut_ring_kick(&rings[0]);
 	for (unsigned int i = 0; i < 2; i++) {
+		g_assert_true(loopback_vhost_user_vring_drain(vu, i, &err));
+		g_assert_no_error(err);
 		g_assert_true(loopback_vhost_user_vring_stop(vu, i, &base,
 							     &err));
 		g_assert_no_error(err);
@@ -398,6 +404,123 @@ static void test_reconnect(void)
 	loopback_vhost_user_free(vu);
 	vut_ring_destroy(&rings[0]);
 	vut_window_destroy(&w);
+	qsd_stop(&q);
+}
+
+/*
+ * RAM that appears and goes while the rings run: ADD_MEM_REG and
+ * REM_MEM_REG (without an fd) to a real libvhost-user.
+ */
+static void test_memory_change(void)
+{
+	Qsd q;
+	VutWindow w;
+	VutRing rings[1];
+	BlkReq req;
+	g_autoptr(loopback_vhost_user) vu = NULL;
+	MemoryRegion *extra = g_new0(MemoryRegion, 1);
+	GError *err = NULL;
+	uint8_t file[4096], *data;
+	uint16_t id, base;
+
+	if (!qsd_start(&q))
+		return;
+	vut_window_init(&w, 4 << 20, 0);
+	vu = qsd_connect(&q);
+	qsd_start_device(vu, &w, rings, 1);
+
+	g_assert_true(memory_region_init_ram(extra, NULL, "extra", 1 << 20,
+					     &err));
+	g_assert_no_error(err);
+	loopback_memory_region_set_free_notify(extra, g_free, extra);
+	memory_region_add_subregion(w.root, 0x200000000ULL, extra);
+	g_assert_true(loopback_vhost_user_is_usable(vu));
+	g_assert_cmpuint(loopback_vhost_user_get_mem_region_count(vu), ==, 2);
+
+	/* a read whose data buffer is in the new RAM */
+	fill(file, sizeof(file), 5);
+	g_assert_cmpint(pwrite(q.img_fd, file, 4096, 300 * SECTOR), ==, 4096);
+	blk_req_init(&req, &w, 16);
+	req.data = 0x200000000ULL + 0x1000;
+	req.len = 4096;
+	blk_submit(&rings[0], &req, VIRTIO_BLK_T_IN, 300);
+	vut_ring_kick(&rings[0]);
+	blk_wait(&rings[0], &id);
+	g_assert_cmpuint(*(uint8_t *)vut_host(&w, req.status), ==,
+			 VIRTIO_BLK_S_OK);
+	data = (uint8_t *)memory_region_get_ram_ptr(extra) + 0x1000;
+	g_assert_cmpmem(data, 4096, file, 4096);
+
+	memory_region_del_subregion(w.root, extra);
+	memory_region_unref(extra);
+	if (!loopback_vhost_user_is_usable(vu))
+		g_error("after REM_MEM_REG: %s",
+			loopback_vhost_user_get_error(vu)->message);
+	g_assert_cmpuint(loopback_vhost_user_get_mem_region_count(vu), ==, 1);
+	/* and the window still works */
+	blk_req_init(&req, &w, 4096);
+	blk_submit(&rings[0], &req, VIRTIO_BLK_T_IN, 300);
+	vut_ring_kick(&rings[0]);
+	blk_wait(&rings[0], &id);
+	g_assert_cmpmem(vut_host(&w, req.data), 4096, file, 4096);
+	g_assert_true(loopback_vhost_user_vring_stop(vu, 0, &base, &err));
+	g_assert_no_error(err);
+
+	g_clear_pointer(&vu, loopback_vhost_user_free);
+	vut_ring_destroy(&rings[0]);
+	vut_window_destroy(&w);
+	qsd_stop(&q);
+}
+
+typedef struct {
+	int count;
+	int code;
+} Disconnect;
+
+static void on_disconnected(loopback_vhost_user *vu, const GError *error,
+			    void *data)
+{
+	Disconnect *d = data;
+
+	d->count++;
+	d->code = error->code;
+}
+
+/* The daemon goes away: the source notices and says so once. */
+static void test_backend_exit(void)
+{
+	Qsd q;
+	g_autoptr(loopback_vhost_user) vu = NULL;
+	GMainContext *ctx;
+	GSource *src;
+	Disconnect d = { 0 };
+	gint64 deadline;
+	GError *err = NULL;
+	uint64_t capacity;
+
+	if (!qsd_start(&q))
+		return;
+	vu = qsd_connect(&q);
+	ctx = g_main_context_new();
+	src = loopback_vhost_user_source_new(vu);
+	g_source_attach(src, ctx);
+	loopback_vhost_user_set_disconnected_cb(vu, on_disconnected, &d);
+	vut_process_stop(&q.proc);
+	deadline = g_get_monotonic_time() + TIMEOUT_MS * 1000;
+	while (!d.count && g_get_monotonic_time() < deadline)
+		if (!g_main_context_iteration(ctx, FALSE))
+			g_usleep(1000);
+	g_assert_cmpint(d.count, ==, 1);
+	g_assert_cmpint(d.code, ==, LOOPBACK_VHOST_USER_ERROR_DISCONNECTED);
+	g_assert_false(loopback_vhost_user_get_config(vu, 0, &capacity, 8,
+						      &err));
+	g_assert_error(err, LOOPBACK_VHOST_USER_ERROR,
+		       LOOPBACK_VHOST_USER_ERROR_DISCONNECTED);
+	g_clear_error(&err);
+	g_source_destroy(src);
+	g_source_unref(src);
+	g_main_context_unref(ctx);
+	g_clear_pointer(&vu, loopback_vhost_user_free);
 	qsd_stop(&q);
 }
 
@@ -537,6 +660,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/vhost-user/qsd/negotiate", test_negotiate);
 	g_test_add_func("/vhost-user/qsd/io", test_io);
 	g_test_add_func("/vhost-user/qsd/reconnect", test_reconnect);
+	g_test_add_func("/vhost-user/qsd/memory-change", test_memory_change);
+	g_test_add_func("/vhost-user/qsd/backend-exit", test_backend_exit);
 	g_test_add_func("/vhost-user/qsd/config-change", test_config_change);
 	return g_test_run();
 }
