@@ -608,7 +608,7 @@ static void test_mem_slots(void)
 	GError *err = NULL;
 	VutWindow w;
 	VutRing r;
-	MemoryRegion *extra = g_new0(MemoryRegion, 1);
+	MemoryRegion *extra;
 	loopback_vhost_user_vring cfg;
 	struct region reg;
 	FkSeen *s;
@@ -633,11 +633,7 @@ static void test_mem_slots(void)
 	g_assert_cmphex(reg.offset, ==, 2 << 20);
 
 	/* a second RAM region appears, then goes */
-	g_assert_true(memory_region_init_ram(extra, NULL, "extra", 1 << 20,
-					     &err));
-	g_assert_no_error(err);
-	loopback_memory_region_set_free_notify(extra, g_free, extra);
-	memory_region_add_subregion(w.root, 0x200000000ULL, extra);
+	extra = vut_add_ram(&w, 0x200000000ULL, 1 << 20);
 	g_assert_true(loopback_vhost_user_is_usable(vu));
 	g_assert_cmpuint(loopback_vhost_user_get_mem_region_count(vu), ==, 2);
 	s = fake_seen(f, ADD_MEM_REG, 1);
@@ -646,14 +642,13 @@ static void test_mem_slots(void)
 	g_assert_cmphex(reg.gpa, ==, 0x200000000ULL);
 	g_assert_cmphex(reg.uaddr, ==,
 			(uintptr_t)memory_region_get_ram_ptr(extra));
-	memory_region_del_subregion(w.root, extra);
+	vut_del_ram(&w, extra);
 	s = fake_seen(f, REM_MEM_REG, 0);
 	g_assert_nonnull(s);
 	g_assert_cmpuint(s->nfds, ==, 0);
 	reg = seen_region(s, 8);
 	g_assert_cmphex(reg.gpa, ==, 0x200000000ULL);
 	g_assert_cmpuint(loopback_vhost_user_get_mem_region_count(vu), ==, 1);
-	memory_region_unref(extra);
 
 	/* ring addresses are user addresses, through the table */
 	vut_ring_init(&r, &w, 64);
@@ -845,11 +840,7 @@ static void on_disc(loopback_vhost_user *vu, const GError *error, void *data)
 
 static void iterate_until(GMainContext *ctx, int *counter, int want)
 {
-	gint64 deadline = g_get_monotonic_time() + 3 * G_USEC_PER_SEC;
-
-	while (*counter < want && g_get_monotonic_time() < deadline)
-		if (!g_main_context_iteration(ctx, FALSE))
-			g_usleep(1000);
+	vut_iterate_until(ctx, counter, want, 3000);
 	g_assert_cmpint(*counter, ==, want);
 }
 

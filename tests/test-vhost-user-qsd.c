@@ -380,30 +380,26 @@ static void test_reconnect(void)
 
 	if (!qsd_start(&q))
 		return;
-	vut_window_init(&w, 4 << 20, 0);
-	vu = qsd_connect(&q);
-	qsd_start_device(vu, &w, rings, 1);
-	g_assert_true(loopback_vhost_user_vring_stop(vu, 0, &base, &err));
-	g_assert_no_error(err);
-	loopback_vhost_user_free(vu);
-	vut_ring_destroy(&rings[0]);
-	vut_window_destroy(&w);
-
-	vut_window_init(&w, 4 << 20, 0);
-	vu = qsd_connect(&q);
-	qsd_start_device(vu, &w, rings, 1);
-	fill(file, sizeof(file), 9);
-	g_assert_cmpint(pwrite(q.img_fd, file, 512, 77 * SECTOR), ==, 512);
-	blk_req_init(&rd, &w, 512);
-	blk_submit(&rings[0], &rd, VIRTIO_BLK_T_IN, 77);
-	vut_ring_kick(&rings[0]);
-	blk_wait(&rings[0], &id);
-	g_assert_cmpmem(vut_host(&w, rd.data), 512, file, 512);
-	g_assert_true(loopback_vhost_user_vring_stop(vu, 0, &base, &err));
-	g_assert_no_error(err);
-	loopback_vhost_user_free(vu);
-	vut_ring_destroy(&rings[0]);
-	vut_window_destroy(&w);
+	for (unsigned int round = 0; round < 2; round++) {
+		vut_window_init(&w, 4 << 20, 0);
+		vu = qsd_connect(&q);
+		qsd_start_device(vu, &w, rings, 1);
+		fill(file, sizeof(file), 9 + round);
+		g_assert_cmpint(pwrite(q.img_fd, file, 512, 77 * SECTOR), ==,
+				512);
+		blk_req_init(&rd, &w, 512);
+		blk_submit(&rings[0], &rd, VIRTIO_BLK_T_IN, 77);
+		vut_ring_kick(&rings[0]);
+		blk_wait(&rings[0], &id);
+		g_assert_cmpmem(vut_host(&w, rd.data), 512, file, 512);
+		g_assert_true(loopback_vhost_user_vring_stop(vu, 0, &base,
+							     &err));
+		g_assert_no_error(err);
+		/* the second round connects after this one closed */
+		loopback_vhost_user_free(vu);
+		vut_ring_destroy(&rings[0]);
+		vut_window_destroy(&w);
+	}
 	qsd_stop(&q);
 }
 
@@ -418,7 +414,7 @@ static void test_memory_change(void)
 	VutRing rings[1];
 	BlkReq req;
 	g_autoptr(loopback_vhost_user) vu = NULL;
-	MemoryRegion *extra = g_new0(MemoryRegion, 1);
+	MemoryRegion *extra;
 	GError *err = NULL;
 	uint8_t file[4096], *data;
 	uint16_t id, base;
@@ -429,11 +425,7 @@ static void test_memory_change(void)
 	vu = qsd_connect(&q);
 	qsd_start_device(vu, &w, rings, 1);
 
-	g_assert_true(memory_region_init_ram(extra, NULL, "extra", 1 << 20,
-					     &err));
-	g_assert_no_error(err);
-	loopback_memory_region_set_free_notify(extra, g_free, extra);
-	memory_region_add_subregion(w.root, 0x200000000ULL, extra);
+	extra = vut_add_ram(&w, 0x200000000ULL, 1 << 20);
 	g_assert_true(loopback_vhost_user_is_usable(vu));
 	g_assert_cmpuint(loopback_vhost_user_get_mem_region_count(vu), ==, 2);
 
@@ -451,8 +443,7 @@ static void test_memory_change(void)
 	data = (uint8_t *)memory_region_get_ram_ptr(extra) + 0x1000;
 	g_assert_cmpmem(data, 4096, file, 4096);
 
-	memory_region_del_subregion(w.root, extra);
-	memory_region_unref(extra);
+	vut_del_ram(&w, extra);
 	if (!loopback_vhost_user_is_usable(vu))
 		g_error("after REM_MEM_REG: %s",
 			loopback_vhost_user_get_error(vu)->message);
@@ -494,7 +485,6 @@ static void test_backend_exit(void)
 	GMainContext *ctx;
 	GSource *src;
 	Disconnect d = { 0 };
-	gint64 deadline;
 	GError *err = NULL;
 	uint64_t capacity;
 
@@ -506,10 +496,7 @@ static void test_backend_exit(void)
 	g_source_attach(src, ctx);
 	loopback_vhost_user_set_disconnected_cb(vu, on_disconnected, &d);
 	vut_process_stop(&q.proc);
-	deadline = g_get_monotonic_time() + TIMEOUT_MS * 1000;
-	while (!d.count && g_get_monotonic_time() < deadline)
-		if (!g_main_context_iteration(ctx, FALSE))
-			g_usleep(1000);
+	vut_iterate_until(ctx, &d.count, 1, TIMEOUT_MS);
 	g_assert_cmpint(d.count, ==, 1);
 	g_assert_cmpint(d.code, ==, LOOPBACK_VHOST_USER_ERROR_DISCONNECTED);
 	g_assert_false(loopback_vhost_user_get_config(vu, 0, &capacity, 8,
@@ -604,7 +591,6 @@ static void test_config_change(void)
 	GSource *src;
 	GThread *qmp;
 	ConfigWatch cw = { 0 };
-	gint64 deadline;
 	bool resized;
 	uint64_t capacity;
 	GError *err = NULL;
@@ -621,10 +607,7 @@ static void test_config_change(void)
 
 	/* qsd waits for our answer inside block_resize: QMP from a thread */
 	qmp = g_thread_new("qmp", qmp_resize_thread, q.qmp);
-	deadline = g_get_monotonic_time() + TIMEOUT_MS * 1000;
-	while (!cw.changed && g_get_monotonic_time() < deadline)
-		if (!g_main_context_iteration(ctx, FALSE))
-			g_usleep(1000);
+	vut_iterate_until(ctx, &cw.changed, 1, TIMEOUT_MS);
 	resized = GPOINTER_TO_INT(g_thread_join(qmp));
 	g_assert_true(resized);
 	g_assert_true(loopback_vhost_user_get_config(vu, 0, &capacity, 8,

@@ -84,6 +84,35 @@ void *vut_host(VutWindow *w, uint64_t gpa)
 	return w->host + (gpa - VUT_WINDOW_GPA);
 }
 
+MemoryRegion *vut_add_ram(VutWindow *w, uint64_t gpa, uint64_t size)
+{
+	MemoryRegion *mr = g_new0(MemoryRegion, 1);
+	GError *err = NULL;
+
+	g_assert_true(memory_region_init_ram(mr, NULL, "vut-extra", size,
+					     &err));
+	g_assert_no_error(err);
+	loopback_memory_region_set_free_notify(mr, g_free, mr);
+	memory_region_add_subregion(w->root, gpa, mr);
+	return mr;
+}
+
+void vut_del_ram(VutWindow *w, MemoryRegion *mr)
+{
+	memory_region_del_subregion(w->root, mr);
+	memory_region_unref(mr);
+}
+
+void vut_iterate_until(GMainContext *ctx, const int *counter, int want,
+		       unsigned int timeout_ms)
+{
+	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+
+	while (*counter < want && g_get_monotonic_time() < deadline)
+		if (!g_main_context_iteration(ctx, FALSE))
+			g_usleep(1000);
+}
+
 void vut_ring_init(VutRing *r, VutWindow *w, unsigned int num)
 {
 	struct vring_desc *d;

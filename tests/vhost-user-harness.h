@@ -33,6 +33,12 @@ void vut_window_destroy(VutWindow *w);
 /* @size bytes of the window aligned to @align; returns the GPA. */
 uint64_t vut_alloc(VutWindow *w, uint64_t size, uint64_t align);
 void *vut_host(VutWindow *w, uint64_t gpa);
+/* More RAM (a memfd) at @gpa beside the window; vut_del_ram removes it. */
+MemoryRegion *vut_add_ram(VutWindow *w, uint64_t gpa, uint64_t size);
+void vut_del_ram(VutWindow *w, MemoryRegion *mr);
+/* Runs @ctx until *@counter reaches @want or @timeout_ms pass. */
+void vut_iterate_until(GMainContext *ctx, const int *counter, int want,
+		       unsigned int timeout_ms);
 
 typedef struct {
 	uint64_t gpa;
