@@ -18,10 +18,7 @@ check_PROGRAMS += \
 	tests/test-ioeventfd \
 	tests/test-coalesced \
 	tests/test-stress \
-	tests/test-stress-features \
-	tests/test-vhost-user-qsd \
-	tests/test-vhost-user-dpdk \
-	tests/test-vhost-user-fake
+	tests/test-stress-features
 
 tests_test_region_SOURCES = tests/test-region.c tests/testutil.c tests/testutil.h
 tests_test_render_SOURCES = tests/test-render.c tests/testutil.c tests/testutil.h
@@ -38,10 +35,6 @@ tests_test_ioeventfd_SOURCES = tests/test-ioeventfd.c tests/trace-listener.h tes
 tests_test_coalesced_SOURCES = tests/test-coalesced.c tests/trace-listener.h tests/testutil.c tests/testutil.h
 tests_test_stress_SOURCES = tests/test-stress.c tests/stress-util.h
 tests_test_stress_features_SOURCES = tests/test-stress-features.c tests/stress-util.h
-VUT_SOURCES = tests/vhost-user-harness.c tests/vhost-user-harness.h
-tests_test_vhost_user_qsd_SOURCES = tests/test-vhost-user-qsd.c $(VUT_SOURCES)
-tests_test_vhost_user_dpdk_SOURCES = tests/test-vhost-user-dpdk.c $(VUT_SOURCES)
-tests_test_vhost_user_fake_SOURCES = tests/test-vhost-user-fake.c $(VUT_SOURCES)
 
 TESTS += \
 	tests/test-region \
@@ -59,9 +52,6 @@ TESTS += \
 	tests/test-coalesced \
 	tests/test-stress \
 	tests/test-stress-features \
-	tests/test-vhost-user-qsd \
-	tests/test-vhost-user-dpdk \
-	tests/test-vhost-user-fake \
 	tests/mtree-qemu.sh \
 	tests/mtree-bad-input.sh \
 	tests/kmod/run-vm.sh
@@ -72,3 +62,6 @@ EXTRA_DIST += tests/run-tap.sh tests/mtree-qemu.sh tests/mtree-bad-input.sh \
 # The kernel-side tests alone: loopback.ko and its test programs in QEMU.
 check-vm:
 	$(MAKE) $(AM_MAKEFLAGS) check TESTS=tests/kmod/run-vm.sh
+
+# the vhost-user frontend against real and scripted backends
+include $(srcdir)/tests/vhost-user.mk
