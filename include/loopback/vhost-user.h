@@ -33,9 +33,13 @@ typedef enum {
 	LOOPBACK_VHOST_USER_ERROR_INVALID,	/* a bad argument or state */
 } LoopbackVhostUserError;
 
-/* Virtio feature bits the frontend itself cares about. */
+/* Virtio feature bits the frontend itself cares about (virtio.h has them too). */
+#ifndef LOOPBACK_VIRTIO_F_VERSION_1
 #define LOOPBACK_VIRTIO_F_VERSION_1		32
+#endif
+#ifndef LOOPBACK_VIRTIO_F_ACCESS_PLATFORM
 #define LOOPBACK_VIRTIO_F_ACCESS_PLATFORM	33
+#endif
 #define LOOPBACK_VHOST_F_LOG_ALL		26
 #define LOOPBACK_VHOST_USER_F_PROTOCOL_FEATURES	30
 
