@@ -33,7 +33,7 @@ typedef enum {
 	LOOPBACK_VHOST_USER_ERROR_INVALID,	/* a bad argument or state */
 } LoopbackVhostUserError;
 
-/* Virtio feature bits the frontend itself cares about (virtio.h has them too). */
+/* Virtio feature bits the frontend itself uses (as in virtio.h). */
 #ifndef LOOPBACK_VIRTIO_F_VERSION_1
 #define LOOPBACK_VIRTIO_F_VERSION_1		32
 #endif

@@ -141,7 +141,7 @@ struct lb_vu_msg {
 #define LB_VU_MEM_REG_SIZE	sizeof(((struct lb_vu_msg *)0)->p.mem_reg)
 #define LB_VU_INFLIGHT_SIZE	sizeof(((struct lb_vu_msg *)0)->p.inflight)
 
-/* message.c: framing with fds, each call bounded by @deadline (monotonic µs) */
+/* message.c: framing with fds, every wait bounded by @deadline (µs) */
 const char *lb_vu_request_name(uint32_t request);
 void lb_vu_msg_init(struct lb_vu_msg *msg, uint32_t request, uint32_t size);
 bool lb_vu_send(int sock, const struct lb_vu_msg *msg, const int *fds,
