@@ -3,7 +3,8 @@ loopbackincludedir = $(includedir)/loopback
 loopbackinclude_HEADERS = include/loopback/loopback.h \
 	include/loopback/memory.h \
 	include/loopback/device.h \
-	include/loopback/virtio.h
+	include/loopback/virtio.h \
+	include/loopback/vhost-user.h
 
 libloopback_libloopback_la_SOURCES = \
 	libloopback/memory/internal.h \
@@ -42,3 +43,4 @@ pkgconfig_DATA = libloopback/libloopback.pc
 # one file per layer: each adds its sources to the library
 include $(srcdir)/libloopback/device/local.mk
 include $(srcdir)/libloopback/virtio/local.mk
+include $(srcdir)/libloopback/vhost-user/local.mk

@@ -12,6 +12,10 @@ set -eu
 PACKAGES="build-essential autoconf automake libtool pkg-config
 	libglib2.0-dev liburcu-dev libudev-dev liburing-dev
 	clang libclang-rt-dev"
+# dpdk-dev ships /usr/bin/dpdk-testpmd, the vhost-user-net backend that
+# tests/test-vhost-user-dpdk drives (qemu-storage-daemon, the blk one, comes
+# with qemu-system-common from tests/vm/deps.sh)
+PACKAGES="$PACKAGES dpdk-dev"
 # DKMS, Debian packaging and a clean chroot to install the packages into
 if [ "${1:-}" = --install ]; then
 	PACKAGES="$PACKAGES dkms dh-dkms debhelper dpkg-dev fakeroot lintian

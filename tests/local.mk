@@ -142,3 +142,6 @@ tests_adapter_loopback_adapter_test_SOURCES = $(LB_ADAPTER_SOURCES) $(LB_ADAPTER
 tests_adapter_loopback_adapter_test_CFLAGS = $(AM_CFLAGS) $(UDEV_CFLAGS)
 tests_adapter_loopback_adapter_test_LDADD = $(LDADD) $(UDEV_LIBS)
 TESTS += tests/adapter/test-adapter-options
+
+# the vhost-user frontend against real and scripted backends
+include $(srcdir)/tests/vhost-user.mk

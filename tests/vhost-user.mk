@@ -1,0 +1,15 @@
+# The vhost-user frontend's tests: qemu-storage-daemon and dpdk-testpmd run
+# as child processes (each test skips, naming the package, when its binary
+# is missing), and a scripted fake backend for every misbehaviour.
+VUT_SOURCES = tests/vhost-user-harness.c tests/vhost-user-harness.h
+check_PROGRAMS += \
+	tests/test-vhost-user-qsd \
+	tests/test-vhost-user-dpdk \
+	tests/test-vhost-user-fake
+tests_test_vhost_user_qsd_SOURCES = tests/test-vhost-user-qsd.c $(VUT_SOURCES)
+tests_test_vhost_user_dpdk_SOURCES = tests/test-vhost-user-dpdk.c $(VUT_SOURCES)
+tests_test_vhost_user_fake_SOURCES = tests/test-vhost-user-fake.c $(VUT_SOURCES)
+TESTS += \
+	tests/test-vhost-user-qsd \
+	tests/test-vhost-user-dpdk \
+	tests/test-vhost-user-fake
