@@ -29,6 +29,9 @@ ls -l /dev/loopback || fail "no /dev/loopback"
 step "truncate -s 64M $work/disk.img; loopback-adapter --device blk,file=$work/disk.img --device rng &"
 rm -f "$work/disk.img"
 truncate -s 64M "$work/disk.img" || fail "cannot create the image"
+# there before the background job opens them: the loop below reads them
+: >"$work/adapter.out"
+: >"$work/adapter.err"
 loopback-adapter --device blk,file="$work/disk.img" --device rng \
 	>"$work/adapter.out" 2>"$work/adapter.err" &
 adapter=$!
@@ -70,6 +73,12 @@ st=$?
 adapter=""
 [ "$st" -eq 0 ] || fail "the adapter exited $st"
 [ -b "$blk" ] && fail "$blk is still there"
-modprobe -r loopback || fail "rmmod loopback"
+# the last device lets go of the module from a work item: a moment
+i=0
+until rmmod loopback 2>"$work/rmmod.err"; do
+	[ $i -lt 50 ] || fail "rmmod loopback: $(cat "$work/rmmod.err")"
+	sleep 0.1
+	i=$((i + 1))
+done
 echo
 echo "demo: PASS: $blk held an ext4 file system and /dev/hwrng gave bytes, both served by loopback-adapter through loopback.ko"

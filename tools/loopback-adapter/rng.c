@@ -21,19 +21,33 @@ typedef struct LbRng {
 	int fd;
 } LbRng;
 
-/* Fills @len bytes at @p; the count (0 when the source has nothing). */
+/*
+ * Fills @len bytes at @p; the count.  Only a full buffer is safe: 6.1's
+ * virtio-rng asks for no more entropy after a completion of 0 bytes (its
+ * reader then waits for ever) and mishandles one that does not divide its
+ * 64-byte reads.  So getrandom() blocks until the kernel's pool is ready
+ * (seconds after boot at most; never later), and a file starts over at
+ * its end.
+ */
 static size_t lb_rng_fill(LbRng *r, uint8_t *p, size_t len)
 {
 	size_t done = 0;
+	bool rewound = false;
 
 	while (done < len) {
 		ssize_t n = r->fd >= 0 ? read(r->fd, p + done, len - done) :
-			    getrandom(p + done, len - done, GRND_NONBLOCK);
+			    getrandom(p + done, len - done, 0);
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n == 0 && r->fd >= 0 && !rewound &&
+		    lseek(r->fd, 0, SEEK_SET) == 0) {
+			rewound = true;
+			continue;
+		}
 		if (n <= 0)
 			break;
+		rewound = false;
 		done += n;
 	}
 	return done;
