@@ -70,7 +70,7 @@ static void test_getrandom_fills_the_buffer(void)
 	fix_free(f);
 }
 
-static void test_file_source_and_reload(void)
+static void test_file_starts_over_and_reloads(void)
 {
 	g_autofree char *dir = g_dir_make_tmp("lb-rng-XXXXXX", NULL);
 	g_autofree char *path = g_build_filename(dir, "entropy", NULL);
@@ -84,15 +84,32 @@ static void test_file_source_and_reload(void)
 	f = fix_new(&o, 1);
 	g_assert_cmpuint(ask(&f, 4, &p), ==, 4);
 	g_assert_cmpmem(p, 4, "0123", 4);
-	/* the file runs out: what is left, then nothing */
-	g_assert_cmpuint(ask(&f, 16, &p), ==, 6);
-	g_assert_cmpmem(p, 6, "456789", 6);
-	g_assert_cmpuint(ask(&f, 16, &p), ==, 0);
+	/* the file runs out: it starts over, so the buffer comes back full */
+	g_assert_cmpuint(ask(&f, 16, &p), ==, 16);
+	g_assert_cmpmem(p, 16, "4567890123456789", 16);
 	/* SIGHUP opens it again */
 	g_assert_true(lb_rng_ops.reload(f.dev, &error));
 	g_assert_no_error(error);
 	g_assert_cmpuint(ask(&f, 2, &p), ==, 2);
 	g_assert_cmpmem(p, 2, "01", 2);
+	fix_free(f);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* Only a source that cannot start over comes back short: here, empty. */
+static void test_empty_file_gives_what_there_is(void)
+{
+	g_autofree char *dir = g_dir_make_tmp("lb-rng-XXXXXX", NULL);
+	g_autofree char *path = g_build_filename(dir, "empty", NULL);
+	LbDeviceOption o;
+	uint8_t *p;
+	Fix f;
+
+	g_assert_true(g_file_set_contents(path, "", 0, NULL));
+	o = (LbDeviceOption) { "file", path };
+	f = fix_new(&o, 1);
+	g_assert_cmpuint(ask(&f, 16, &p), ==, 0);
 	fix_free(f);
 	unlink(path);
 	rmdir(dir);
@@ -125,8 +142,10 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/adapter/rng/getrandom-fills-the-buffer",
 			test_getrandom_fills_the_buffer);
-	g_test_add_func("/adapter/rng/file-source-and-reload",
-			test_file_source_and_reload);
+	g_test_add_func("/adapter/rng/empty-file-gives-what-there-is",
+			test_empty_file_gives_what_there_is);
+	g_test_add_func("/adapter/rng/file-starts-over-and-reloads",
+			test_file_starts_over_and_reloads);
 	g_test_add_func("/adapter/rng/bad-options-name-the-key",
 			test_bad_options_name_the_key);
 	return g_test_run();
