@@ -7,8 +7,8 @@ if [ ! -x "$adapter" ]; then
 	echo "1..0 # SKIP $adapter is not built"
 	exit 0
 fi
-out=$(mktemp) err=$(mktemp)
-trap 'rm -f "$out" "$err"' EXIT
+out=$(mktemp) err=$(mktemp) conf=$(mktemp)
+trap 'rm -f "$out" "$err" "$conf"' EXIT
 n=0
 failed=0
 
@@ -41,7 +41,7 @@ bad() {
 	ok "$good" "$why"
 }
 
-echo "1..23"
+echo "1..30"
 bad "no arguments" "no --device given"
 bad "--device without a value" "--device needs a value" --device
 bad "--device with an empty value" "no device type" --device ''
@@ -61,6 +61,19 @@ bad "a positional argument" "unexpected argument 'rng'" rng
 bad "--pid-file without a value" "--pid-file needs a value" --pid-file
 bad "--pid-file with an empty name" "--pid-file needs a file name" --device rng --pid-file ''
 bad "options without a device" "no --device given" --verbose --daemonize
+
+# --config FILE: a bad line is FILE:LINE and exit 2, before any kernel call
+bad "--config without a value" "--config needs a value" --config
+bad "--config with an empty name" "--config needs a file name" --config ''
+bad "--config of a missing file" "--config: " --config /nonexistent/loopback.conf
+printf '# disks\n\nrng\n--device rng,k\n' >"$conf"
+bad "--config: a key without a value" "$conf:4: --device rng,k: 'k' has no value" --config "$conf"
+printf 'rng\n  --device=nosuch  \n' >"$conf"
+bad "--config: an unknown type names its line" "$conf:2: --device nosuch: unknown device type" --config "$conf"
+printf 'rng\n--verbose\n' >"$conf"
+bad "--config: an option other than --device" "$conf:2: only devices belong in a config file" --device rng --config "$conf"
+printf '# nothing yet\n' >"$conf"
+bad "--config of comments only" "no --device given" --config "$conf"
 
 "$adapter" --help >"$out" 2>"$err"
 st=$?

@@ -5,6 +5,8 @@
  */
 #include "config.h"
 
+#include <unistd.h>
+
 #include "../../tools/loopback-adapter/options.h"
 
 static AdapterDeviceOpts *parse_ok(const char *text)
@@ -129,6 +131,100 @@ static void test_command_line(void)
 	adapter_options_clear(&o);
 }
 
+static char *write_config(const char *text)
+{
+	g_autoptr(GError) err = NULL;
+	char *path = NULL;
+	int fd = g_file_open_tmp("adapter-config-XXXXXX", &path, &err);
+
+	g_assert_no_error(err);
+	close(fd);
+	g_assert_true(g_file_set_contents(path, text, -1, NULL));
+	return path;
+}
+
+/* --config between --device options: the devices in the order given. */
+static void test_config_file(void)
+{
+	g_autofree char *path = write_config(
+		"# the disks\n"
+		"\n"
+		"blk,path=/var/lib/loopback/a,,b.img\n"
+		"  --device   rng,k=v  \n"
+		"\t# an indented comment\n"
+		"--device=x");
+	char *argv[] = {
+		"loopback-adapter", "--device", "first", "--config", path,
+		"--device", "last", NULL,
+	};
+	static const char *const types[] = { "first", "blk", "rng", "x",
+					     "last" };
+	static const char *const where[] = { NULL, ":3", ":4", ":6", NULL };
+	AdapterOptions o;
+	g_autoptr(GError) err = NULL;
+
+	g_assert_true(adapter_options_parse(&o, G_N_ELEMENTS(argv) - 1, argv,
+					    &err));
+	g_assert_no_error(err);
+	g_assert_cmpuint(o.devices->len, ==, G_N_ELEMENTS(types));
+	for (guint i = 0; i < G_N_ELEMENTS(types); i++) {
+		AdapterDeviceOpts *d = o.devices->pdata[i];
+
+		g_assert_cmpstr(d->type, ==, types[i]);
+		if (!where[i]) {
+			g_assert_null(d->where);
+		} else {
+			g_autofree char *w = g_strconcat(path, where[i], NULL);
+
+			g_assert_cmpstr(d->where, ==, w);
+		}
+	}
+	g_assert_cmpstr(adapter_opt_string(o.devices->pdata[1], "path", NULL),
+			==, "/var/lib/loopback/a,b.img");
+	g_assert_cmpstr(adapter_opt_string(o.devices->pdata[2], "k", NULL),
+			==, "v");
+	adapter_options_clear(&o);
+	unlink(path);
+}
+
+/* adapter_options_parse()'s error for --config of @text */
+static char *config_error(const char *text, char **path)
+{
+	char *argv[] = { "loopback-adapter", "--config", NULL, NULL };
+	AdapterOptions o;
+	g_autoptr(GError) err = NULL;
+
+	*path = write_config(text);
+	argv[2] = *path;
+	g_assert_false(adapter_options_parse(&o, G_N_ELEMENTS(argv) - 1, argv,
+					     &err));
+	g_assert_nonnull(err);
+	adapter_options_clear(&o);
+	unlink(*path);
+	return g_strdup(err->message);
+}
+
+/* A bad line: FILE:LINE and the parser's message, nothing else. */
+static void test_config_file_bad_line(void)
+{
+	g_autofree char *path = NULL;
+	g_autofree char *msg = config_error("rng\n# fine\nrng,k\nrng\n",
+					    &path);
+	g_autofree char *want = g_strdup_printf(
+		"%s:3: --device rng,k: 'k' has no value: write k=VALUE", path);
+
+	g_assert_cmpstr(msg, ==, want);
+}
+
+/* Comments only: no device, the usual complaint. */
+static void test_config_file_empty(void)
+{
+	g_autofree char *path = NULL;
+	g_autofree char *msg = config_error("# nothing yet\n\n", &path);
+
+	g_assert_true(g_str_has_prefix(msg, "no --device given"));
+}
+
 static void test_type_lookup(void)
 {
 	g_autofree char *names = adapter_device_type_names();
@@ -151,6 +247,11 @@ int main(int argc, char **argv)
 	g_test_add_func("/adapter/options/key-nobody-asked-for-is-refused",
 			test_key_nobody_asked_for);
 	g_test_add_func("/adapter/options/command-line", test_command_line);
+	g_test_add_func("/adapter/options/config-file", test_config_file);
+	g_test_add_func("/adapter/options/config-file-bad-line",
+			test_config_file_bad_line);
+	g_test_add_func("/adapter/options/config-file-empty",
+			test_config_file_empty);
 	g_test_add_func("/adapter/options/type-lookup", test_type_lookup);
 	return g_test_run();
 }

@@ -261,8 +261,10 @@ static bool create_all(Adapter *a, GError **error)
 
 			g_set_error(error, G_OPTION_ERROR,
 				    G_OPTION_ERROR_BAD_VALUE,
-				    "--device %s: unknown device type '%s' "
-				    "(known: %s)", o->text, o->type, names);
+				    "%s%s--device %s: unknown device type '%s' "
+				    "(known: %s)", o->where ? o->where : "",
+				    o->where ? ": " : "", o->text, o->type,
+				    names);
 			return false;
 		}
 		s = g_new0(Served, 1);
@@ -271,8 +273,11 @@ static bool create_all(Adapter *a, GError **error)
 		s->a = a;
 		g_ptr_array_add(a->served, s);
 		s->inst = t->create(o, error);
-		if (!s->inst || !adapter_device_opts_check_used(o, error))
+		if (!s->inst || !adapter_device_opts_check_used(o, error)) {
+			if (o->where)
+				g_prefix_error(error, "%s: ", o->where);
 			return false;
+		}
 	}
 	return true;
 }
@@ -287,6 +292,8 @@ static bool start_all(Adapter *a, GError **error)
 					 error);
 		if (!s->dev) {
 			g_prefix_error(error, "--device %s: ", s->opts->text);
+			if (s->opts->where)
+				g_prefix_error(error, "%s: ", s->opts->where);
 			return false;
 		}
 		loopback_device_set_event_func(s->dev, on_event, s);

@@ -15,7 +15,8 @@ void print_help(FILE *out)
 {
 	fprintf(out,
 "Usage: " ADAPTER_PROG " --device TYPE[,KEY=VALUE...] [--device ...]\n"
-"                        [--daemonize] [--pid-file FILE] [--verbose]\n"
+"                        [--config FILE] [--daemonize] [--pid-file FILE]\n"
+"                        [--verbose]\n"
 "       " ADAPTER_PROG " --help | --version\n"
 "\n"
 "Serves virtio devices to this host's own drivers through loopback.ko.\n"
@@ -23,6 +24,9 @@ void print_help(FILE *out)
 "  --device TYPE[,KEY=VALUE...]  a device; repeat for more.  A comma inside\n"
 "                        a value is written twice (path=a,,b); booleans\n"
 "                        are on or off\n"
+"  --config FILE         read devices from FILE: one TYPE[,KEY=VALUE...]\n"
+"                        per line, \"--device \" before it optional; blank\n"
+"                        lines and lines starting with # are skipped\n"
 "  --daemonize           go to the background once every device is up\n"
 "  --pid-file FILE       write the process id to FILE\n"
 "  --verbose             say what happens on stderr\n"
@@ -46,6 +50,7 @@ void adapter_device_opts_free(AdapterDeviceOpts *d)
 	if (!d)
 		return;
 	g_free(d->text);
+	g_free(d->where);
 	g_free(d->type);
 	if (d->keys)
 		g_ptr_array_unref(d->keys);
@@ -232,12 +237,75 @@ bool adapter_device_opts_check_used(AdapterDeviceOpts *d, GError **error)
 	return true;
 }
 
+/* ---- --config FILE ---- */
+
+/*
+ * One line of a config file: NULL for a blank or comment line, else the
+ * device text (a leading "--device " or "--device=" dropped).  @line is
+ * trimmed in place.
+ */
+static const char *config_line_device(char *line, GError **error)
+{
+	char *t = g_strstrip(line);
+
+	if (!*t || *t == '#')
+		return NULL;
+	if (g_str_has_prefix(t, "--device=")) {
+		t += strlen("--device=");
+	} else if (g_str_has_prefix(t, "--device") &&
+		   g_ascii_isspace(t[strlen("--device")])) {
+		t = g_strchug(t + strlen("--device"));
+	} else if (g_str_has_prefix(t, "-")) {
+		BAD(error, "only devices belong in a config file: write "
+		    "TYPE[,KEY=VALUE...] or --device TYPE[,KEY=VALUE...]");
+		return NULL;
+	}
+	return t;
+}
+
+bool adapter_options_read_config(AdapterOptions *opts, const char *path,
+				 GError **error)
+{
+	g_autofree char *text = NULL;
+	g_auto(GStrv) lines = NULL;
+	g_autoptr(GError) err = NULL;
+
+	if (!*path) {
+		BAD(error, "--config needs a file name");
+		return false;
+	}
+	if (!g_file_get_contents(path, &text, NULL, &err)) {
+		BAD(error, "--config: %s", err->message);
+		return false;
+	}
+	lines = g_strsplit(text, "\n", -1);
+	for (guint i = 0; lines[i]; i++) {
+		const char *dev = config_line_device(lines[i], &err);
+		AdapterDeviceOpts *d = dev ? adapter_device_opts_parse(dev, &err)
+					   : NULL;
+
+		if (err) {
+			BAD(error, "%s:%u: %s", path, i + 1, err->message);
+			return false;
+		}
+		if (!d)
+			continue;
+		d->where = g_strdup_printf("%s:%u", path, i + 1);
+		g_ptr_array_add(opts->devices, d);
+	}
+	return true;
+}
+
 /* ---- the command line ---- */
 
-enum { OPT_DEVICE = 256, OPT_DAEMONIZE, OPT_PID_FILE, OPT_VERBOSE };
+enum {
+	OPT_DEVICE = 256, OPT_CONFIG, OPT_DAEMONIZE, OPT_PID_FILE,
+	OPT_VERBOSE
+};
 
 static const struct option long_options[] = {
 	{ "device", required_argument, NULL, OPT_DEVICE },
+	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "daemonize", no_argument, NULL, OPT_DAEMONIZE },
 	{ "pid-file", required_argument, NULL, OPT_PID_FILE },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
@@ -287,6 +355,10 @@ bool adapter_options_parse(AdapterOptions *opts, int argc, char **argv,
 				return false;
 			g_ptr_array_add(opts->devices, d);
 			break;
+		case OPT_CONFIG:
+			if (!adapter_options_read_config(opts, optarg, error))
+				return false;
+			break;
 		case OPT_DAEMONIZE:
 			opts->daemonize = true;
 			break;
@@ -319,7 +391,7 @@ bool adapter_options_parse(AdapterOptions *opts, int argc, char **argv,
 	}
 	if (!opts->help && !opts->version && !opts->devices->len) {
 		BAD(error, "no --device given: write --device "
-		    "TYPE[,KEY=VALUE...] (see --help)");
+		    "TYPE[,KEY=VALUE...] or --config FILE (see --help)");
 		return false;
 	}
 	return true;

@@ -22,6 +22,7 @@
 /* One --device: its type and its KEY=VALUE pairs in the order given. */
 typedef struct AdapterDeviceOpts {
 	char *text;		/* as given, for messages */
+	char *where;		/* "FILE:LINE" of --config, else NULL */
 	char *type;
 	GPtrArray *keys;	/* char * */
 	GPtrArray *values;	/* char *, unescaped */
@@ -41,6 +42,12 @@ typedef struct AdapterOptions {
 bool adapter_options_parse(AdapterOptions *opts, int argc, char **argv,
 			   GError **error);
 void adapter_options_clear(AdapterOptions *opts);
+/*
+ * --config FILE: appends its devices to @opts->devices; false with one
+ * line "FILE:LINE: ..." in @error (then exit 2).
+ */
+bool adapter_options_read_config(AdapterOptions *opts, const char *path,
+				 GError **error);
 void print_help(FILE *out);
 
 AdapterDeviceOpts *adapter_device_opts_parse(const char *text,
