@@ -10,7 +10,7 @@ set -eu
 # clang and libclang-rt-dev (its sanitizer runtimes, only recommended by
 # clang): the ThreadSanitizer build; Debian 12 has clang 14.
 PACKAGES="build-essential autoconf automake libtool pkg-config
-	libglib2.0-dev liburcu-dev libudev-dev liburing-dev
+	libglib2.0-dev liburcu-dev libudev-dev liburing-dev libsystemd-dev
 	clang libclang-rt-dev"
 # dpdk-dev ships /usr/bin/dpdk-testpmd, the vhost-user-net backend that
 # tests/test-vhost-user-dpdk drives (qemu-storage-daemon, the blk one, comes

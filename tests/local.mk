@@ -139,9 +139,18 @@ tests_adapter_test_adapter_options_SOURCES = tests/adapter/test-adapter-options.
 	tools/loopback-adapter/options.c tools/loopback-adapter/options.h \
 	tools/loopback-adapter/types.c $(LB_ADAPTER_TEST_SOURCES)
 tests_adapter_loopback_adapter_test_SOURCES = $(LB_ADAPTER_SOURCES) $(LB_ADAPTER_TEST_SOURCES)
-tests_adapter_loopback_adapter_test_CFLAGS = $(AM_CFLAGS) $(UDEV_CFLAGS)
-tests_adapter_loopback_adapter_test_LDADD = $(LDADD) $(UDEV_LIBS)
+tests_adapter_loopback_adapter_test_CFLAGS = $(AM_CFLAGS) $(UDEV_CFLAGS) \
+	$(SYSTEMD_CFLAGS)
+tests_adapter_loopback_adapter_test_LDADD = $(LDADD) $(UDEV_LIBS) $(SYSTEMD_LIBS)
 TESTS += tests/adapter/test-adapter-options
+
+# its messages to systemd, received on a socket of the test's
+check_PROGRAMS += tests/adapter/test-adapter-notify
+tests_adapter_test_adapter_notify_SOURCES = tests/adapter/test-adapter-notify.c \
+	tools/loopback-adapter/notify.c tools/loopback-adapter/notify.h
+tests_adapter_test_adapter_notify_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
+tests_adapter_test_adapter_notify_LDADD = $(GLIB_LIBS) $(SYSTEMD_LIBS)
+TESTS += tests/adapter/test-adapter-notify
 
 # the vhost-user frontend against real and scripted backends
 include $(srcdir)/tests/vhost-user.mk

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "notify.h"
 #include "options.h"
 #include "sysfs.h"
 
@@ -39,6 +40,7 @@ typedef struct Adapter {
 	int ready_fd;			/* --daemonize: to the parent, else -1 */
 	gint64 bind_deadline;
 	bool bind_warned;
+	GString *lines;			/* the devices' lines, for systemd */
 } Adapter;
 
 static void say(Adapter *a, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -112,6 +114,8 @@ static void report(Adapter *a, Served *s, const char *node)
 		"%s %s %s\n", loopback_device_get_name(s->dev), s->type->name,
 		node);
 
+	g_string_append_printf(a->lines, "%s%s %s", a->lines->len ? ", " : "",
+			       loopback_device_get_name(s->dev), node);
 	if (a->ready_fd >= 0) {
 		write_all(a->ready_fd, line, strlen(line));
 	} else {
@@ -124,16 +128,14 @@ static void report(Adapter *a, Served *s, const char *node)
 static void warn_unbound(Adapter *a, Served *s, unsigned int id)
 {
 	const char *drv = adapter_driver_for(id);
+	const char *name = loopback_device_get_name(s->dev);
+	g_autofree char *what = drv ?
+		g_strdup_printf("load %s (modprobe %s)", drv, drv) :
+		g_strdup_printf("load the driver of virtio device id %u", id);
 
-	if (drv)
-		fprintf(stderr, ADAPTER_PROG ": %s: no driver bound within "
-			"%d s: load %s (modprobe %s)\n",
-			loopback_device_get_name(s->dev), BIND_TIMEOUT_S, drv,
-			drv);
-	else
-		fprintf(stderr, ADAPTER_PROG ": %s: no driver bound within "
-			"%d s: load the driver of virtio device id %u\n",
-			loopback_device_get_name(s->dev), BIND_TIMEOUT_S, id);
+	fprintf(stderr, ADAPTER_PROG ": %s: no driver bound within %d s: %s\n",
+		name, BIND_TIMEOUT_S, what);
+	adapter_notify("STATUS=%s: no driver bound yet: %s", name, what);
 }
 
 static gboolean check_bound(void *data)
@@ -162,6 +164,10 @@ static gboolean check_bound(void *data)
 	/* a daemon does not hold its caller longer than the bind timeout */
 	if (!waiting || late)
 		ready(a);
+	/* systemd's start job ends when every device is usable */
+	if (!waiting)
+		adapter_notify("READY=1\nSTATUS=Serving %s", a->lines->len ?
+			       a->lines->str : "no device (all broke)");
 	return waiting ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
 
@@ -207,6 +213,8 @@ static gboolean on_stop(void *data)
 		return G_SOURCE_CONTINUE;
 	}
 	a->stopping = true;
+	adapter_notify("STOPPING=1\nSTATUS=Removing %u device(s)",
+		       a->served->len);
 	say(a, "removing %u device(s)", a->served->len);
 	for (guint i = 0; i < a->served->len; i++) {
 		Served *s = a->served->pdata[i];
@@ -403,9 +411,11 @@ int main(int argc, char **argv)
 	} else {
 		a.served = g_ptr_array_new_with_free_func(
 			(GDestroyNotify)served_free);
+		a.lines = g_string_new(NULL);
 		ret = run(&a);
 		/* the types free their devices: the kernel removes what is left */
 		g_ptr_array_unref(a.served);
+		g_string_free(a.lines, true);
 		if (a.loop)
 			g_main_loop_unref(a.loop);
 	}

@@ -36,7 +36,8 @@ void print_help(FILE *out)
 "Once a driver has bound, one line per device goes to stdout:\n"
 "NAME TYPE NODE (e.g. \"loopback0 blk /dev/vda\").  SIGINT or SIGTERM\n"
 "removes every device and exits 0; SIGHUP reloads them.  Exit status 2:\n"
-"bad options; 1: a device failed.\n"
+"bad options; 1: a device failed.  Under systemd (Type=notify) it sends\n"
+"READY=1 once every driver has bound.\n"
 "\n"
 "Device types:\n");
 	adapter_device_types_help(out);
