@@ -13,6 +13,9 @@
 #   dkms        dkms add/build loopback.ko against the test VM's kernel
 #               headers, then the built module loads in the VM and serves a
 #               device there (tests/kmod/test-uapi)
+#   systemd     the installed loopback-adapter@.service passes
+#               `systemd-analyze verify` without a word (a broken copy does
+#               not); `systemd-analyze security` is printed in the log
 #   deb         dpkg-buildpackage -us -uc -b on a copy of the tree, and
 #               lintian --fail-on error on the result
 #   chroot      the packages install in a fresh Debian 12 chroot
@@ -24,7 +27,7 @@ set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=${LOOPBACK_INSTALL_OUT:-$top/build-install}
 steps=("$@")
-[ ${#steps[@]} -gt 0 ] || steps=(distcheck pkgconfig dkms deb chroot)
+[ ${#steps[@]} -gt 0 ] || steps=(distcheck pkgconfig systemd dkms deb chroot)
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 version=$(sed -n 's/^AC_INIT(\[loopback\], \[\([^]]*\)\].*/\1/p' "$top/configure.ac")
@@ -64,16 +67,21 @@ step_distcheck() {
 	ok $? "make distcheck" "$log"
 }
 
+# make install DESTDIR=DEST from build-dist/ (configured with the defaults)
+install_destdir() { # DEST
+	rm -rf "$1"
+	mkdir -p "$top/build-dist"
+	cd "$top/build-dist"
+	[ -f Makefile ] || "$top/configure" -q
+	make -s -j"$(nproc)"
+	make -s install DESTDIR="$1"
+}
+
 step_pkgconfig() {
 	local log=$out/pkgconfig.log dest=$out/destdir st
-	rm -rf "$dest"
 	(
 		set -e
-		mkdir -p "$top/build-dist"
-		cd "$top/build-dist"
-		[ -f Makefile ] || "$top/configure" -q
-		make -s -j"$(nproc)"
-		make -s install DESTDIR="$dest"
+		install_destdir "$dest"
 		# installed tree: headers, library, pkg-config file, tools, man pages
 		for f in usr/local/include/loopback/loopback.h \
 			usr/local/include/loopback/memory.h \
@@ -82,11 +90,14 @@ step_pkgconfig() {
 			usr/local/bin/loopback-mtree \
 			usr/local/share/man/man1/loopback-mtree.1 \
 			usr/local/lib/udev/rules.d/60-loopback.rules \
-			usr/local/lib/modules-load.d/loopback.conf; do
+			usr/local/lib/modules-load.d/loopback.conf \
+			usr/local/lib/systemd/system/loopback-adapter@.service \
+			usr/local/share/doc/loopback/loopback-adapter-example.conf; do
 			[ -e "$dest/$f" ] || { echo "missing: $f"; exit 1; }
 		done
-		# symbol versions came through
-		objdump -T "$dest"/usr/local/lib/libloopback.so.0 | grep -q LIBLOOPBACK_0
+		# symbol versions came through (grep reads it all: with pipefail,
+		# grep -q would fail the step when objdump then gets SIGPIPE)
+		objdump -T "$dest"/usr/local/lib/libloopback.so.0 | grep LIBLOOPBACK_0 >/dev/null
 		cat >"$out/pc-test.c" <<'EOF'
 #include <loopback/loopback.h>
 #include <linux/loopback.h>
@@ -166,6 +177,36 @@ EOF
 	ok $? "the DKMS-built module loads in the VM and passes test-uapi" "$out/dkms-vm.log"
 }
 
+step_systemd() {
+	local log=$out/systemd.log dest=$out/systemd-dest dir=$out/systemd
+	local unit=loopback-adapter@.service
+	(
+		set -e
+		install_destdir "$dest"
+		rm -rf "$dir"
+		mkdir -p "$dir/broken"
+		# systemd-analyze wants ExecStart's binary and the man page of
+		# Documentation=: the DESTDIR tree's, in place of /usr/local's
+		grep -qx 'ExecStart=/usr/local/bin/loopback-adapter --config /etc/loopback/%i.conf' \
+			"$dest/usr/local/lib/systemd/system/$unit"
+		sed "s|=/usr/local/bin/|=$dest/usr/local/bin/|" \
+			"$dest/usr/local/lib/systemd/system/$unit" >"$dir/$unit"
+		export MANPATH=$dest/usr/local/share/man
+		# it warns and goes on (exit 0) about what it ignores: any word fails
+		systemd-analyze verify "$dir/$unit" >"$dir/verify.out" 2>&1
+		cat "$dir/verify.out"
+		[ ! -s "$dir/verify.out" ]
+		# the check bites: a misspelt key is reported
+		sed 's/^Type=notify/Typ=notify/' "$dir/$unit" >"$dir/broken/$unit"
+		systemd-analyze verify "$dir/broken/$unit" >"$dir/broken.out" 2>&1 || true
+		grep -q "Unknown key 'Typ'" "$dir/broken.out"
+		echo "systemd-analyze security (for information):"
+		systemd-analyze security --offline=yes "$dir/$unit"
+	) >"$log" 2>&1
+	ok $? "systemd-analyze verify passes the installed $unit (and fails a broken copy)" "$log"
+	grep -o 'Overall exposure level.*' "$log" | sed 's/^/# /'
+}
+
 step_deb() {
 	local log=$out/deb.log dir=$out/deb/loopback-$version
 	(
@@ -216,7 +257,7 @@ step_chroot() {
 	{ echo "Bail out! tests/vm/deps.sh failed"; exit 1; }
 for s in "${steps[@]}"; do
 	case $s in
-	distcheck | pkgconfig | dkms | deb | chroot) "step_$s" ;;
+	distcheck | pkgconfig | systemd | dkms | deb | chroot) "step_$s" ;;
 	*) echo "check-install.sh: unknown step $s" >&2; exit 2 ;;
 	esac
 done

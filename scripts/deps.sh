@@ -16,10 +16,11 @@ PACKAGES="build-essential autoconf automake libtool pkg-config
 # tests/test-vhost-user-dpdk drives (qemu-storage-daemon, the blk one, comes
 # with qemu-system-common from tests/vm/deps.sh)
 PACKAGES="$PACKAGES dpdk-dev"
-# DKMS, Debian packaging and a clean chroot to install the packages into
+# DKMS, Debian packaging, a clean chroot to install the packages into, and
+# systemd-analyze (systemd) with man (man-db) to verify the unit
 if [ "${1:-}" = --install ]; then
 	PACKAGES="$PACKAGES dkms dh-dkms debhelper dpkg-dev fakeroot lintian
-	debootstrap pkgconf xz-utils binutils"
+	debootstrap pkgconf xz-utils binutils systemd man-db"
 fi
 
 missing=""
