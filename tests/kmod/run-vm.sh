@@ -48,7 +48,7 @@ out=${out:-${LOOPBACK_VM_OUT:-$top/build/kmod-tests}}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-PROGRAMS=(test-uapi test-mmap test-rng test-window-full test-remove test-race test-multi test-leak test-kill test-untrusted test-blk test-rmmod test-hostile bench-trap)
+PROGRAMS=(test-uapi test-mmap test-rng test-window-full test-remove test-race test-multi test-leak test-kill test-untrusted test-blk test-rmmod test-hostile bench-trap notify-listen)
 LIB_PROGRAMS=(tests/device/vm-device-rng tests/adapter/loopback-adapter-test)
 
 # scripts/check.sh runs the kernel tests in its plain build only: they do

@@ -2,7 +2,8 @@
 # Guest scenario (tests/vm/run): loopback-adapter's skeleton, built with the
 # tests' device types (loopback-adapter-test): the hint when no driver
 # binds, one line per bound device, SIGHUP, SIGTERM's orderly exit,
-# --daemonize with --pid-file and two devices, SIGKILL.
+# --daemonize with --pid-file and two devices, SIGKILL, --config with
+# NOTIFY_SOCKET (notify-listen standing for systemd).
 . /test/vm-lib.sh
 lb_mark=$(lb_dmesg_lines)
 A=loopback-adapter-test
@@ -82,6 +83,28 @@ check "a third adapter reports its device" \
 kill -KILL $pid
 wait $pid
 check "SIGKILL: the device is gone" wait_for 20 no_devices
+
+# 4. as a systemd service: --config, READY=1 once both drivers are bound
+# (after the devices' lines), STOPPING=1 on SIGTERM
+printf '# two devices\ntest-rng\n\n--device test-rng,eventfds=off\n' >/tmp/a.conf
+notify-listen /tmp/notify 60 >/tmp/notify.out 2>&1 &
+lpid=$!
+wait_for 5 test -S /tmp/notify
+NOTIFY_SOCKET=/tmp/notify $A --config /tmp/a.conf >/tmp/out5 2>/tmp/err5 &
+pid=$!
+check "NOTIFY_SOCKET: READY=1 once the drivers are bound" \
+	wait_for 20 grep -qx 'READY=1' /tmp/notify.out
+check "... after both devices' lines (--config)" lines 2 /tmp/out5
+check "... with STATUS= naming both" \
+	grep -q '^STATUS=Serving loopback[0-9]* /dev/hwrng, loopback[0-9]* /dev/hwrng$' /tmp/notify.out
+kill -TERM $pid
+wait $pid
+st=$?
+check "SIGTERM: exit status 0 (was $st)" [ "$st" -eq 0 ]
+check "SIGTERM: STOPPING=1 was sent" wait_for 10 grep -qx 'STOPPING=1' /tmp/notify.out
+check "SIGTERM: the devices are gone" wait_for 20 no_devices
+wait $lpid
+sed 's/^/# notify: /' /tmp/notify.out
 
 # a bad option: one line, exit 2
 $A --device test-rng,colour=red >/tmp/out4 2>/tmp/err4
