@@ -96,8 +96,12 @@ static void vub_stop_rings(void *opaque, LoopbackVirtio *vdev)
 		any = true;
 		if (!loopback_vhost_user_is_usable(v->vu))
 			continue;
-		if (!loopback_vhost_user_vring_drain(v->vu, i, &err) ||
-		    !loopback_vhost_user_vring_stop(v->vu, i, &base, &err))
+		/* a ring that does not drain in time is stopped all the same */
+		if (!loopback_vhost_user_vring_drain(v->vu, i, &err)) {
+			g_warning(NAME ": queue %u: %s", i, err->message);
+			g_clear_error(&err);
+		}
+		if (!loopback_vhost_user_vring_stop(v->vu, i, &base, &err))
 			g_warning(NAME ": queue %u: %s", i, err->message);
 	}
 	if (any && loopback_vhost_user_is_usable(v->vu)) {
