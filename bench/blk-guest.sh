@@ -107,25 +107,49 @@ else
 	log "VDUSE: not available (the 6.1 kernel has none: use LOOPBACK_VM_ABI=6.12.N+deb12)"
 fi
 
-# loopback's built-in blk, served by loopback-adapter
-if command -v loopback-adapter >/dev/null && modprobe loopback 2>/dev/null; then
-	loopback-adapter --device blk,file="$img",num-queues=1,queue-size=256 \
-		>/tmp/adapter.out 2>/tmp/adapter.err &
+# adapter_row NAME TYPE SPEC: measures the device loopback-adapter serves
+# for --device SPEC (whose line names TYPE)
+adapter_row() {
+	loopback-adapter --device "$3" >/tmp/adapter.out 2>/tmp/adapter.err &
 	adapter=$!
 	n=0
-	while ! grep -q ' blk /dev/' /tmp/adapter.out && [ $n -lt 200 ]; do
+	while ! grep -q " $2 /dev/" /tmp/adapter.out && [ $n -lt 200 ]; do
 		sleep 0.1
 		n=$((n + 1))
 	done
-	dev=$(awk '$2 == "blk" { print $3; exit }' /tmp/adapter.out)
+	dev=$(awk -v t="$2" '$2 == t { print $3; exit }' /tmp/adapter.out)
 	if [ -n "$dev" ] && [ -b "$dev" ]; then
-		measure loopback "$dev"
+		measure "$1" "$dev"
 	else
-		log "loopback: the adapter gave no block device"
+		log "$1: the adapter gave no block device"
 		cat /tmp/adapter.err
 	fi
 	kill -TERM "$adapter" 2>/dev/null
 	wait "$adapter" 2>/dev/null
+}
+
+# loopback's built-in blk, served by loopback-adapter; then loopback with
+# qemu-storage-daemon's vhost-user-blk export on the data path (the
+# adapter only sets it up), the same daemon as the VDUSE row
+if command -v loopback-adapter >/dev/null && modprobe loopback 2>/dev/null; then
+	adapter_row loopback blk "blk,file=$img,num-queues=1,queue-size=256"
+	if command -v qemu-storage-daemon >/dev/null; then
+		rm -f /tmp/vub.sock
+		qemu-storage-daemon \
+			--blockdev driver=file,node-name=f0,filename="$img" \
+			--export type=vhost-user-blk,id=e0,node-name=f0,addr.type=unix,addr.path=/tmp/vub.sock,writable=on,num-queues=1 \
+			>/tmp/qsd-vu.log 2>&1 &
+		qsd=$!
+		if wait_for /tmp/vub.sock 20; then
+			adapter_row vhost-user vhost-user-blk \
+				"vhost-user-blk,socket=/tmp/vub.sock,num-queues=1"
+		else
+			log "vhost-user: qemu-storage-daemon did not listen"
+			cat /tmp/qsd-vu.log
+		fi
+		kill "$qsd" 2>/dev/null
+		wait "$qsd" 2>/dev/null
+	fi
 else
 	log "loopback: loopback-adapter or loopback.ko is not here"
 fi
@@ -139,15 +163,15 @@ END {
 		t = order[i]
 		printf "%-10s %10d %10d %10d %10d\n", t, v[t " randread 1"], v[t " randread 32"], v[t " randwrite 1"], v[t " randwrite 32"]
 	}
-	if (("loopback randread 1") in v) {
-		split("randread randwrite", rws, " ")
-		for (r = 1; r <= 2; r++) for (q = 1; q <= 32; q += 31) {
-			k = rws[r] " " q
-			if (v["loop " k] > 0)
-				printf "loopback / loop   %-12s QD%-2d %.2f (target >= 0.5)\n", rws[r], q, v["loopback " k] / v["loop " k]
-			if (v["vduse " k] > 0)
-				printf "loopback / VDUSE  %-12s QD%-2d %.2f%s\n", rws[r], q, v["loopback " k] / v["vduse " k], (q == 1 ? " (target >= 3 at QD1)" : "")
-		}
+	split("randread randwrite", rws, " ")
+	for (r = 1; r <= 2; r++) for (q = 1; q <= 32; q += 31) {
+		k = rws[r] " " q
+		if (v["loopback " k] > 0 && v["loop " k] > 0)
+			printf "loopback / loop    %-11s QD%-2d %.2f (target >= 0.5)\n", rws[r], q, v["loopback " k] / v["loop " k]
+		if (v["loopback " k] > 0 && v["vduse " k] > 0)
+			printf "loopback / VDUSE   %-11s QD%-2d %.2f%s\n", rws[r], q, v["loopback " k] / v["vduse " k], (q == 1 ? " (target >= 3 at QD1)" : "")
+		if (v["vhost-user " k] > 0 && v["vduse " k] > 0)
+			printf "vhost-user / VDUSE %-11s QD%-2d %.2f\n", rws[r], q, v["vhost-user " k] / v["vduse " k]
 	}
 }' "$results"
 exit 0

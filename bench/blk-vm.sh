@@ -1,6 +1,7 @@
 #!/bin/bash
-# Block-device benchmark in one VM: loopback's built-in blk against the
-# loop device, VDUSE + qemu-storage-daemon and null_blk, with fio, on
+# Block-device benchmark in one VM: loopback's built-in blk and loopback
+# through qemu-storage-daemon's vhost-user-blk export against the loop
+# device, VDUSE + qemu-storage-daemon and null_blk, with fio, on
 # Debian's 6.12 guest kernel (which has VDUSE, loop and null_blk as
 # modules).  Every target serves the same image on the same tmpfs.
 #

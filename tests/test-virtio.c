@@ -281,6 +281,35 @@ static void test_queue_registers_frozen_while_ready(void)
 	fix_free(f);
 }
 
+/* A device whose rings another process serves finds them here. */
+static void test_rings_and_irq_notifier_are_exposed(void)
+{
+	Fix f = fix_new();
+	LoopbackVirtqueue *vq = loopback_virtio_get_queue(f.e->vdev, 1);
+	uint64_t desc, avail, used;
+	EventNotifier irq;
+
+	loopback_virtqueue_get_rings(vq, &desc, &avail, &used);
+	g_assert_cmphex(desc | avail | used, ==, 0);
+	g_assert_null(loopback_virtqueue_get_irq_notifier(vq));
+	g_assert_cmpint(event_notifier_init(&irq, 0), ==, 0);
+	loopback_virtio_set_irq_notifier(f.e->vdev, 1, &irq);
+	g_assert_true(loopback_virtqueue_get_irq_notifier(vq) == &irq);
+	g_assert_true(vdrv_negotiate(f.d, TRANSPORT));
+	g_assert_true(vdrv_setup_queue(f.d, 1, 8));
+	loopback_virtqueue_get_rings(vq, &desc, &avail, &used);
+	g_assert_cmphex(desc, ==, f.d->q[1].desc);
+	g_assert_cmphex(avail, ==, f.d->q[1].avail);
+	g_assert_cmphex(used, ==, f.d->q[1].used);
+	vdrv_write(f.d, R_(STATUS), 0);
+	loopback_virtqueue_get_rings(vq, &desc, &avail, &used);
+	g_assert_cmphex(desc | avail | used, ==, 0);
+	loopback_virtio_set_irq_notifier(f.e->vdev, 1, NULL);
+	g_assert_null(loopback_virtqueue_get_irq_notifier(vq));
+	event_notifier_cleanup(&irq);
+	fix_free(f);
+}
+
 /* A listener that counts the ioeventfds of the register block. */
 typedef struct EvCount {
 	MemoryListener l;
@@ -480,6 +509,8 @@ int main(int argc, char **argv)
 			test_queue_ready_refuses_bad_layouts);
 	g_test_add_func("/virtio/queue/registers-frozen-while-ready",
 			test_queue_registers_frozen_while_ready);
+	g_test_add_func("/virtio/queue/rings-and-irq-notifier-exposed",
+			test_rings_and_irq_notifier_are_exposed);
 	g_test_add_func("/virtio/queue/ready-registers-kick-ioeventfd",
 			test_ready_queue_registers_its_kick_ioeventfd);
 	g_test_add_func("/virtio/queue/kick-runs-handler-in-context",

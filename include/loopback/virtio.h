@@ -184,6 +184,15 @@ bool loopback_virtqueue_is_ready(LoopbackVirtqueue *vq);
 /* The kick notifier: registered as the ioeventfd while the queue is ready. */
 EventNotifier *loopback_virtqueue_get_kick_notifier(LoopbackVirtqueue *vq);
 /*
+ * The guest-physical addresses of the descriptor table, driver (avail) and
+ * device (used) areas the driver set up; zeroes while the queue is not
+ * ready.  For a device whose rings another process serves (vhost-user).
+ */
+void loopback_virtqueue_get_rings(LoopbackVirtqueue *vq, uint64_t *desc,
+				  uint64_t *avail, uint64_t *used);
+/* The queue interrupt's notifier bound by set_irq_notifier, or NULL. */
+EventNotifier *loopback_virtqueue_get_irq_notifier(LoopbackVirtqueue *vq);
+/*
  * For a queue's own thread: waits until a kick (cleared, true) or until
  * @stop_fd (-1: none) is readable (false).
  */

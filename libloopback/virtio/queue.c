@@ -188,6 +188,23 @@ loopback_virtqueue_get_kick_notifier(LoopbackVirtqueue *vq)
 	return &vq->kick;
 }
 
+LOOPBACK_API void loopback_virtqueue_get_rings(LoopbackVirtqueue *vq,
+					       uint64_t *desc, uint64_t *avail,
+					       uint64_t *used)
+{
+	bool ready = loopback_virtqueue_is_ready(vq);
+
+	*desc = ready ? vq->desc_addr : 0;
+	*avail = ready ? vq->avail_addr : 0;
+	*used = ready ? vq->used_addr : 0;
+}
+
+LOOPBACK_API EventNotifier *
+loopback_virtqueue_get_irq_notifier(LoopbackVirtqueue *vq)
+{
+	return __atomic_load_n(&vq->irq, __ATOMIC_ACQUIRE);
+}
+
 LOOPBACK_API bool loopback_virtqueue_is_broken(LoopbackVirtqueue *vq)
 {
 	return __atomic_load_n(&vq->broken, __ATOMIC_ACQUIRE);

@@ -2,23 +2,33 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # loopback-adapter end to end, in a QEMU guest: builds loopback.ko for the
 # guest kernel, boots it with the built adapter, fio, mkfs.ext4 and e2fsck,
-# runs tests/adapter/vm-builtin.sh and relays its TAP.
+# runs a guest scenario (tests/adapter/SCENARIO.sh, default vm-builtin) and
+# relays its TAP.
 #
-#   tests/adapter/run-vm.sh [-o OUTDIR]
+#   tests/adapter/run-vm.sh [-o OUTDIR] [--scenario NAME] [--smp N]
+#                           [--binary PATH]...
 #
-# OUTDIR (default $LOOPBACK_VM_OUT/adapter, else build/kmod-tests/adapter)
-# keeps the module build and the console.  LOOPBACK_BUILDDIR says where
-# loopback-adapter was built (default: the top builddir, else build/).
+# --binary adds a program the scenario needs (repeatable); --smp gives the
+# guest N vCPUs (virtio_blk uses at most one queue per CPU).  OUTDIR (default
+# $LOOPBACK_VM_OUT/adapter, else build/kmod-tests/adapter; for another
+# scenario adapter-NAME) keeps the module build and the console.
+# LOOPBACK_BUILDDIR says where loopback-adapter was built (default: the
+# top builddir, else build/).
 # With LOOPBACK_SKIP_VM=REASON set, the run is skipped ("1..0 # SKIP").
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "${top_srcdir:-$here/../..}" && pwd)
 out=""
+scenario=vm-builtin
+extra=()
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-o) out=${2:?-o needs a directory}; shift 2 ;;
-	-h | --help) sed -n '3,12s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	--scenario) scenario=${2:?--scenario needs a name}; shift 2 ;;
+	--binary) extra+=(--binary "${2:?--binary needs a path}"); shift 2 ;;
+	--smp) extra+=(--smp "${2:?--smp needs a number}"); shift 2 ;;
+	-h | --help) sed -n '3,17s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) echo "run-vm.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -27,7 +37,9 @@ if [ -n "${LOOPBACK_SKIP_VM:-}" ]; then
 	exit 0
 fi
 vm_out=${LOOPBACK_VM_OUT:-$top/build/kmod-tests}
-out=${out:-$vm_out/adapter}
+sub=adapter
+[ "$scenario" = vm-builtin ] || sub=adapter-${scenario#vm-}
+out=${out:-$vm_out/$sub}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 builddir=${LOOPBACK_BUILDDIR:-${top_builddir:-$top/build}}
@@ -49,7 +61,7 @@ fi
 if [ -z "${ko:-}" ] || [ ! -f "$ko" ]; then
 	echo "not ok 1 - build loopback.ko against the guest kernel"
 	tail -n 40 "$out/build-module.log" | sed 's/^/# /'
-	echo "not ok 2 - vm-builtin (not run)"
+	echo "not ok 2 - $scenario (not run)"
 	exit 1
 fi
 echo "ok 1 - build loopback.ko against the guest kernel ($ko)"
@@ -59,22 +71,23 @@ for b in "$adapter" "$(command -v fio)" "$(command -v mkfs.ext4)" \
 	"$(command -v e2fsck)"; do
 	bins+=(--binary "$b")
 done
-"$top/tests/vm/run" --module "$ko" "${bins[@]}" \
+"$top/tests/vm/run" --module "$ko" "${bins[@]}" ${extra[@]+"${extra[@]}"} \
+	--file "$here/vm-lib.sh:/root/vm-lib.sh" \
 	--guest-module ext4 --guest-module loop --memory 1536 \
-	--script "$here/vm-builtin.sh" --timeout "${LOOPBACK_VM_TIMEOUT:-600}" \
-	--log "$out/vm-builtin.console" >"$out/vm-builtin.out" 2>&1
+	--script "$here/$scenario.sh" --timeout "${LOOPBACK_VM_TIMEOUT:-600}" \
+	--log "$out/$scenario.console" >"$out/$scenario.out" 2>&1
 st=$?
-verdict=$(grep -a '^run: \(PASS\|FAIL\|SKIP\)' "$out/vm-builtin.out" | tail -n 1)
+verdict=$(grep -a '^run: \(PASS\|FAIL\|SKIP\)' "$out/$scenario.out" | tail -n 1)
 if [ "$st" -eq 0 ]; then
-	echo "ok 2 - vm-builtin ${verdict#run: }"
+	echo "ok 2 - $scenario ${verdict#run: }"
 else
-	echo "not ok 2 - vm-builtin ${verdict#run: }"
+	echo "not ok 2 - $scenario ${verdict#run: }"
 fi
 # the guest's lines, kernel messages left out
-grep -avE '^\[ *[0-9]+\.[0-9]+\]' "$out/vm-builtin.out" | sed 's/^/#   /'
+grep -avE '^\[ *[0-9]+\.[0-9]+\]' "$out/$scenario.out" | sed 's/^/#   /'
 if [ "$st" -ne 0 ]; then
 	echo "# failures:"
-	grep -aE '^(not ok|Bail out!)|^run: FAIL' "$out/vm-builtin.out" | sed 's/^/#   >> /'
-	echo "# full console: $out/vm-builtin.console"
+	grep -aE '^(not ok|Bail out!)|^run: FAIL' "$out/$scenario.out" | sed 's/^/#   >> /'
+	echo "# full console: $out/$scenario.console"
 fi
 [ "$st" -eq 0 ]

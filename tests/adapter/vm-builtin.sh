@@ -5,88 +5,9 @@
 # fio --verify, mkfs.ext4, mount and e2fsck.  TAP on stdout.
 #
 # Needs in the guest: loopback-adapter, fio, mkfs.ext4, e2fsck, md5sum
-# (busybox); modules loopback, virtio_blk, virtio_rng, ext4.
+# (busybox); modules loopback, virtio_blk, virtio_rng, ext4; vm-lib.sh.
 
-n=0
-failed=0
-ok() { # STATUS DESCRIPTION
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		failed=$((failed + 1))
-	fi
-}
-note() { echo "# $*"; }
-
-W=/mnt/work
-mkdir -p $W /mnt/fs
-# the images live on a tmpfs: O_DIRECT needs 6.6 there, so cache=writeback
-mount -t tmpfs -o size=900m tmpfs $W || exit 1
-
-modprobe virtio_blk
-modprobe virtio_rng
-modprobe ext4 2>/dev/null
-modprobe loop 2>/dev/null
-modprobe loopback || { echo "Bail out! modprobe loopback failed"; exit 1; }
-
-ADAPTER_OUT=$W/adapter.out
-ADAPTER_ERR=$W/adapter.err
-adapter_pid=""
-
-# start_adapter ARGS...: runs loopback-adapter in the background and waits
-# until it printed one line per --device (or died)
-start_adapter() {
-	want=0
-	for a in "$@"; do [ "$a" = --device ] && want=$((want + 1)); done
-	: >$ADAPTER_OUT
-	: >$ADAPTER_ERR
-	loopback-adapter "$@" >$ADAPTER_OUT 2>$ADAPTER_ERR &
-	adapter_pid=$!
-	i=0
-	while [ "$(wc -l <$ADAPTER_OUT)" -lt "$want" ] && [ $i -lt 300 ]; do
-		kill -0 $adapter_pid 2>/dev/null || break
-		sleep 0.1
-		i=$((i + 1))
-	done
-	if [ "$(wc -l <$ADAPTER_OUT)" -lt "$want" ]; then
-		note "adapter printed $(wc -l <$ADAPTER_OUT) of $want lines; stderr:"
-		sed 's/^/#   /' $ADAPTER_ERR
-		return 1
-	fi
-	return 0
-}
-
-# stop_adapter SIGNAL: signals the adapter and waits for it; its exit
-# status goes to $st (not a subshell: only this shell can wait for it)
-stop_adapter() {
-	kill -"$1" $adapter_pid 2>/dev/null
-	wait $adapter_pid
-	st=$?
-	adapter_pid=""
-}
-
-# the node of the Nth device line (1-based)
-node_of() { sed -n "${1}p" $ADAPTER_OUT | awk '{ print $3 }'; }
-
-# wait_gone PATH: the node disappears within 10 s
-wait_gone() {
-	i=0
-	while [ -e "$1" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-	[ ! -e "$1" ]
-}
-
-# no task may be left in uninterruptible sleep
-no_d_state() {
-	for s in /proc/[0-9]*/stat; do
-		st=$(cut -d' ' -f3 "$s" 2>/dev/null)
-		[ "$st" = D ] && { note "D state: $(cat "${s%/stat}/comm")"; return 1; }
-	done
-	return 0
-}
-
-md5() { md5sum "$1" | cut -d' ' -f1; }
+. /root/vm-lib.sh
 
 # ---- rng ----
 head -c 65536 /dev/zero | tr '\0' 'Z' >$W/z.src
@@ -111,24 +32,9 @@ fi
 
 # ---- blk: data both ways ----
 dd if=/dev/urandom of=$W/a.img bs=1M count=64 2>/dev/null
-sum_before=$(md5 $W/a.img)
 if start_adapter --device blk,file=$W/a.img,num-queues=2; then
-	dev=$(node_of 1)
 	ok 0 "blk: the adapter reports $(sed -n 1p $ADAPTER_OUT)"
-	[ -b "$dev" ]
-	ok $? "blk: $dev is a block device"
-	sum_dev=$(dd if="$dev" bs=1M count=64 2>/dev/null | md5sum | cut -d' ' -f1)
-	[ "$sum_dev" = "$sum_before" ]
-	ok $? "blk: the image's pattern reads back through $dev"
-	dd if=/dev/urandom of=$W/pat bs=1M count=8 2>/dev/null
-	dd if=$W/pat of="$dev" bs=1M seek=16 conv=fsync 2>/dev/null
-	ok $? "blk: 8 MiB written through $dev at 16 MiB"
-	stop_adapter TERM
-	ok $([ "$st" -eq 0 ]; echo $?) "blk: SIGTERM: the adapter exits 0 (got $st)"
-	wait_gone "$dev"
-	ok $? "blk: $dev is gone after the orderly removal"
-	[ "$(dd if=$W/a.img bs=1M skip=16 count=8 2>/dev/null | md5sum | cut -d' ' -f1)" = "$(md5 $W/pat)" ]
-	ok $? "blk: the pattern written through the device is in the image"
+	both_ways blk $W/a.img
 else
 	ok 1 "blk: the adapter reports the device"
 fi
@@ -137,20 +43,13 @@ fi
 truncate -s 128M $W/f.img
 if start_adapter --device blk,file=$W/f.img,num-queues=2,queue-size=128; then
 	dev=$(node_of 1)
-	fio --name=verify --filename="$dev" --direct=1 --ioengine=libaio \
-		--rw=randwrite --bs=4k --iodepth=16 --numjobs=4 --size=24m \
-		--offset_increment=32m --verify=crc32c --verify_fatal=1 \
-		--do_verify=1 --group_reporting >$W/fio.log 2>&1
-	st=$?
-	[ $st -ne 0 ] && tail -n 20 $W/fio.log | sed 's/^/#   /'
-	ok $st "blk: fio: 4 jobs x QD16 random writes, every block verified"
-	fio --name=mixed --filename="$dev" --direct=1 --ioengine=libaio \
-		--rw=randrw --bs=4k,64k --iodepth=32 --numjobs=2 --size=32m \
-		--offset_increment=64m --verify=md5 --verify_fatal=1 \
-		--group_reporting >$W/fio2.log 2>&1
-	st=$?
-	[ $st -ne 0 ] && tail -n 20 $W/fio2.log | sed 's/^/#   /'
-	ok $st "blk: fio: mixed read/write QD32, mixed sizes, verified"
+	fio_ok "blk: fio: 4 jobs x QD16 random writes, every block verified" \
+		"$dev" --name=verify --rw=randwrite --bs=4k --iodepth=16 \
+		--numjobs=4 --size=24m --offset_increment=32m --verify=crc32c \
+		--do_verify=1
+	fio_ok "blk: fio: mixed read/write QD32, mixed sizes, verified" \
+		"$dev" --name=mixed --rw=randrw --bs=4k,64k --iodepth=32 \
+		--numjobs=2 --size=32m --offset_increment=64m --verify=md5
 	stop_adapter TERM
 	ok $([ "$st" -eq 0 ]; echo $?) "blk: SIGTERM after fio: exit 0 (got $st)"
 else
@@ -316,11 +215,4 @@ for bad in "--device" "--device nosuchtype" "--device blk" \
 	ok $? "options: '$bad': exit 2 with one line (exit $st, $lines lines: $(head -n 1 $W/bad.err))"
 done
 
-no_d_state
-ok $? "end: no task in D state"
-rmmod loopback
-ok $? "end: rmmod loopback"
-
-echo "1..$n"
-[ $failed -eq 0 ] || exit 1
-exit 0
+vm_end

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * The built-in device types (devices.h: blk, rng), mapped onto the
+ * The built-in device types (devices.h: blk, rng, vhost-user-blk), mapped onto the
  * adapter's AdapterDeviceType (options.h).  This is the only file that
  * knows them.  Each device is three objects: the type's LbAdapterDevice,
  * its virtio model (LoopbackVirtio, whose register block is mapped into
@@ -86,25 +86,28 @@ static LoopbackDevice *wrap_start(AdapterDevice *d, GMainContext *ctx,
 				  GError **error)
 {
 	const LoopbackVirtioDeviceClass *k = &d->lb->klass;
-	g_autofree uint8_t *config = g_malloc0(k->config_size ?
-					       k->config_size : 1);
-	LoopbackDeviceConfig c = {
-		.device_id = k->device_id,
-		.vendor_id = k->vendor_id,
-		.features = k->features,
-		.num_queues = k->num_queues,
-		.max_queue_size = k->queue_size_max,
-		.config = config,
-		.config_size = k->config_size,
-		.window_size = d->ops->window_size(d->lb),
-	};
+	g_autofree uint8_t *config = NULL;
+	LoopbackDeviceConfig c = { 0 };
 
+	if (d->ops->connect && !d->ops->connect(d->lb, error))
+		return NULL;
+	/* the class is final now: connect may have filled it in */
+	config = g_malloc0(k->config_size ? k->config_size : 1);
+	c.device_id = k->device_id;
+	c.vendor_id = k->vendor_id;
+	c.features = k->features;
+	c.num_queues = k->num_queues;
+	c.max_queue_size = k->queue_size_max;
+	c.config = config;
+	c.config_size = k->config_size;
+	c.window_size = d->ops->window_size(d->lb);
 	if (k->config_read)
 		k->config_read(d->lb, 0, config, k->config_size);
 	/* the model needs the address space, the device needs the model */
 	d->dev = loopback_device_new(&c, error);
 	if (!d->dev)
 		return NULL;
+	d->lb->dev = d->dev;
 	d->vdev = loopback_virtio_new(k, d->lb,
 				      loopback_device_get_address_space(d->dev),
 				      error);
@@ -163,9 +166,13 @@ static const AdapterDeviceType blk =
 	LB_WRAPPED("blk", "a disk image through io_uring (see adapter.md)");
 static const AdapterDeviceType rng =
 	LB_WRAPPED("rng", "entropy from getrandom() or a file (see adapter.md)");
+static const AdapterDeviceType vhost_user_blk =
+	LB_WRAPPED("vhost-user-blk", "a vhost-user-blk backend's disk, e.g. "
+		   "qemu-storage-daemon's (see adapter.md)");
 
 const AdapterDeviceType *const adapter_device_types[] = {
 	&blk,
 	&rng,
+	&vhost_user_blk,
 	NULL,
 };

@@ -29,15 +29,7 @@
 #define DWZ_BYTES 16	/* one discard / write zeroes segment */
 #define MAX_DWZ_SECTORS 0x3fffffu
 
-/* virtio-blk feature bits, request types, status values */
-#define BLK_F_SIZE_MAX 1
-#define BLK_F_SEG_MAX 2
-#define BLK_F_RO 5
-#define BLK_F_BLK_SIZE 6
-#define BLK_F_FLUSH 9
-#define BLK_F_MQ 12
-#define BLK_F_DISCARD 13
-#define BLK_F_WRITE_ZEROES 14
+/* virtio-blk request types, status values (feature bits: devices.h) */
 #define BLK_T_IN 0
 #define BLK_T_OUT 1
 #define BLK_T_FLUSH 4

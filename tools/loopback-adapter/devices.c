@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* The table of built-in devices and the option helpers they share. */
+/* The table of the adapter's device types and the option helpers they share. */
 #include "config.h"
 
 #include <string.h>
@@ -11,6 +11,7 @@ G_DEFINE_QUARK(lb-device-error-quark, lb_device_error)
 static const LbAdapterDeviceOps *const lb_devices[] = {
 	&lb_blk_ops,
 	&lb_rng_ops,
+	&lb_vhost_user_blk_ops,
 };
 
 const LbAdapterDeviceOps *lb_device_find(const char *name)

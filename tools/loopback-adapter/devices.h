@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * loopback-adapter's built-in devices: one file each (blk.c, rng.c) behind
+ * loopback-adapter's built-in devices: one file each (blk.c, rng.c,
+ * vhost-user-blk.c) behind
  * LbAdapterDeviceOps.  Documentation/adapter.md, "Built-in devices", lists
  * their options.
  *
  * Life of a device, as main.c drives it:
  *   dev = ops->create(opts, n, &error);       options checked, files opened
+ *   ops->connect(dev, &error);                if any: a backend reached
  *   vdev = loopback_virtio_new(&dev->klass, dev, as, &error);
  *   ops->start(dev, vdev, ctx, &error);       bound to its model
  *   ... the kernel device, sized by ops->window_size(dev) ...
@@ -15,7 +17,24 @@
 #ifndef LOOPBACK_ADAPTER_DEVICES_H
 #define LOOPBACK_ADAPTER_DEVICES_H
 
+#include <loopback/device.h>
 #include <loopback/virtio.h>
+
+/* virtio-blk feature bits (virtio 1.2, 5.2.3), for blk and vhost-user-blk */
+#define BLK_F_SIZE_MAX 1
+#define BLK_F_SEG_MAX 2
+#define BLK_F_RO 5
+#define BLK_F_BLK_SIZE 6
+#define BLK_F_FLUSH 9
+#define BLK_F_TOPOLOGY 10
+#define BLK_F_MQ 12
+#define BLK_F_DISCARD 13
+#define BLK_F_WRITE_ZEROES 14
+/* virtio_blk_config: its size and the fields the adapter sets */
+#define BLK_CONFIG_SIZE 60
+#define BLK_CONFIG_SIZE_MAX 8
+#define BLK_CONFIG_SEG_MAX 12
+#define BLK_CONFIG_NUM_QUEUES 34
 
 /* One key=value of --device TYPE,key=value,...; value may be NULL. */
 typedef struct LbDeviceOption {
@@ -31,6 +50,12 @@ typedef struct LbAdapterDeviceOps {
 	/* NULL with a one-line @error that names the bad key */
 	LbAdapterDevice *(*create)(const LbDeviceOption *opts, size_t n,
 				   GError **error);
+	/*
+	 * Optional, first thing at start, before the kernel device: reach
+	 * what the device stands for (a vhost-user backend); the class and
+	 * the window size may depend on it.
+	 */
+	bool (*connect)(LbAdapterDevice *dev, GError **error);
 	/* a window in which the rings and a maximal request always fit */
 	uint64_t (*window_size)(LbAdapterDevice *dev);
 	/*
@@ -55,10 +80,12 @@ struct LbAdapterDevice {
 	const LbAdapterDeviceOps *ops;
 	LoopbackVirtioDeviceClass klass;	/* for loopback_virtio_new() */
 	LoopbackVirtio *vdev;			/* from start to stop */
+	LoopbackDevice *dev;			/* the kernel's, from start */
 };
 
 extern const LbAdapterDeviceOps lb_blk_ops;
 extern const LbAdapterDeviceOps lb_rng_ops;
+extern const LbAdapterDeviceOps lb_vhost_user_blk_ops;
 
 /* The ops of device type @name, or NULL. */
 const LbAdapterDeviceOps *lb_device_find(const char *name);

@@ -1,0 +1,130 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# What the adapter's guest scenarios (vm-builtin.sh, vm-vhost-user.sh)
+# share: TAP output, a tmpfs work area, the modules, and starting and
+# stopping loopback-adapter.  run-vm.sh copies it to /root/vm-lib.sh.
+
+n=0
+failed=0
+ok() { # STATUS DESCRIPTION
+	n=$((n + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $n - $2"
+	else
+		echo "not ok $n - $2"
+		failed=$((failed + 1))
+	fi
+}
+note() { echo "# $*"; }
+
+W=/mnt/work
+mkdir -p $W /mnt/fs
+# the images live on a tmpfs: O_DIRECT needs 6.6 there, so cache=writeback
+mount -t tmpfs -o size=900m tmpfs $W || exit 1
+
+modprobe virtio_blk
+modprobe virtio_rng
+modprobe ext4 2>/dev/null
+modprobe loop 2>/dev/null
+modprobe loopback || { echo "Bail out! modprobe loopback failed"; exit 1; }
+
+ADAPTER_OUT=$W/adapter.out
+ADAPTER_ERR=$W/adapter.err
+adapter_pid=""
+
+# start_adapter ARGS...: runs loopback-adapter in the background and waits
+# until it printed one line per --device (or died)
+start_adapter() {
+	want=0
+	for a in "$@"; do [ "$a" = --device ] && want=$((want + 1)); done
+	: >$ADAPTER_OUT
+	: >$ADAPTER_ERR
+	loopback-adapter "$@" >$ADAPTER_OUT 2>$ADAPTER_ERR &
+	adapter_pid=$!
+	i=0
+	while [ "$(wc -l <$ADAPTER_OUT)" -lt "$want" ] && [ $i -lt 300 ]; do
+		kill -0 $adapter_pid 2>/dev/null || break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if [ "$(wc -l <$ADAPTER_OUT)" -lt "$want" ]; then
+		note "adapter printed $(wc -l <$ADAPTER_OUT) of $want lines; stderr:"
+		sed 's/^/#   /' $ADAPTER_ERR
+		return 1
+	fi
+	return 0
+}
+
+# stop_adapter SIGNAL: signals the adapter and waits for it; its exit
+# status goes to $st (not a subshell: only this shell can wait for it)
+stop_adapter() {
+	kill -"$1" $adapter_pid 2>/dev/null
+	wait $adapter_pid
+	st=$?
+	adapter_pid=""
+}
+
+# the node of the Nth device line (1-based)
+node_of() { sed -n "${1}p" $ADAPTER_OUT | awk '{ print $3 }'; }
+
+# wait_gone PATH: the node disappears within 10 s
+wait_gone() {
+	i=0
+	while [ -e "$1" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	[ ! -e "$1" ]
+}
+
+# no task may be left in uninterruptible sleep
+no_d_state() {
+	for s in /proc/[0-9]*/stat; do
+		st=$(cut -d' ' -f3 "$s" 2>/dev/null)
+		[ "$st" = D ] && { note "D state: $(cat "${s%/stat}/comm")"; return 1; }
+	done
+	return 0
+}
+
+md5() { md5sum "$1" | cut -d' ' -f1; }
+
+
+# both_ways LABEL IMAGE: the adapter serves IMAGE (64 MiB) as its first
+# device: the image reads back through it, 8 MiB written through it at
+# 16 MiB, SIGTERM (exit 0, the device gone), the written pattern is in IMAGE
+both_ways() {
+	bdev=$(node_of 1)
+	[ -b "$bdev" ]
+	ok $? "$1: $bdev is a block device"
+	[ "$(dd if="$bdev" bs=1M count=64 2>/dev/null | md5sum | cut -d' ' -f1)" = "$(md5 "$2")" ]
+	ok $? "$1: the image's pattern reads back through $bdev"
+	dd if=/dev/urandom of=$W/pat bs=1M count=8 2>/dev/null
+	dd if=$W/pat of="$bdev" bs=1M seek=16 conv=fsync 2>/dev/null
+	ok $? "$1: 8 MiB written through $bdev at 16 MiB"
+	stop_adapter TERM
+	ok $([ "$st" -eq 0 ]; echo $?) "$1: SIGTERM: the adapter exits 0 (got $st)"
+	wait_gone "$bdev"
+	ok $? "$1: $bdev is gone after the orderly removal"
+	[ "$(dd if="$2" bs=1M skip=16 count=8 2>/dev/null | md5sum | cut -d' ' -f1)" = "$(md5 $W/pat)" ]
+	ok $? "$1: the pattern written through the device is in the image"
+}
+
+# fio_ok DESCRIPTION DEV FIO-ARGS...: a verifying fio run on DEV (O_DIRECT,
+# libaio, stops at the first bad block), one TAP line
+fio_ok() {
+	what=$1
+	fdev=$2
+	shift 2
+	fio --filename="$fdev" --direct=1 --ioengine=libaio --verify_fatal=1 \
+		--group_reporting "$@" >$W/fio.log 2>&1
+	fst=$?
+	[ $fst -ne 0 ] && tail -n 20 $W/fio.log | sed 's/^/#   /'
+	ok $fst "$what"
+}
+
+# vm_end: the module goes away with nothing stuck; the plan; the status
+vm_end() {
+	no_d_state
+	ok $? "end: no task in D state"
+	rmmod loopback
+	ok $? "end: rmmod loopback"
+	echo "1..$n"
+	[ $failed -eq 0 ] || exit 1
+	exit 0
+}
