@@ -593,6 +593,16 @@ void loopback_fail_takeover(struct loopback_device *ldev)
 
 	/* Before any ring's lock: see loopback_fail_ring_start(). */
 	WRITE_ONCE(ldev->taken_over, true);
+	/*
+	 * Orders the store of ->broken (loopback_mark_broken(), earlier in
+	 * this thread) before the loads of avail->idx below; pairs with the
+	 * smp_mb() in loopback_vq_notify(), which orders the driver's store
+	 * of avail->idx before its load of ->broken.  ring_lock alone does
+	 * not: an unlock and a lock of another lock are not a full barrier.
+	 * Not testable here: x86 keeps this order through the locked
+	 * instructions of spin_lock(), and the test guest has one vCPU.
+	 */
+	smp_mb();
 	for (i = 0; i < ldev->num_queues; i++) {
 		r = ring_of(ldev, i);
 		bad = false;

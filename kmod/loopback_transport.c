@@ -254,10 +254,17 @@ static unsigned int loopback_take(struct loopback_device *ldev,
 	unsigned int n = 0, q;
 
 	lockdep_assert_held(&ldev->trap_lock);
+	/*
+	 * loopback_vq_notify() sets bits without trap_lock.  The fully
+	 * ordered test_and_clear_bit() takes each kick once, and orders it
+	 * before whatever user space reads in the ring afterwards (the
+	 * driver's full barrier before its kick orders the ring first).
+	 */
 	for_each_set_bit(q, ldev->kick_posted, ldev->num_queues) {
 		if (n == max)
 			return n;
-		clear_bit(q, ldev->kick_posted);
+		if (!test_and_clear_bit(q, ldev->kick_posted))
+			continue;
 		out[n++] = (struct loopback_trap) {
 			.id = ++ldev->next_id,
 			.addr = LOOPBACK_REGS_BASE + VIRTIO_MMIO_QUEUE_NOTIFY,
@@ -503,6 +510,15 @@ static bool loopback_vq_notify(struct virtqueue *vq)
 	unsigned int q = vq->index;
 
 	loopback_fail_track(ldev, q);
+	/*
+	 * Store-buffer pattern with a break: the driver stored avail->idx,
+	 * this loads ->broken; loopback_fail_takeover() stores ->broken and
+	 * then loads avail->idx.  Pairs with the smp_mb() there: either this
+	 * sees the device broken and fails the buffer itself, or the
+	 * takeover sees the new index.  Without both barriers each side
+	 * could miss the other's store and the buffer would wait forever.
+	 */
+	smp_mb();
 	/*
 	 * Not false, which would break the queue and hide the completions
 	 * the kernel writes for the broken device.
