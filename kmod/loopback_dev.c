@@ -342,7 +342,7 @@ static int loopback_dev_release(struct inode *inode, struct file *file)
 	loopback_vdev_break(ldev);
 	/* The completion lives in ldev: keep it until the wait is over. */
 	kref_get(&ldev->kref);
-	queue_work(loopback_wq, &ldev->destroy_work);
+	queue_work(loopback_ctl_wq, &ldev->destroy_work);
 	if (!wait_for_completion_timeout(&ldev->destroyed,
 					 msecs_to_jiffies(timeout_ms)))
 		dev_warn(&ldev->parent,

@@ -1404,9 +1404,10 @@ int loopback_vdev_remove(struct loopback_device *ldev,
 		return -EALREADY;
 	ms = arg->timeout_ms ?: READ_ONCE(loopback_trap_timeout_ms);
 	ldev->remove_ms = ms;
+	/* Not on loopback_ctl_wq: it ends a remove_work stuck there. */
 	queue_delayed_work(loopback_wq, &ldev->remove_timeout,
 			   msecs_to_jiffies(ms));
-	queue_work(loopback_wq, &ldev->remove_work);
+	queue_work(loopback_ctl_wq, &ldev->remove_work);
 	return 0;
 }
 
@@ -1446,7 +1447,7 @@ void loopback_vdev_init(struct loopback_device *ldev)
 /* Registers the virtio device (and lets the driver probe) from a worker. */
 void loopback_vdev_start(struct loopback_device *ldev)
 {
-	queue_work(loopback_wq, &ldev->register_work);
+	queue_work(loopback_ctl_wq, &ldev->register_work);
 }
 
 /*
