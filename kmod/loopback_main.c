@@ -34,6 +34,13 @@ struct class loopback_class = {
 
 unsigned int loopback_trap_timeout_ms = 30000;
 
+/*
+ * A trap's wait is killable only in user tasks; a driver's probe or
+ * removal in a kernel thread, and close(), wait for the whole timeout.
+ * Ten minutes bounds what a silent device can hold them up.
+ */
+#define LOOPBACK_TRAP_TIMEOUT_MAX_MS	(10 * 60 * 1000)
+
 static int loopback_set_trap_timeout(const char *val,
 				     const struct kernel_param *kp)
 {
@@ -43,7 +50,7 @@ static int loopback_set_trap_timeout(const char *val,
 	ret = kstrtouint(val, 0, &ms);
 	if (ret)
 		return ret;
-	if (ms == 0)
+	if (ms == 0 || ms > LOOPBACK_TRAP_TIMEOUT_MAX_MS)
 		return -EINVAL;
 	WRITE_ONCE(loopback_trap_timeout_ms, ms);
 	return 0;
@@ -57,7 +64,7 @@ static const struct kernel_param_ops loopback_trap_timeout_ops = {
 module_param_cb(trap_timeout_ms, &loopback_trap_timeout_ops,
 		&loopback_trap_timeout_ms, 0644);
 MODULE_PARM_DESC(trap_timeout_ms,
-		 "milliseconds a trap waits for its reply before the device is broken (> 0, default 30000)");
+		 "milliseconds a trap waits for its reply before the device is broken (1 to 600000, default 30000)");
 
 /*
  * Device classes an administrator allows beyond the default ones (see

@@ -177,7 +177,11 @@ static const char *loopback_reg_name(u32 offset)
 /*
  * Queues a trap for user space and sleeps until it is answered, the
  * device breaks, or the trap timeout expires (which breaks the device).
- * Called only from virtio_config_ops, in process context.
+ * Called only from virtio_config_ops, in process context.  A user task
+ * (a sysfs read, an unbind) can be killed while it waits; it breaks the
+ * device as a timeout does, since the driver cannot cope with a config
+ * access that failed while the device goes on.  A kernel thread (the
+ * probe on loopback_ctl_wq) takes no signals and waits for the timeout.
  */
 static int loopback_trap(struct loopback_device *ldev, u32 offset, u32 size,
 			 u32 flags, u64 *data)
@@ -189,7 +193,10 @@ static int loopback_trap(struct loopback_device *ldev, u32 offset, u32 size,
 		.flags = flags,
 		.data = (flags & LOOPBACK_TRAP_WRITE) ? *data : 0,
 	};
+	unsigned long timeout = msecs_to_jiffies(timeout_ms);
+	const char *op = (flags & LOOPBACK_TRAP_WRITE) ? "write" : "read";
 	bool timed_out = false;
+	long left;
 
 	might_sleep();
 	init_completion(&w.done);
@@ -204,7 +211,7 @@ static int loopback_trap(struct loopback_device *ldev, u32 offset, u32 size,
 	spin_unlock(&ldev->trap_lock);
 	wake_up_interruptible_poll(&ldev->readq, EPOLLIN | EPOLLRDNORM);
 
-	wait_for_completion_timeout(&w.done, msecs_to_jiffies(timeout_ms));
+	left = wait_for_completion_killable_timeout(&w.done, timeout);
 
 	spin_lock(&ldev->trap_lock);
 	if (!w.finished) {
@@ -216,10 +223,15 @@ static int loopback_trap(struct loopback_device *ldev, u32 offset, u32 size,
 	spin_unlock(&ldev->trap_lock);
 
 	if (timed_out) {
-		dev_warn(&ldev->parent,
-			 "no reply to the %s of %s (offset 0x%03x) within %u ms: device broken\n",
-			 (flags & LOOPBACK_TRAP_WRITE) ? "write" : "read",
-			 loopback_reg_name(offset), offset, timeout_ms);
+		if (left < 0)
+			dev_warn(&ldev->parent,
+				 "the task waiting for the %s of %s (offset 0x%03x) was killed: device broken\n",
+				 op, loopback_reg_name(offset), offset);
+		else
+			dev_warn(&ldev->parent,
+				 "no reply to the %s of %s (offset 0x%03x) within %u ms: device broken\n",
+				 op, loopback_reg_name(offset), offset,
+				 timeout_ms);
 		loopback_after_break(ldev);
 	}
 
