@@ -225,6 +225,7 @@ static bool lbdma_search(struct loopback_window *win, unsigned long start,
 {
 	unsigned long i;
 
+	lockdep_assert_held(&win->lock);
 	i = bitmap_find_next_zero_area(win->map, win->npages, start, npages,
 				       align_mask);
 	if (i >= win->npages || win->npages - i < npages)
@@ -321,6 +322,7 @@ static void lbdma_put_area_locked(struct loopback_window *win,
 {
 	unsigned long i, npages = win->slots[head].npages;
 
+	lockdep_assert_held(&win->lock);
 	for (i = head; i < head + npages; i++)
 		win->slots[i] = (struct lbdma_slot){ };
 	bitmap_clear(win->map, head, npages);
@@ -384,6 +386,7 @@ static long lbdma_find_locked(struct loopback_window *win, dma_addr_t dma,
 	unsigned long idx, head;
 	u64 start, end;
 
+	lockdep_assert_held(&win->lock);
 	if (dma < win->base || dma - win->base >= win->size)
 		return -1;
 	idx = (dma - win->base) >> PAGE_SHIFT;

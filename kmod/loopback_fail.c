@@ -244,6 +244,8 @@ loopback_fail_pass(struct loopback_device *ldev, struct loopback_ring *r,
 	unsigned int cost = 0;
 	u16 avail_idx, head;
 
+	lockdep_assert_held(&container_of(r, struct loopback_vq,
+					  ring)->ring_lock);
 	if (r->state != LOOPBACK_RING_FAILING)
 		return LOOPBACK_FAIL_DONE;
 	/* First the heads the dead device held, once each. */
@@ -477,6 +479,7 @@ static bool loopback_fail_start_locked(struct loopback_device *ldev,
 				       unsigned int index,
 				       struct loopback_ring *r)
 {
+	lockdep_assert_held(&ldev->vqs[index].ring_lock);
 	if (!loopback_track_locked(ldev, index, r)) {
 		WRITE_ONCE(r->state, LOOPBACK_RING_BAD);
 		return false;
