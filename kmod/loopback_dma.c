@@ -72,6 +72,17 @@
 #include "loopback_compat.h"
 #include "loopback_internal.h"
 
+/*
+ * Without per-device DMA ops (CONFIG_DMA_OPS, called ARCH_HAS_DMA_OPS
+ * since 6.12) set_dma_ops() does nothing: the rings and every buffer
+ * would come from dma-direct, outside the window, and the device process
+ * would see none of them.  Every Debian x86 kernel has them (the IOMMU
+ * drivers need them), so this is a build-time check, not a test.
+ */
+#if !defined(CONFIG_DMA_OPS) && !defined(CONFIG_ARCH_HAS_DMA_OPS)
+#error "loopback.ko needs per-device DMA ops: CONFIG_DMA_OPS (ARCH_HAS_DMA_OPS since 6.12)"
+#endif
+
 /* What a page of the window holds. */
 enum lbdma_kind {
 	LBDMA_FREE = 0,
