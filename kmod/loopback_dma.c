@@ -744,7 +744,11 @@ static u64 lbdma_get_required_mask(struct device *dev)
 
 /*
  * Half the window: a mapping this big still fits while the rings and
- * other mappings hold the rest.
+ * other mappings hold the rest.  This is the only size limit drivers see:
+ * virtio_max_dma_size() reads it through dma_max_mapping_size(), and
+ * virtio_blk makes it the disk's max_segment_size (test-blk A checks).
+ * The parent has no dma_parms: a segment limit there would only matter
+ * to an IOMMU merging scatterlists, which this window does not do.
  */
 static size_t lbdma_max_mapping_size(struct device *dev)
 {
@@ -778,10 +782,6 @@ void loopback_window_bind(struct loopback_window *win, struct device *dma_dev)
 	if (!dma_dev->dma_mask)
 		dma_dev->dma_mask = &dma_dev->coherent_dma_mask;
 	*dma_dev->dma_mask = DMA_BIT_MASK(64);
-	/* Optional: only devices that have DMA parameters get the limit. */
-	if (dma_dev->dma_parms)
-		dma_dev->dma_parms->max_segment_size =
-			min_t(u64, UINT_MAX, (win->size / 2) & PAGE_MASK);
 }
 
 /* ---- the window's files and mappings ---- */
