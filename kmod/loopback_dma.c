@@ -103,6 +103,7 @@ struct lbdma_slot {
 	u8 kind;		/* enum lbdma_kind */
 	u8 dir;			/* head, stream: enum dma_data_direction */
 	bool ro;		/* user mappings may not write the page */
+	bool reset;		/* head, stream: mapped before a reset */
 };
 
 struct loopback_window {
@@ -561,6 +562,7 @@ static void lbdma_unmap(struct device *dev, struct loopback_window *win,
 	phys_addr_t orig = 0;
 	size_t len = 0;
 	u8 dir = DMA_NONE;
+	bool stale = false;
 	long head;
 
 	spin_lock_irqsave(&win->lock, flags);
@@ -572,6 +574,7 @@ static void lbdma_unmap(struct device *dev, struct loopback_window *win,
 		orig = slot->orig;
 		len = slot->len;
 		dir = slot->dir;
+		stale = slot->reset;
 	}
 	spin_unlock_irqrestore(&win->lock, flags);
 	if (head < 0) {
@@ -583,7 +586,14 @@ static void lbdma_unmap(struct device *dev, struct loopback_window *win,
 		dev_err_ratelimited(dev, "unmap of %pad: %zu bytes, mapped %zu\n",
 				    &dma, size, len);
 
-	if (lbdma_from_device(dir) && !(attrs & DMA_ATTR_SKIP_CPU_SYNC))
+	/*
+	 * A buffer mapped before the device was reset is one the driver
+	 * detaches unused (virtqueue_detach_unused_buf(), which unmaps
+	 * without DMA_ATTR_SKIP_CPU_SYNC): what the device wrote into it
+	 * is not data, and is not copied back.
+	 */
+	if (lbdma_from_device(dir) && !stale &&
+	    !(attrs & DMA_ATTR_SKIP_CPU_SYNC))
 		lbdma_copy_out(win, dma - win->base, orig, len);
 
 	spin_lock_irqsave(&win->lock, flags);
@@ -774,6 +784,18 @@ static const struct dma_map_ops loopback_dma_ops = {
 	.get_required_mask	= lbdma_get_required_mask,
 	.max_mapping_size	= lbdma_max_mapping_size,
 };
+
+void loopback_window_reset(struct loopback_window *win)
+{
+	unsigned long flags, i;
+
+	spin_lock_irqsave(&win->lock, flags);
+	for (i = 0; i < win->npages; i++)
+		if (win->slots[i].kind == LBDMA_STREAM &&
+		    win->slots[i].head == i)
+			win->slots[i].reset = true;
+	spin_unlock_irqrestore(&win->lock, flags);
+}
 
 void loopback_window_bind(struct loopback_window *win, struct device *dma_dev)
 {

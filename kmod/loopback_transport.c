@@ -1065,6 +1065,7 @@ static void loopback_vdev_reset(struct virtio_device *vdev)
 	/* The reply says the reset is complete. */
 	loopback_reg_write(ldev, VIRTIO_MMIO_STATUS, 0);
 	loopback_vdev_sync_irqs(ldev);
+	loopback_window_reset(ldev->window);
 	/* A reset device holds nothing, and the kernel fails nothing more. */
 	for (i = 0; i < ldev->num_queues; i++)
 		loopback_fail_ring_stop(ldev, i);
