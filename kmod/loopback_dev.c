@@ -342,7 +342,12 @@ static int loopback_dev_release(struct inode *inode, struct file *file)
 	loopback_vdev_break(ldev);
 	/* The completion lives in ldev: keep it until the wait is over. */
 	kref_get(&ldev->kref);
-	queue_work(loopback_wq, &ldev->destroy_work);
+	queue_work(loopback_ctl_wq, &ldev->destroy_work);
+	/*
+	 * Not killable: the release of a dying process runs with the fatal
+	 * signal pending, so a killable wait would not wait at all.  It is
+	 * bounded by trap_timeout_ms (at most ten minutes).
+	 */
 	if (!wait_for_completion_timeout(&ldev->destroyed,
 					 msecs_to_jiffies(timeout_ms)))
 		dev_warn(&ldev->parent,

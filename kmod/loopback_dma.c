@@ -72,6 +72,17 @@
 #include "loopback_compat.h"
 #include "loopback_internal.h"
 
+/*
+ * Without per-device DMA ops (CONFIG_DMA_OPS, called ARCH_HAS_DMA_OPS
+ * since 6.12) set_dma_ops() does nothing: the rings and every buffer
+ * would come from dma-direct, outside the window, and the device process
+ * would see none of them.  Every Debian x86 kernel has them (the IOMMU
+ * drivers need them), so this is a build-time check, not a test.
+ */
+#if !defined(CONFIG_DMA_OPS) && !defined(CONFIG_ARCH_HAS_DMA_OPS)
+#error "loopback.ko needs per-device DMA ops: CONFIG_DMA_OPS (ARCH_HAS_DMA_OPS since 6.12)"
+#endif
+
 /* What a page of the window holds. */
 enum lbdma_kind {
 	LBDMA_FREE = 0,
@@ -92,6 +103,7 @@ struct lbdma_slot {
 	u8 kind;		/* enum lbdma_kind */
 	u8 dir;			/* head, stream: enum dma_data_direction */
 	bool ro;		/* user mappings may not write the page */
+	bool reset;		/* head, stream: mapped before a reset */
 };
 
 struct loopback_window {
@@ -225,6 +237,7 @@ static bool lbdma_search(struct loopback_window *win, unsigned long start,
 {
 	unsigned long i;
 
+	lockdep_assert_held(&win->lock);
 	i = bitmap_find_next_zero_area(win->map, win->npages, start, npages,
 				       align_mask);
 	if (i >= win->npages || win->npages - i < npages)
@@ -321,6 +334,7 @@ static void lbdma_put_area_locked(struct loopback_window *win,
 {
 	unsigned long i, npages = win->slots[head].npages;
 
+	lockdep_assert_held(&win->lock);
 	for (i = head; i < head + npages; i++)
 		win->slots[i] = (struct lbdma_slot){ };
 	bitmap_clear(win->map, head, npages);
@@ -384,6 +398,7 @@ static long lbdma_find_locked(struct loopback_window *win, dma_addr_t dma,
 	unsigned long idx, head;
 	u64 start, end;
 
+	lockdep_assert_held(&win->lock);
 	if (dma < win->base || dma - win->base >= win->size)
 		return -1;
 	idx = (dma - win->base) >> PAGE_SHIFT;
@@ -547,6 +562,7 @@ static void lbdma_unmap(struct device *dev, struct loopback_window *win,
 	phys_addr_t orig = 0;
 	size_t len = 0;
 	u8 dir = DMA_NONE;
+	bool stale = false;
 	long head;
 
 	spin_lock_irqsave(&win->lock, flags);
@@ -558,6 +574,7 @@ static void lbdma_unmap(struct device *dev, struct loopback_window *win,
 		orig = slot->orig;
 		len = slot->len;
 		dir = slot->dir;
+		stale = slot->reset;
 	}
 	spin_unlock_irqrestore(&win->lock, flags);
 	if (head < 0) {
@@ -569,7 +586,14 @@ static void lbdma_unmap(struct device *dev, struct loopback_window *win,
 		dev_err_ratelimited(dev, "unmap of %pad: %zu bytes, mapped %zu\n",
 				    &dma, size, len);
 
-	if (lbdma_from_device(dir) && !(attrs & DMA_ATTR_SKIP_CPU_SYNC))
+	/*
+	 * A buffer mapped before the device was reset is one the driver
+	 * detaches unused (virtqueue_detach_unused_buf(), which unmaps
+	 * without DMA_ATTR_SKIP_CPU_SYNC): what the device wrote into it
+	 * is not data, and is not copied back.
+	 */
+	if (lbdma_from_device(dir) && !stale &&
+	    !(attrs & DMA_ATTR_SKIP_CPU_SYNC))
 		lbdma_copy_out(win, dma - win->base, orig, len);
 
 	spin_lock_irqsave(&win->lock, flags);
@@ -730,7 +754,11 @@ static u64 lbdma_get_required_mask(struct device *dev)
 
 /*
  * Half the window: a mapping this big still fits while the rings and
- * other mappings hold the rest.
+ * other mappings hold the rest.  This is the only size limit drivers see:
+ * virtio_max_dma_size() reads it through dma_max_mapping_size(), and
+ * virtio_blk makes it the disk's max_segment_size (test-blk A checks).
+ * The parent has no dma_parms: a segment limit there would only matter
+ * to an IOMMU merging scatterlists, which this window does not do.
  */
 static size_t lbdma_max_mapping_size(struct device *dev)
 {
@@ -757,6 +785,18 @@ static const struct dma_map_ops loopback_dma_ops = {
 	.max_mapping_size	= lbdma_max_mapping_size,
 };
 
+void loopback_window_reset(struct loopback_window *win)
+{
+	unsigned long flags, i;
+
+	spin_lock_irqsave(&win->lock, flags);
+	for (i = 0; i < win->npages; i++)
+		if (win->slots[i].kind == LBDMA_STREAM &&
+		    win->slots[i].head == i)
+			win->slots[i].reset = true;
+	spin_unlock_irqrestore(&win->lock, flags);
+}
+
 void loopback_window_bind(struct loopback_window *win, struct device *dma_dev)
 {
 	set_dma_ops(dma_dev, &loopback_dma_ops);
@@ -764,10 +804,6 @@ void loopback_window_bind(struct loopback_window *win, struct device *dma_dev)
 	if (!dma_dev->dma_mask)
 		dma_dev->dma_mask = &dma_dev->coherent_dma_mask;
 	*dma_dev->dma_mask = DMA_BIT_MASK(64);
-	/* Optional: only devices that have DMA parameters get the limit. */
-	if (dma_dev->dma_parms)
-		dma_dev->dma_parms->max_segment_size =
-			min_t(u64, UINT_MAX, (win->size / 2) & PAGE_MASK);
 }
 
 /* ---- the window's files and mappings ---- */

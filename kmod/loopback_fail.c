@@ -244,6 +244,8 @@ loopback_fail_pass(struct loopback_device *ldev, struct loopback_ring *r,
 	unsigned int cost = 0;
 	u16 avail_idx, head;
 
+	lockdep_assert_held(&container_of(r, struct loopback_vq,
+					  ring)->ring_lock);
 	if (r->state != LOOPBACK_RING_FAILING)
 		return LOOPBACK_FAIL_DONE;
 	/* First the heads the dead device held, once each. */
@@ -477,6 +479,7 @@ static bool loopback_fail_start_locked(struct loopback_device *ldev,
 				       unsigned int index,
 				       struct loopback_ring *r)
 {
+	lockdep_assert_held(&ldev->vqs[index].ring_lock);
 	if (!loopback_track_locked(ldev, index, r)) {
 		WRITE_ONCE(r->state, LOOPBACK_RING_BAD);
 		return false;
@@ -593,6 +596,16 @@ void loopback_fail_takeover(struct loopback_device *ldev)
 
 	/* Before any ring's lock: see loopback_fail_ring_start(). */
 	WRITE_ONCE(ldev->taken_over, true);
+	/*
+	 * Orders the store of ->broken (loopback_mark_broken(), earlier in
+	 * this thread) before the loads of avail->idx below; pairs with the
+	 * smp_mb() in loopback_vq_notify(), which orders the driver's store
+	 * of avail->idx before its load of ->broken.  ring_lock alone does
+	 * not: an unlock and a lock of another lock are not a full barrier.
+	 * Not testable here: x86 keeps this order through the locked
+	 * instructions of spin_lock(), and the test guest has one vCPU.
+	 */
+	smp_mb();
 	for (i = 0; i < ldev->num_queues; i++) {
 		r = ring_of(ldev, i);
 		bad = false;

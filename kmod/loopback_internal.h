@@ -45,6 +45,12 @@ void loopback_window_put(struct loopback_window *win);
 void loopback_window_bind(struct loopback_window *win, struct device *dma_dev);
 
 /*
+ * The device was reset: the streaming mappings made before are buffers
+ * the driver will detach unused, and their unmaps copy nothing back.
+ */
+void loopback_window_reset(struct loopback_window *win);
+
+/*
  * mmap of the device fd: MAP_SHARED only; offset = guest-physical address.
  * Pages inside the window map the window; any other page faults SIGBUS.
  */

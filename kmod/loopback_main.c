@@ -25,6 +25,7 @@
 #include "loopback_priv.h"
 
 struct workqueue_struct *loopback_wq;
+struct workqueue_struct *loopback_ctl_wq;
 
 /* Parent devices appear as /sys/class/loopback/loopbackN. */
 struct class loopback_class = {
@@ -32,6 +33,13 @@ struct class loopback_class = {
 };
 
 unsigned int loopback_trap_timeout_ms = 30000;
+
+/*
+ * A trap's wait is killable only in user tasks; a driver's probe or
+ * removal in a kernel thread, and close(), wait for the whole timeout.
+ * Ten minutes bounds what a silent device can hold them up.
+ */
+#define LOOPBACK_TRAP_TIMEOUT_MAX_MS	(10 * 60 * 1000)
 
 static int loopback_set_trap_timeout(const char *val,
 				     const struct kernel_param *kp)
@@ -42,7 +50,7 @@ static int loopback_set_trap_timeout(const char *val,
 	ret = kstrtouint(val, 0, &ms);
 	if (ret)
 		return ret;
-	if (ms == 0)
+	if (ms == 0 || ms > LOOPBACK_TRAP_TIMEOUT_MAX_MS)
 		return -EINVAL;
 	WRITE_ONCE(loopback_trap_timeout_ms, ms);
 	return 0;
@@ -56,7 +64,7 @@ static const struct kernel_param_ops loopback_trap_timeout_ops = {
 module_param_cb(trap_timeout_ms, &loopback_trap_timeout_ops,
 		&loopback_trap_timeout_ms, 0644);
 MODULE_PARM_DESC(trap_timeout_ms,
-		 "milliseconds a trap waits for its reply before the device is broken (> 0, default 30000)");
+		 "milliseconds a trap waits for its reply before the device is broken (1 to 600000, default 30000)");
 
 /*
  * Device classes an administrator allows beyond the default ones (see
@@ -300,10 +308,25 @@ static int __init loopback_init(void)
 	loopback_wq = alloc_workqueue("loopback", WQ_MEM_RECLAIM, 0);
 	if (!loopback_wq)
 		return -ENOMEM;
+	/*
+	 * The driver's probe and removal (register, remove and destroy
+	 * work) wait for the driver, which may wait for I/O that only
+	 * loopback_wq's work completes: del_gendisk() writes back dirty
+	 * pages, which a broken device fails from fail_work.  Under memory
+	 * pressure a WQ_MEM_RECLAIM queue may be down to its one rescuer,
+	 * which runs one item at a time; on the same queue a blocked
+	 * destroy_work would keep fail_work from ever running.  Nothing
+	 * reclaims memory through this queue, so it needs no rescuer.
+	 */
+	loopback_ctl_wq = alloc_workqueue("loopback_ctl", 0, 0);
+	if (!loopback_ctl_wq) {
+		ret = -ENOMEM;
+		goto err_destroy_wq;
+	}
 
 	ret = class_register(&loopback_class);
 	if (ret)
-		goto err_destroy_wq;
+		goto err_destroy_ctl_wq;
 
 	ret = loopback_window_fs_init();
 	if (ret)
@@ -319,6 +342,8 @@ err_window_fs_exit:
 	loopback_window_fs_exit();
 err_unregister_class:
 	class_unregister(&loopback_class);
+err_destroy_ctl_wq:
+	destroy_workqueue(loopback_ctl_wq);
 err_destroy_wq:
 	destroy_workqueue(loopback_wq);
 	return ret;
@@ -327,7 +352,11 @@ err_destroy_wq:
 static void __exit loopback_exit(void)
 {
 	misc_deregister(&loopback_ctrl_misc);
-	/* Waits for the work that dropped the last device's module ref. */
+	/*
+	 * Wait for the work that dropped the last device's module ref:
+	 * destroy_work (loopback_ctl_wq) queues free_work (loopback_wq).
+	 */
+	destroy_workqueue(loopback_ctl_wq);
 	destroy_workqueue(loopback_wq);
 	loopback_window_fs_exit();
 	class_unregister(&loopback_class);

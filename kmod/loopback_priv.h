@@ -25,7 +25,10 @@
 #include "loopback_internal.h"
 
 /* Module-wide objects (loopback_main.c). */
+/* Kicks, failing buffers, irqfd shutdown, frees: never wait for a driver. */
 extern struct workqueue_struct *loopback_wq;
+/* A driver's probe and removal: may wait for loopback_wq's work. */
+extern struct workqueue_struct *loopback_ctl_wq;
 extern struct class loopback_class;
 extern unsigned int loopback_trap_timeout_ms;
 

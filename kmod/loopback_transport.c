@@ -177,7 +177,11 @@ static const char *loopback_reg_name(u32 offset)
 /*
  * Queues a trap for user space and sleeps until it is answered, the
  * device breaks, or the trap timeout expires (which breaks the device).
- * Called only from virtio_config_ops, in process context.
+ * Called only from virtio_config_ops, in process context.  A user task
+ * (a sysfs read, an unbind) can be killed while it waits; it breaks the
+ * device as a timeout does, since the driver cannot cope with a config
+ * access that failed while the device goes on.  A kernel thread (the
+ * probe on loopback_ctl_wq) takes no signals and waits for the timeout.
  */
 static int loopback_trap(struct loopback_device *ldev, u32 offset, u32 size,
 			 u32 flags, u64 *data)
@@ -189,7 +193,10 @@ static int loopback_trap(struct loopback_device *ldev, u32 offset, u32 size,
 		.flags = flags,
 		.data = (flags & LOOPBACK_TRAP_WRITE) ? *data : 0,
 	};
+	unsigned long timeout = msecs_to_jiffies(timeout_ms);
+	const char *op = (flags & LOOPBACK_TRAP_WRITE) ? "write" : "read";
 	bool timed_out = false;
+	long left;
 
 	might_sleep();
 	init_completion(&w.done);
@@ -204,7 +211,7 @@ static int loopback_trap(struct loopback_device *ldev, u32 offset, u32 size,
 	spin_unlock(&ldev->trap_lock);
 	wake_up_interruptible_poll(&ldev->readq, EPOLLIN | EPOLLRDNORM);
 
-	wait_for_completion_timeout(&w.done, msecs_to_jiffies(timeout_ms));
+	left = wait_for_completion_killable_timeout(&w.done, timeout);
 
 	spin_lock(&ldev->trap_lock);
 	if (!w.finished) {
@@ -216,10 +223,15 @@ static int loopback_trap(struct loopback_device *ldev, u32 offset, u32 size,
 	spin_unlock(&ldev->trap_lock);
 
 	if (timed_out) {
-		dev_warn(&ldev->parent,
-			 "no reply to the %s of %s (offset 0x%03x) within %u ms: device broken\n",
-			 (flags & LOOPBACK_TRAP_WRITE) ? "write" : "read",
-			 loopback_reg_name(offset), offset, timeout_ms);
+		if (left < 0)
+			dev_warn(&ldev->parent,
+				 "the task waiting for the %s of %s (offset 0x%03x) was killed: device broken\n",
+				 op, loopback_reg_name(offset), offset);
+		else
+			dev_warn(&ldev->parent,
+				 "no reply to the %s of %s (offset 0x%03x) within %u ms: device broken\n",
+				 op, loopback_reg_name(offset), offset,
+				 timeout_ms);
 		loopback_after_break(ldev);
 	}
 
@@ -254,10 +266,17 @@ static unsigned int loopback_take(struct loopback_device *ldev,
 	unsigned int n = 0, q;
 
 	lockdep_assert_held(&ldev->trap_lock);
+	/*
+	 * loopback_vq_notify() sets bits without trap_lock.  The fully
+	 * ordered test_and_clear_bit() takes each kick once, and orders it
+	 * before whatever user space reads in the ring afterwards (the
+	 * driver's full barrier before its kick orders the ring first).
+	 */
 	for_each_set_bit(q, ldev->kick_posted, ldev->num_queues) {
 		if (n == max)
 			return n;
-		clear_bit(q, ldev->kick_posted);
+		if (!test_and_clear_bit(q, ldev->kick_posted))
+			continue;
 		out[n++] = (struct loopback_trap) {
 			.id = ++ldev->next_id,
 			.addr = LOOPBACK_REGS_BASE + VIRTIO_MMIO_QUEUE_NOTIFY,
@@ -503,6 +522,15 @@ static bool loopback_vq_notify(struct virtqueue *vq)
 	unsigned int q = vq->index;
 
 	loopback_fail_track(ldev, q);
+	/*
+	 * Store-buffer pattern with a break: the driver stored avail->idx,
+	 * this loads ->broken; loopback_fail_takeover() stores ->broken and
+	 * then loads avail->idx.  Pairs with the smp_mb() there: either this
+	 * sees the device broken and fails the buffer itself, or the
+	 * takeover sees the new index.  Without both barriers each side
+	 * could miss the other's store and the buffer would wait forever.
+	 */
+	smp_mb();
 	/*
 	 * Not false, which would break the queue and hide the completions
 	 * the kernel writes for the broken device.
@@ -1037,6 +1065,7 @@ static void loopback_vdev_reset(struct virtio_device *vdev)
 	/* The reply says the reset is complete. */
 	loopback_reg_write(ldev, VIRTIO_MMIO_STATUS, 0);
 	loopback_vdev_sync_irqs(ldev);
+	loopback_window_reset(ldev->window);
 	/* A reset device holds nothing, and the kernel fails nothing more. */
 	for (i = 0; i < ldev->num_queues; i++)
 		loopback_fail_ring_stop(ldev, i);
@@ -1388,9 +1417,10 @@ int loopback_vdev_remove(struct loopback_device *ldev,
 		return -EALREADY;
 	ms = arg->timeout_ms ?: READ_ONCE(loopback_trap_timeout_ms);
 	ldev->remove_ms = ms;
+	/* Not on loopback_ctl_wq: it ends a remove_work stuck there. */
 	queue_delayed_work(loopback_wq, &ldev->remove_timeout,
 			   msecs_to_jiffies(ms));
-	queue_work(loopback_wq, &ldev->remove_work);
+	queue_work(loopback_ctl_wq, &ldev->remove_work);
 	return 0;
 }
 
@@ -1430,7 +1460,7 @@ void loopback_vdev_init(struct loopback_device *ldev)
 /* Registers the virtio device (and lets the driver probe) from a worker. */
 void loopback_vdev_start(struct loopback_device *ldev)
 {
-	queue_work(loopback_wq, &ldev->register_work);
+	queue_work(loopback_ctl_wq, &ldev->register_work);
 }
 
 /*

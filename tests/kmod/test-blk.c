@@ -459,6 +459,24 @@ static struct lbdev *blk_disk_up(const char *what, char *disk, char *dev)
 	return d;
 }
 
+/* One DMA mapping may take half the window: virtio_blk's segment limit. */
+static void check_segment_limit(const char *what, const char *disk)
+{
+	char path[96], v[32], hw[32];
+
+	snprintf(path, sizeof(path), "/sys/block/%s/queue/max_segment_size", disk);
+	if (lb_read_file(path, v, sizeof(v)) < 0) {
+		tap_ok(false, "%s: read %s: %s", what, path, strerror(errno));
+		return;
+	}
+	snprintf(path, sizeof(path), "/sys/block/%s/queue/max_hw_sectors_kb", disk);
+	if (lb_read_file(path, hw, sizeof(hw)) < 0)
+		snprintf(hw, sizeof(hw), "?");
+	tap_ok(strtoul(v, NULL, 0) == BLK_WINDOW / 2,
+	       "%s: max_segment_size is half the window (%s, want %u; max_hw_sectors_kb %s)", what,
+	       v, BLK_WINDOW / 2, hw);
+}
+
 static void test_disk_works(void)
 {
 	const char *what = "A: the disk";
@@ -486,6 +504,7 @@ static void test_disk_works(void)
 			ok = 0;
 	}
 	tap_ok(fd >= 0 && ok, "%s: what was written reads back the same (4 and 16 KiB, 4 offsets)", what);
+	check_segment_limit(what, disk);
 	tap_ok(fd >= 0 && !memcmp(d->disk + 37 * IO_SIZE, wbuf, IO_SIZE),
 	       "%s: the model's disk holds the written bytes", what);
 	if (fd >= 0)

@@ -32,6 +32,12 @@
  *     available ring became read-only to the device, H scribbled a bad
  *     head into it; test-hostile checks that such a write now faults.)
  *
+ *  I  trap_timeout_ms refuses 0 and more than 600000 (ten minutes); with
+ *     it at 60 s, a process whose sysfs status read waits for a device
+ *     that stopped answering is SIGKILLed: it dies at once (the wait is
+ *     killable), and the device is broken as by a timeout (EPOLLERR, the
+ *     blocked read() of traps returns), then goes on close
+ *
  * In every case: no hang (every wait has a deadline; a stuck task's kernel
  * stack is printed), the virtio device goes away, nothing is left behind.
  * E and F need loopback.ko loaded with trap_timeout_ms <= 5000 (the value
@@ -484,14 +490,40 @@ static void *blocked_reader(void *arg)
 	return NULL;
 }
 
+/*
+ * Waits for @d to be bound and makes its rng current, then stops the
+ * model: @br reads traps and never answers.  @name gets the device's name
+ * even on failure, @v the virtio device's.
+ */
+static int bind_and_silence(struct lbdev *d, const char *what, char *name, char *v, size_t vlen,
+			    struct blocked_read *br)
+{
+	char rng[64];
+	pthread_t brt;
+	int rc;
+
+	memcpy(name, d->info.name, LOOPBACK_NAME_LEN);
+	name[LOOPBACK_NAME_LEN] = 0;
+	rc = lb_wait_bound(name, "virtio_rng", v, vlen, 20000);
+	tap_ok(rc == 0, "%s: bound", what);
+	if (rc)
+		return rc;
+	lb_rng_use_single(rng, sizeof(rng), 10000);
+	lbdev_stop(d);	/* the fd stays open */
+	br->fd = d->fd;
+	if (pthread_create(&brt, NULL, blocked_reader, br))
+		tap_bail("pthread_create");
+	pthread_detach(brt);
+	return 0;
+}
+
 /* F: stop answering once bound */
 static void test_timeout_bound(void)
 {
 	const char *what = "F: a bound device that stops answering";
 	static struct blocked_read br;
-	pthread_t brt;
 	struct sysfs_read *s = calloc(1, sizeof(*s));
-	char name[LOOPBACK_NAME_LEN + 1], v[64], rng[64];
+	char name[LOOPBACK_NAME_LEN + 1], v[64];
 	struct lbdev_opts o = { 0 };
 	struct pollfd pf;
 	struct lbdev *d;
@@ -507,18 +539,8 @@ static void test_timeout_bound(void)
 		tap_ok(false, "%s: CREATE: %s", what, strerror(errno));
 		return;
 	}
-	memcpy(name, d->info.name, LOOPBACK_NAME_LEN);
-	name[LOOPBACK_NAME_LEN] = 0;
-	rc = lb_wait_bound(name, "virtio_rng", v, sizeof(v), 20000);
-	tap_ok(rc == 0, "%s: bound", what);
-	if (rc)
+	if (bind_and_silence(d, what, name, v, sizeof(v), &br))
 		goto out;
-	lb_rng_use_single(rng, sizeof(rng), 10000);
-	lbdev_stop(d);	/* the fd stays open; br reads traps and never answers */
-	br.fd = d->fd;
-	if (pthread_create(&brt, NULL, blocked_reader, &br))
-		tap_bail("pthread_create");
-	pthread_detach(brt);
 	snprintf(s->path, sizeof(s->path), "%s/%s/status", LB_VIRTIO_DEVICES, v);
 	if (pthread_create(&t, NULL, sysfs_reader, s))
 		tap_bail("pthread_create");
@@ -569,6 +591,89 @@ out:
 	tap_ok(lb_wait_count(base_count, 10000) == 0, "%s: virtio devices back to %d", what, base_count);
 	if (s->done)
 		free(s);
+}
+
+#define TIMEOUT_PARAM "/sys/module/loopback/parameters/trap_timeout_ms"
+
+/* I: bounds of trap_timeout_ms; a killed sysfs reader breaks the device */
+static void test_kill_waiter(void)
+{
+	const char *what = "I: SIGKILL of a task waiting for a trap";
+	static struct blocked_read br;
+	char name[LOOPBACK_NAME_LEN + 1], v[64], path[128], old[32];
+	struct lbdev_opts o = { 0 };
+	struct pollfd pf;
+	struct lbdev *d;
+	uint64_t t0;
+	pid_t r;
+	int ctl, rc, st;
+
+	tap_diag("%s", what);
+	if (lb_read_file(TIMEOUT_PARAM, old, sizeof(old)) < 0) {
+		tap_skip("%s: no %s", what, TIMEOUT_PARAM);
+		return;
+	}
+	tap_ok(lb_write_file(TIMEOUT_PARAM, "600001") < 0 && errno == EINVAL,
+	       "%s: trap_timeout_ms refuses 600001", what);
+	tap_ok(lb_write_file(TIMEOUT_PARAM, "0") < 0 && errno == EINVAL, "%s: trap_timeout_ms refuses 0", what);
+	tap_ok(lb_write_file(TIMEOUT_PARAM, "600000") == 0, "%s: trap_timeout_ms takes 600000", what);
+	if (lb_write_file(TIMEOUT_PARAM, "60000") < 0)
+		tap_bail("set %s: %s", TIMEOUT_PARAM, strerror(errno));
+
+	ctl = lb_open_ctl();
+	d = lbdev_create(ctl, &o);
+	close(ctl);
+	if (!d) {
+		tap_ok(false, "%s: CREATE: %s", what, strerror(errno));
+		goto restore;
+	}
+	if (bind_and_silence(d, what, name, v, sizeof(v), &br)) {
+		lbdev_destroy(d, false);
+		goto restore;
+	}
+	snprintf(path, sizeof(path), "%s/%s/status", LB_VIRTIO_DEVICES, v);
+	r = fork();
+	if (r == 0) {
+		char buf[64];
+		int fd = open(path, O_RDONLY);
+
+		_exit(fd < 0 ? 2 : read(fd, buf, sizeof(buf)) < 0 ? 1 : 0);
+	}
+	t0 = lb_now_ms();
+	while (!__atomic_load_n(&br.traps, __ATOMIC_RELAXED) && lb_now_ms() - t0 < 10000)
+		lb_sleep_ms(5);
+	if (!br.traps) {
+		tap_skip("%s: reading %s trapped nothing: the kernel answers Status itself", what, path);
+		kill(r, SIGKILL);
+		lb_wait_child(r, &st, 70000);
+		lbdev_destroy(d, false);
+		goto restore;
+	}
+	lb_sleep_ms(300);
+	t0 = lb_now_ms();
+	kill(r, SIGKILL);
+	rc = lb_wait_child(r, &st, 5000);
+	tap_ok(rc == 0 && WIFSIGNALED(st), "%s: the killed reader exited at once (%llu ms)", what,
+	       (unsigned long long)(lb_now_ms() - t0));
+	if (rc) {
+		lb_dump_task(r, "sysfs reader");
+		lb_wait_child(r, &st, 70000);
+	}
+	pf.fd = d->fd;
+	pf.events = 0;
+	pf.revents = 0;
+	rc = poll(&pf, 1, 5000);
+	tap_ok(rc == 1 && (pf.revents & (POLLERR | POLLHUP)), "%s: the device is broken (revents %#x)", what,
+	       rc == 1 ? pf.revents : 0);
+	rc = wait_flag(&br.done, 5000);
+	tap_ok(rc == 0 && br.err != 0, "%s: the blocked read() of traps returned (%s)", what,
+	       rc ? "still blocked" : strerror(br.err));
+	lbdev_destroy(d, false);
+	tap_ok(lb_wait_gone(name, 10000) == 0, "%s: gone after close", what);
+	tap_ok(lb_wait_count(base_count, 10000) == 0, "%s: virtio devices back to %d", what, base_count);
+restore:
+	if (lb_write_file(TIMEOUT_PARAM, old) < 0)
+		tap_bail("restore %s: %s", TIMEOUT_PARAM, strerror(errno));
 }
 
 /* G: the buffer posted in the probe is never completed */
@@ -646,6 +751,7 @@ int main(int argc, char **argv)
 	test_kill_mid_io();
 	test_kill_user_trap();
 	test_kill_corrupt_ring();
+	test_kill_waiter();
 	if (timeout_ms <= 0 || timeout_ms > 5000) {
 		tap_skip("E: trap timeout (trap_timeout_ms is %ld; load the module with trap_timeout_ms<=5000)",
 			 timeout_ms);
