@@ -89,16 +89,18 @@ TESTS += \
 	tests/adapter-options.sh \
 	tests/kmod/run-vm.sh \
 	tests/adapter/run-vm.sh \
-	tests/adapter/run-vm-vhost.sh
+	tests/adapter/run-vm-vhost.sh \
+	tests/adapter/run-vm-vhost-fake.sh
 
 EXTRA_DIST += tests/run-tap.sh tests/mtree-qemu.sh tests/mtree-bad-input.sh \
 	tests/adapter-options.sh tests/adapter/run-vm.sh tests/adapter/vm-builtin.sh \
 	tests/adapter/run-vm-vhost.sh tests/adapter/vm-vhost-user.sh tests/adapter/vm-lib.sh \
+	tests/adapter/run-vm-vhost-fake.sh tests/adapter/vm-vhost-fake.sh \
 	tests/data tests/vm tests/kmod
 
 # The kernel-side tests alone: loopback.ko and its test programs in QEMU.
 check-vm:
-	$(MAKE) $(AM_MAKEFLAGS) check TESTS='tests/kmod/run-vm.sh tests/adapter/run-vm.sh tests/adapter/run-vm-vhost.sh'
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS='tests/kmod/run-vm.sh tests/adapter/run-vm.sh tests/adapter/run-vm-vhost.sh tests/adapter/run-vm-vhost-fake.sh'
 
 # The device layer without a kernel: built with its sources, since the
 # fakes reach below the exported API (tests/device/fake-kernel.h).
@@ -153,6 +155,13 @@ tests_adapter_test_adapter_notify_SOURCES = tests/adapter/test-adapter-notify.c 
 tests_adapter_test_adapter_notify_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
 tests_adapter_test_adapter_notify_LDADD = $(GLIB_LIBS) $(SYSTEMD_LIBS)
 TESTS += tests/adapter/test-adapter-notify
+
+# a scripted, misbehaving vhost-user-blk backend, run in the guest by
+# tests/adapter/vm-vhost-fake.sh; libc only, its own wire definitions
+check_PROGRAMS += tests/adapter/fake-vhost-blk
+tests_adapter_fake_vhost_blk_SOURCES = tests/adapter/fake-vhost-blk.c
+tests_adapter_fake_vhost_blk_CFLAGS = $(WARN_CFLAGS)
+tests_adapter_fake_vhost_blk_LDADD =
 
 # the vhost-user frontend against real and scripted backends
 include $(srcdir)/tests/vhost-user.mk
