@@ -13,7 +13,8 @@
  *   fake-vhost-blk [--size-mib=N] [--after=N] [--dump=FILE]
  *                  [--misbehave=CASE] SOCKET
  *
- * --after=N: the "during I/O" cases strike after N requests were served.
+ * --after=N: the "during I/O" cases strike after N write requests were
+ * served (writes only: the driver's own reads at probe time do not count).
  * --dump=FILE: the disk is written to FILE when the frontend leaves.
  * stderr gets one line per notable event, starting "fake-vhost-blk: ".
  */
@@ -115,6 +116,7 @@ enum misbehave {
 	MB_EXTRA_FD,		/* GET_CONFIG's reply carries an fd */
 	MB_HUGE_SIZE,		/* GET_FEATURES' reply: size 0xffff0000 */
 	MB_NO_REPLY_BASE,	/* GET_VRING_BASE never answered */
+	MB_NO_REPLY_MEM,	/* SET_MEM_TABLE never acked (at DRIVER_OK) */
 	MB_BACKEND_UNKNOWN,	/* during I/O: request 99 on the channel */
 	MB_BACKEND_NO_FD,	/* during I/O: HOST_NOTIFIER without its fd */
 	MB_BACKEND_BAD_CONFIG,	/* during I/O: CONFIG_CHANGE with 4 bytes */
@@ -130,6 +132,7 @@ static const char *const mb_names[] = {
 	[MB_EXTRA_FD] = "extra-fd",
 	[MB_HUGE_SIZE] = "huge-size",
 	[MB_NO_REPLY_BASE] = "no-reply-vring-base",
+	[MB_NO_REPLY_MEM] = "no-reply-mem-table",
 	[MB_BACKEND_UNKNOWN] = "backend-unknown",
 	[MB_BACKEND_NO_FD] = "backend-no-fd",
 	[MB_BACKEND_BAD_CONFIG] = "backend-bad-config",
@@ -152,7 +155,7 @@ struct vring {
 static struct {
 	enum misbehave how;
 	unsigned long after;
-	unsigned long served;
+	unsigned long served;	/* write requests */
 	bool struck;		/* the "during I/O" misbehaviour happened */
 	bool frozen;		/* no more requests served */
 	uint64_t protocol;
@@ -334,7 +337,7 @@ static void push_used(struct vring *v, uint16_t head, uint32_t len)
 }
 
 /* One request: false when the chain is broken (the ring stops). */
-static bool serve_one(struct vring *v, uint16_t head)
+static bool serve_one(struct vring *v, uint16_t head, bool *write)
 {
 	struct { uint32_t type, reserved; uint64_t sector; } h;
 	uint16_t i = head;
@@ -401,6 +404,7 @@ static bool serve_one(struct vring *v, uint16_t head)
 	    h.type != T_GET_ID)
 		status = S_UNSUPP;
 	*st = status;
+	*write = h.type == T_OUT;
 	push_used(v, head, written);
 	return true;
 }
@@ -413,12 +417,15 @@ static void serve_ring(struct vring *v)
 	       v->last_avail != avail_idx(v)) {
 		uint16_t head = v->avail[2 + v->last_avail % v->num];
 
-		if (!serve_one(v, head)) {
+		bool write = false;
+
+		if (!serve_one(v, head, &write)) {
 			v->started = false;
 			return;
 		}
 		v->last_avail++;
-		if (++fk.served == fk.after && fk.how >= MB_BACKEND_UNKNOWN)
+		if (write && ++fk.served == fk.after &&
+		    fk.how >= MB_BACKEND_UNKNOWN)
 			strike();
 	}
 }
@@ -441,7 +448,7 @@ static void backend_send(uint32_t request, uint32_t flags, uint32_t size,
 static void strike(void)
 {
 	fk.struck = true;
-	say("%s after %lu requests", mb_names[fk.how], fk.served);
+	say("%s after %lu write requests", mb_names[fk.how], fk.served);
 	if (fk.backend < 0 && fk.how != MB_CLOSE_IO) {
 		say("no backend channel: BACKEND_REQ was not acked");
 		return;
@@ -661,6 +668,10 @@ static bool handle(void)
 	}
 	for (int i = 0; i < nfds; i++)
 		close(fds[i]);
+	if (m.h.request == SET_MEM_TABLE && fk.how == MB_NO_REPLY_MEM) {
+		say("SET_MEM_TABLE: not acked");
+		return true;
+	}
 	/* REPLY_ACK: every request without a reply of its own is acked */
 	if (!has_reply && (m.h.flags & F_NEED_REPLY))
 		reply_u64(&m, 0);
@@ -777,7 +788,7 @@ int main(int argc, char **argv)
 		}
 		if (fk.conn >= 0 && p[0].revents) {
 			if (!handle()) {
-				say("frontend gone after %lu requests",
+				say("frontend gone after %lu write requests",
 				    fk.served);
 				break;
 			}
