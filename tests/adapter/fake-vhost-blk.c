@@ -169,7 +169,7 @@ static struct {
 	uint64_t disk_size;
 } fk = { .conn = -1, .backend = -1 };
 
-static void say(const char *fmt, ...)
+static void __attribute__((format(printf, 1, 2))) say(const char *fmt, ...)
 {
 	va_list ap;
 
