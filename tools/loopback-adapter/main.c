@@ -396,6 +396,8 @@ int main(int argc, char **argv)
 	g_autoptr(GError) err = NULL;
 	int ret;
 
+	/* the library's warnings then say whose they are, not "process" */
+	g_set_prgname(ADAPTER_PROG);
 	if (!adapter_options_parse(&a.opts, argc, argv, &err)) {
 		fprintf(stderr, ADAPTER_PROG ": %s\n", err->message);
 		adapter_options_clear(&a.opts);
