@@ -268,6 +268,8 @@ if start_fake no-reply-vring-base && start_adapter --device $VUB; then
 	ok $? "no-reply-vring-base: the fake left GET_VRING_BASE unanswered"
 	says no-reply-vring-base \
 		"queue 0: after GET_VRING_BASE: vhost-user: timed out waiting for a message header"
+	grep -q "(loopback-adapter:[0-9]*): .*WARNING" $ADAPTER_ERR
+	ok $? "no-reply-vring-base: the warning names loopback-adapter"
 	wait_gone "$dev"
 	ok $? "no-reply-vring-base: $dev is gone"
 	nothing_left no-reply-vring-base
