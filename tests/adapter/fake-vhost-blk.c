@@ -523,6 +523,26 @@ static void vring_fd(struct msg *m, int *fds, int *nfds, bool kick)
 	ring_check_start(&fk.vq[q]);
 }
 
+static void set_vring_addr(const struct msg *m)
+{
+	unsigned int q = m->p.addr.index;
+	struct vring *v;
+
+	if (q >= NQ) {
+		say("ring %u does not exist", q);
+		return;
+	}
+	v = &fk.vq[q];
+	/* ring addresses are the frontend's user addresses */
+	v->desc = translate(m->p.addr.desc, 16ULL * v->num, false);
+	v->avail = translate(m->p.addr.avail, 4 + 2ULL * v->num, false);
+	v->used = translate(m->p.addr.used, 4 + 8ULL * v->num, false);
+	v->addr_set = v->desc && v->avail && v->used;
+	if (!v->addr_set)
+		say("SET_VRING_ADDR: ring %u is outside the table", q);
+	ring_check_start(v);
+}
+
 static void config_reply(const struct msg *req)
 {
 	struct msg m = { .h = { GET_CONFIG, VU_VERSION | F_REPLY, req->h.size } };
@@ -639,22 +659,9 @@ static bool handle(void)
 		if (m.p.state.index < NQ)
 			fk.vq[m.p.state.index].last_avail = m.p.state.num;
 		break;
-	case SET_VRING_ADDR: {
-		unsigned int q = m.p.addr.index;
-		struct vring *v = &fk.vq[q < NQ ? q : 0];
-		unsigned int n = v->num;
-
-		if (q >= NQ)
-			break;
-		v->desc = translate(m.p.addr.desc, 16ULL * n, false);
-		v->avail = translate(m.p.addr.avail, 4 + 2ULL * n, false);
-		v->used = translate(m.p.addr.used, 4 + 8ULL * n, false);
-		v->addr_set = v->desc && v->avail && v->used;
-		if (!v->addr_set)
-			say("SET_VRING_ADDR: ring %u is outside the table", q);
-		ring_check_start(v);
+	case SET_VRING_ADDR:
+		set_vring_addr(&m);
 		break;
-	}
 	case SET_VRING_KICK:
 		vring_fd(&m, fds, &nfds, true);
 		break;
