@@ -240,13 +240,18 @@ io_fail_case close-io \
 # ---- at DRIVER_OK: SET_MEM_TABLE never acked ----
 # The driver's probe is under way (DRIVER_OK, then its first reads): the
 # start fails after the timeout, the device is removed and its reads fail.
+ioerr_count() { dmesg | grep -c "I/O error, dev vd"; }
 if start_fake no-reply-mem-table; then
+	ioerr0=$(ioerr_count)
 	: >$ADAPTER_ERR
 	loopback-adapter --device $VUB >$ADAPTER_OUT 2>$ADAPTER_ERR &
 	adapter_pid=$!
 	adapter_exits no-reply-mem-table 40
 	[ "$st" = 1 ]
 	ok $? "no-reply-mem-table: the adapter's status is 1 (got $st)"
+	ioerr1=$(ioerr_count)
+	[ "$ioerr1" -gt "$ioerr0" ]
+	ok $? "no-reply-mem-table: the probe's reads fail with I/O errors ($((ioerr1 - ioerr0)) in the kernel log)"
 	grep -q "SET_MEM_TABLE: not acked" $FAKE_ERR
 	ok $? "no-reply-mem-table: the fake left SET_MEM_TABLE unacked"
 	says no-reply-mem-table \
