@@ -6,10 +6,14 @@
 # Environment (set by blk-vm.sh through /root/bench.env):
 #   RUNTIME   seconds per fio job (default 6)
 #   IMG_MB    image size in MiB (default 256)
+#   ROUNDS    how many times each job runs on each target (default 3); the
+#             table gives the median IOPS, each ratio is the median of the
+#             per-round ratios
 set -u
 [ -f /root/bench.env ] && . /root/bench.env
 RUNTIME=${RUNTIME:-6}
 IMG_MB=${IMG_MB:-256}
+ROUNDS=${ROUNDS:-3}
 
 log() { echo "bench: $*"; }
 
@@ -52,13 +56,19 @@ newest_vd() {
 
 results=/tmp/results
 : >"$results"
+# the rounds interleave the jobs, so a slow spell of the host spreads over
+# all four instead of sinking one
 measure() { # NAME DEV
-	for rw in randread randwrite; do
-		for qd in 1 32; do
-			iops=$(fio_iops "$2" "$rw" "$qd")
-			log "$1 $rw qd$qd: $iops IOPS"
-			echo "$1 $rw $qd $iops" >>"$results"
+	round=1
+	while [ "$round" -le "$ROUNDS" ]; do
+		for rw in randread randwrite; do
+			for qd in 1 32; do
+				iops=$(fio_iops "$2" "$rw" "$qd")
+				log "$1 $rw qd$qd round $round: $iops IOPS"
+				echo "$1 $rw $qd $round $iops" >>"$results"
+			done
 		done
+		round=$((round + 1))
 	done
 }
 
@@ -154,24 +164,47 @@ else
 	log "loopback: loopback-adapter or loopback.ko is not here"
 fi
 
-echo "== 4 KiB random I/O, IOPS (fio libaio O_DIRECT, ${RUNTIME} s per job; $(uname -r), $(nproc) vCPU TCG)"
-awk '
-{ v[$1 " " $2 " " $3] = $4; if (!($1 in seen)) { seen[$1] = 1; order[n++] = $1 } }
+echo "== 4 KiB random I/O, IOPS, median of $ROUNDS rounds (fio libaio O_DIRECT, ${RUNTIME} s per job; $(uname -r), $(nproc) vCPU TCG)"
+awk -v rounds="$ROUNDS" '
+function median(a, n,    i, j, t) {
+	for (i = 2; i <= n; i++)
+		for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
+			t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
+		}
+	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+# ratio_line LABEL NUM DEN RW QD NOTE: the median over the rounds of NUM/DEN
+function ratio_line(label, num, den, rw, qd, note,    r, n, a, s) {
+	n = 0; s = ""
+	for (r = 1; r <= rounds; r++) {
+		if (v[num " " rw " " qd " " r] <= 0 || v[den " " rw " " qd " " r] <= 0)
+			return
+		a[++n] = v[num " " rw " " qd " " r] / v[den " " rw " " qd " " r]
+		s = s sprintf("%s%.2f", (r > 1 ? " " : ""), a[n])
+	}
+	printf "%-18s %-11s QD%-2d %.2f (rounds: %s)%s\n", label, rw, qd, median(a, n), s, note
+}
+{ v[$1 " " $2 " " $3 " " $4] = $5; if (!($1 in seen)) { seen[$1] = 1; order[n++] = $1 } }
 END {
 	printf "%-10s %10s %10s %10s %10s\n", "target", "read QD1", "read QD32", "write QD1", "write QD32"
+	split("randread 1 randread 32 randwrite 1 randwrite 32", cols, " ")
 	for (i = 0; i < n; i++) {
 		t = order[i]
-		printf "%-10s %10d %10d %10d %10d\n", t, v[t " randread 1"], v[t " randread 32"], v[t " randwrite 1"], v[t " randwrite 32"]
+		line = sprintf("%-10s", t)
+		for (c = 1; c <= 8; c += 2) {
+			m = 0
+			for (r = 1; r <= rounds; r++)
+				a[++m] = v[t " " cols[c] " " cols[c + 1] " " r] + 0
+			line = line sprintf(" %10d", median(a, m))
+			delete a
+		}
+		print line
 	}
 	split("randread randwrite", rws, " ")
-	for (r = 1; r <= 2; r++) for (q = 1; q <= 32; q += 31) {
-		k = rws[r] " " q
-		if (v["loopback " k] > 0 && v["loop " k] > 0)
-			printf "loopback / loop    %-11s QD%-2d %.2f (target >= 0.5)\n", rws[r], q, v["loopback " k] / v["loop " k]
-		if (v["loopback " k] > 0 && v["vduse " k] > 0)
-			printf "loopback / VDUSE   %-11s QD%-2d %.2f%s\n", rws[r], q, v["loopback " k] / v["vduse " k], (q == 1 ? " (target >= 3 at QD1)" : "")
-		if (v["vhost-user " k] > 0 && v["vduse " k] > 0)
-			printf "vhost-user / VDUSE %-11s QD%-2d %.2f\n", rws[r], q, v["vhost-user " k] / v["vduse " k]
+	for (k = 1; k <= 2; k++) for (q = 1; q <= 32; q += 31) {
+		ratio_line("loopback / loop", "loopback", "loop", rws[k], q, " (target >= 0.5)")
+		ratio_line("loopback / VDUSE", "loopback", "vduse", rws[k], q, (q == 1 ? " (target >= 3 at QD1)" : ""))
+		ratio_line("vhost-user / VDUSE", "vhost-user", "vduse", rws[k], q, " (target >= 1.0)")
 	}
 }' "$results"
 exit 0

@@ -5,29 +5,32 @@
 # Debian's 6.12 guest kernel (which has VDUSE, loop and null_blk as
 # modules).  Every target serves the same image on the same tmpfs.
 #
-#   bench/blk-vm.sh [--runtime SEC] [--image-mb MB] [--keep]
+#   bench/blk-vm.sh [--runtime SEC] [--image-mb MB] [--rounds N] [--keep]
 #
 # Environment: LOOPBACK_VM_ABI (default: the newest 6.12 cloud kernel apt
 # knows), LOOPBACK_BUILDDIR (where loopback-adapter was built, default
 # build/).  Under TCG every user/kernel crossing is slow and runs vary: only
-# compare figures of one run.  Nothing here fails on a slow result.
+# compare figures of one run; each job runs --rounds times (default 3) and
+# the table gives medians.  Nothing here fails on a slow result.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 
 runtime=6
+rounds=3
 image_mb=256
 keep=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--runtime) runtime=$2; shift 2 ;;
 	--image-mb) image_mb=$2; shift 2 ;;
+	--rounds) rounds=$2; shift 2 ;;
 	--keep) keep=(--keep); shift ;;
 	-h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "blk-vm.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
-for n in "$runtime" "$image_mb"; do
+for n in "$runtime" "$image_mb" "$rounds"; do
 	case $n in '' | *[!0-9]* | 0) echo "blk-vm.sh: not a positive number: '$n'" >&2; exit 2 ;; esac
 done
 
@@ -59,11 +62,11 @@ fi
 
 env_file=$(mktemp)
 trap 'rm -f "$env_file"' EXIT
-printf 'RUNTIME=%s\nIMG_MB=%s\n' "$runtime" "$image_mb" >"$env_file"
+printf 'RUNTIME=%s\nIMG_MB=%s\nROUNDS=%s\n' "$runtime" "$image_mb" "$rounds" >"$env_file"
 
 exec "$top/tests/vm/run" --script "$here/blk-guest.sh" \
 	--file "$env_file:/root/bench.env" \
 	"${binaries[@]}" \
 	--guest-module null_blk --guest-module loop --guest-module vduse \
 	--guest-module vdpa --guest-module virtio_vdpa \
-	--memory $((1024 + image_mb * 2)) --timeout 900 "${keep[@]}"
+	--memory $((1024 + image_mb * 2)) --timeout $((600 + rounds * 5 * 4 * (runtime + 5))) "${keep[@]}"
