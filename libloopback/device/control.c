@@ -117,8 +117,11 @@ LOOPBACK_API bool loopback_device_remove(LoopbackDevice *dev,
 	struct loopback_remove arg = { .timeout_ms = timeout_ms };
 
 	g_return_val_if_fail(dev != NULL, false);
-	if (dev->k->ioctl(dev->fd, LOOPBACK_DEV_REMOVE, &arg) == 0)
+	if (dev->k->ioctl(dev->fd, LOOPBACK_DEV_REMOVE, &arg) == 0) {
+		/* so that a break from here on is named for what it is */
+		g_atomic_int_set(&dev->removing, 1);
 		return true;
+	}
 	if (errno == ENOTTY)
 		g_set_error(error, LOOPBACK_ERROR, LOOPBACK_ERROR_VERSION,
 			    "%s: loopback.ko has no orderly removal "

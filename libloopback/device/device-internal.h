@@ -61,6 +61,7 @@ struct LoopbackDevice {
 	int regions;		/* initialised regions not yet finalised; atomic */
 	MemoryListener listener;
 	int closing;		/* loopback_device_free() began; atomic */
+	int removing;		/* the kernel took our REMOVE; atomic */
 
 	GSource *source;
 

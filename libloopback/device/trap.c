@@ -42,10 +42,14 @@ static uint64_t lb_trap_access(LoopbackDevice *dev,
 
 static void lb_end_broken(LoopbackDevice *dev, GError **error)
 {
+	const char *why = g_atomic_int_get(&dev->removing) ?
+		"its removal timed out: requests the device took were never "
+		"completed" :
+		"the kernel gave up on it: a trap timed out, or a ring was "
+		"refused or made no sense; the kernel log says which";
 	GError *err = g_error_new(LOOPBACK_ERROR, LOOPBACK_ERROR_BROKEN,
-				  "%s is broken (a trap timed out, or the "
-				  "kernel refused its rings): free it and "
-				  "create the device again", dev->layout.name);
+				  "%s is broken (%s): free it and create the "
+				  "device again", dev->layout.name, why);
 
 	g_propagate_error(error, g_error_copy(err));
 	lb_device_end(dev, LOOPBACK_DEVICE_EVENT_BROKEN, err);

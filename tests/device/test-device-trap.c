@@ -328,6 +328,27 @@ static void test_eio_is_broken_once(void)
 	fk_free(f);
 }
 
+static void test_break_after_remove_names_the_removal(void)
+{
+	FakeDev *f = fk_new(1);
+	g_autoptr(GError) before = NULL;
+	g_autoptr(GError) err = NULL;
+
+	f->read_errno = EIO;
+	g_assert_cmpint(loopback_device_dispatch(f->dev, &before), ==, -1);
+	g_assert_null(strstr(before->message, "removal"));
+	fk_free(f);
+
+	f = fk_new(1);
+	g_assert_true(loopback_device_remove(f->dev, 2000, NULL));
+	f->read_errno = EIO;
+	g_assert_cmpint(loopback_device_dispatch(f->dev, &err), ==, -1);
+	g_assert_error(err, LOOPBACK_ERROR, LOOPBACK_ERROR_BROKEN);
+	g_assert_nonnull(strstr(err->message,
+				"loopback7 is broken (its removal timed out"));
+	fk_free(f);
+}
+
 static void test_event_callback_may_free_the_device(void)
 {
 	g_autoptr(GMainContext) ctx = g_main_context_new();
@@ -386,6 +407,8 @@ int main(int argc, char **argv)
 			test_gsource_serves_traps_and_reports_removal_once);
 	g_test_add_func("/device/end/eio-is-broken-once",
 			test_eio_is_broken_once);
+	g_test_add_func("/device/end/break-after-remove-names-the-removal",
+			test_break_after_remove_names_the_removal);
 	g_test_add_func("/device/end/event-callback-may-free-the-device",
 			test_event_callback_may_free_the_device);
 	g_test_add_func("/device/end/free-with-source-attached-is-silent",
