@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * loopback-adapter's built-in devices: one file each (blk.c, rng.c,
- * vhost-user-blk.c) behind
+ * loopback-adapter's built-in devices: one file each (blk.c, rng.c, and
+ * the vhost-user types on the core of vhost-user-dev.h) behind
  * LbAdapterDeviceOps.  Documentation/adapter.md, "Built-in devices", lists
  * their options.
  *

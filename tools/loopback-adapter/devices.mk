@@ -6,6 +6,8 @@ tools_loopback_adapter_libadapter_devices_la_SOURCES = \
 	tools/loopback-adapter/devices.c \
 	tools/loopback-adapter/blk.c \
 	tools/loopback-adapter/rng.c \
+	tools/loopback-adapter/vhost-user-dev.h \
+	tools/loopback-adapter/vhost-user-dev.c \
 	tools/loopback-adapter/vhost-user-blk.c
 tools_loopback_adapter_libadapter_devices_la_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS)
 tools_loopback_adapter_libadapter_devices_la_LIBADD = \
