@@ -86,6 +86,8 @@ struct LbAdapterDevice {
 extern const LbAdapterDeviceOps lb_blk_ops;
 extern const LbAdapterDeviceOps lb_rng_ops;
 extern const LbAdapterDeviceOps lb_vhost_user_blk_ops;
+extern const LbAdapterDeviceOps lb_vhost_user_fs_ops;
+extern const LbAdapterDeviceOps lb_vhost_user_ops;
 
 /* The ops of device type @name, or NULL. */
 const LbAdapterDeviceOps *lb_device_find(const char *name);

@@ -43,14 +43,18 @@ bool lb_vu_dev_option(LbVuDev *d, const LbDeviceOption *o, bool *handled,
 	return true;
 }
 
+bool lb_vu_dev_missing(LbVuDev *d, const char *key, const char *form,
+		       GError **error)
+{
+	g_set_error(error, LB_DEVICE_ERROR, LB_DEVICE_ERROR_OPTION,
+		    "%s: %s: missing (%s=%s is required)", d->cls->name, key,
+		    key, form);
+	return false;
+}
+
 bool lb_vu_dev_check(LbVuDev *d, GError **error)
 {
-	if (d->socket)
-		return true;
-	g_set_error(error, LB_DEVICE_ERROR, LB_DEVICE_ERROR_OPTION,
-		    "%s: socket: missing (socket=PATH is required)",
-		    d->cls->name);
-	return false;
+	return d->socket || lb_vu_dev_missing(d, "socket", "PATH", error);
 }
 
 uint32_t lb_vu_dev_get32(const LbVuDev *d, unsigned int off)
@@ -224,12 +228,41 @@ static void vu_config_changed(loopback_vhost_user *vu, void *data)
 		loopback_virtio_config_changed(d->base.vdev);
 }
 
+#define EXTRA_IDS "/sys/module/loopback/parameters/extra_device_ids"
+
+/*
+ * Before the backend is reached (virtiofsd exits when its frontend goes):
+ * a class beyond the kernel's default ones must be listed in
+ * extra_device_ids.  If the list cannot be read, the kernel decides.
+ */
+static bool vu_class_allowed(LbVuDev *d, GError **error)
+{
+	uint32_t id = d->cls->device_id;
+	g_autofree char *list = NULL;
+	g_auto(GStrv) ids = NULL;
+
+	if (id == 1 || id == 2 || id == 4 ||
+	    !g_file_get_contents(EXTRA_IDS, &list, NULL, NULL))
+		return true;
+	ids = g_strsplit(g_strstrip(list), ",", -1);
+	for (unsigned int i = 0; ids[i]; i++)
+		if (g_ascii_strtoull(ids[i], NULL, 0) == id)
+			return true;
+	g_set_error(error, LB_DEVICE_ERROR, LB_DEVICE_ERROR_IO,
+		    "%s: loopback.ko does not allow virtio device id %u: load "
+		    "it with extra_device_ids=%u (or, as root, write %u to "
+		    EXTRA_IDS ")", d->cls->name, id, id, id);
+	return false;
+}
+
 /*
  * The one place the session is established: connect, negotiate, the
  * class's queues and config, the features the driver will be offered.
  */
 static bool vu_session(LbVuDev *d, GError **error)
 {
+	if (!vu_class_allowed(d, error))
+		return false;
 	d->vu = loopback_vhost_user_connect(d->socket, error);
 	if (!d->vu ||
 	    !loopback_vhost_user_negotiate(d->vu, ~LB_VU_F(

@@ -106,6 +106,9 @@ bool lb_vu_dev_option(LbVuDev *d, const LbDeviceOption *o, bool *handled,
 		      GError **error);
 /* After the options: the required ones are there. */
 bool lb_vu_dev_check(LbVuDev *d, GError **error);
+/* Always false: "TYPE: KEY: missing (KEY=FORM is required)". */
+bool lb_vu_dev_missing(LbVuDev *d, const char *key, const char *form,
+		       GError **error);
 
 /* The device type's connect, window_size, start, stop and free. */
 bool lb_vu_dev_connect(LbAdapterDevice *dev, GError **error);
