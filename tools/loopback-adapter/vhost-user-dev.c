@@ -159,7 +159,8 @@ static bool vu_rings_start(void *opaque, LoopbackVirtio *vdev, GError **error)
 	if (!loopback_vhost_user_set_features(d->vu, features, error))
 		return false;
 	if (!d->memory_given) {
-		AddressSpace *as = loopback_device_get_address_space(d->base.dev);
+		AddressSpace *as =
+			loopback_device_get_address_space(d->base.dev);
 
 		if (!loopback_vhost_user_set_address_space(d->vu, as, error))
 			return false;
@@ -179,7 +180,7 @@ static bool vu_rings_start(void *opaque, LoopbackVirtio *vdev, GError **error)
 			continue;	/* the driver uses fewer queues */
 		loopback_virtqueue_get_rings(vq, &r.desc, &r.avail, &r.used);
 		if (!loopback_vhost_user_vring_start(d->vu, i, &r, error)) {
-			/* the layer calls stop only after a start that worked */
+			/* the layer stops only what started */
 			vu_rings_stop(d, vdev);
 			return false;
 		}

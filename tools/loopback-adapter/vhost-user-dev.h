@@ -88,7 +88,7 @@ struct LbVuDev {
 	/* the session */
 	loopback_vhost_user *vu;
 	GSource *source;
-	bool memory_given;		/* following the device's AddressSpace */
+	bool memory_given;		/* following the device's memory */
 	bool *running;			/* per queue: handed to the backend */
 	bool gone;			/* the backend went away */
 };

@@ -41,6 +41,13 @@
 #define GEN_OTHER_FEATURES \
 	(((1ULL << 24) - 1) | ~((1ULL << 50) - 1))
 
+/* blk's num_queues is ours, if the config space reaches it */
+static bool gen_blk_queues(LbVuDev *d, unsigned int device_id)
+{
+	return device_id == ID_BLK &&
+	       d->config_size >= BLK_CONFIG_NUM_QUEUES + 2;
+}
+
 typedef struct LbVuGen {
 	unsigned int device_id;
 	LbVuClass cls;		/* a copy naming the chosen device id */
@@ -68,7 +75,7 @@ static bool gen_config(LbVuDev *d, GError **error)
 	if (!lb_vu_dev_get_config(d, "config-size must be 0", error))
 		return false;
 	/* a blk backend's own queue count would make the driver use more */
-	if (g->device_id == ID_BLK && d->config_size >= BLK_CONFIG_NUM_QUEUES + 2)
+	if (gen_blk_queues(d, g->device_id))
 		lb_vu_dev_set16(d, BLK_CONFIG_NUM_QUEUES, d->num_queues);
 	return true;
 }
@@ -87,7 +94,7 @@ static void gen_config_changed(LbVuDev *d)
 		g_warning(NAME ": config change: %s", err->message);
 		return;
 	}
-	if (g->device_id == ID_BLK && d->config_size >= BLK_CONFIG_NUM_QUEUES + 2)
+	if (gen_blk_queues(d, g->device_id))
 		memcpy(c + BLK_CONFIG_NUM_QUEUES,
 		       d->config + BLK_CONFIG_NUM_QUEUES, 2);
 	memcpy(d->config, c, d->config_size);
@@ -184,7 +191,8 @@ static LbAdapterDevice *gen_create(const LbDeviceOption *opts, size_t n,
 	    (!g->device_id && !lb_vu_dev_missing(d, "device-id", "N", error)) ||
 	    (!d->want_queues &&
 	     !lb_vu_dev_missing(d, "num-queues", "N", error)) ||
-	    (!have_size && !lb_vu_dev_missing(d, "config-size", "BYTES", error)) ||
+	    (!have_size &&
+	     !lb_vu_dev_missing(d, "config-size", "BYTES", error)) ||
 	    !gen_class_check(d, g, error)) {
 		lb_vu_dev_free(&d->base);
 		return NULL;
