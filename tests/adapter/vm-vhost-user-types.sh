@@ -108,6 +108,14 @@ else
 	sed 's/^/#   virtiofsd: /' $W/virtiofsd.log
 fi
 stop_virtiofsd
+# virtiofsd answers GET_QUEUE_NUM 2: hiprio and one request queue
+if start_virtiofsd; then
+	loopback-adapter --device $VFS,num-queues=2 >$W/bad.out 2>$W/bad.err
+	st=$?
+	[ $st -eq 1 ] && grep -q "at most 1 request queues" $W/bad.err
+	ok $? "fs: num-queues=2 against virtiofsd: exit 1 (exit $st: $(head -n 1 $W/bad.err))"
+fi
+stop_virtiofsd
 
 # ---- bad options: one line, exit 2 ----
 for bad in "vhost-user,socket=$SOCK,num-queues=1,config-size=60" \
