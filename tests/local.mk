@@ -87,20 +87,26 @@ TESTS += \
 	tests/mtree-qemu.sh \
 	tests/mtree-bad-input.sh \
 	tests/adapter-options.sh \
+	$(VM_TESTS)
+
+# the runners that boot a guest (check-vm runs only these)
+VM_TESTS = \
 	tests/kmod/run-vm.sh \
 	tests/adapter/run-vm.sh \
 	tests/adapter/run-vm-vhost.sh \
-	tests/adapter/run-vm-vhost-fake.sh
+	tests/adapter/run-vm-vhost-fake.sh \
+	tests/adapter/run-vm-vhost-types.sh
 
 EXTRA_DIST += tests/run-tap.sh tests/mtree-qemu.sh tests/mtree-bad-input.sh \
 	tests/adapter-options.sh tests/adapter/run-vm.sh tests/adapter/vm-builtin.sh \
 	tests/adapter/run-vm-vhost.sh tests/adapter/vm-vhost-user.sh tests/adapter/vm-lib.sh \
 	tests/adapter/run-vm-vhost-fake.sh tests/adapter/vm-vhost-fake.sh \
+	tests/adapter/run-vm-vhost-types.sh tests/adapter/vm-vhost-user-types.sh \
 	tests/data tests/vm tests/kmod
 
 # The kernel-side tests alone: loopback.ko and its test programs in QEMU.
 check-vm:
-	$(MAKE) $(AM_MAKEFLAGS) check TESTS='tests/kmod/run-vm.sh tests/adapter/run-vm.sh tests/adapter/run-vm-vhost.sh tests/adapter/run-vm-vhost-fake.sh'
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(VM_TESTS)'
 
 # The device layer without a kernel: built with its sources, since the
 # fakes reach below the exported API (tests/device/fake-kernel.h).

@@ -5,11 +5,18 @@ VUT_SOURCES = tests/vhost-user-harness.c tests/vhost-user-harness.h
 check_PROGRAMS += \
 	tests/test-vhost-user-qsd \
 	tests/test-vhost-user-dpdk \
-	tests/test-vhost-user-fake
+	tests/test-vhost-user-fake \
+	tests/test-adapter-vhost-user
 tests_test_vhost_user_qsd_SOURCES = tests/test-vhost-user-qsd.c $(VUT_SOURCES)
 tests_test_vhost_user_dpdk_SOURCES = tests/test-vhost-user-dpdk.c $(VUT_SOURCES)
 tests_test_vhost_user_fake_SOURCES = tests/test-vhost-user-fake.c $(VUT_SOURCES)
+# the adapter's vhost-user device types (options; connect to qsd)
+tests_test_adapter_vhost_user_SOURCES = tests/test-adapter-vhost-user.c \
+	$(VUT_SOURCES)
+tests_test_adapter_vhost_user_LDADD = \
+	tools/loopback-adapter/libadapter-devices.la $(LDADD)
 TESTS += \
+	tests/test-adapter-vhost-user \
 	tests/test-vhost-user-qsd \
 	tests/test-vhost-user-dpdk \
 	tests/test-vhost-user-fake

@@ -6,10 +6,11 @@
 # relays its TAP.
 #
 #   tests/adapter/run-vm.sh [-o OUTDIR] [--scenario NAME] [--smp N]
-#                           [--binary PATH]...
+#                           [--binary PATH]... [--guest-module NAME]...
 #
-# --binary adds a program the scenario needs (repeatable); --smp gives the
-# guest N vCPUs (virtio_blk uses at most one queue per CPU).  OUTDIR (default
+# --binary adds a program the scenario needs (repeatable), --guest-module a
+# module of the guest kernel (repeatable); --smp gives the guest N vCPUs
+# (virtio_blk uses at most one queue per CPU).  OUTDIR (default
 # $LOOPBACK_VM_OUT/adapter, else build/kmod-tests/adapter; for another
 # scenario adapter-NAME) keeps the module build and the console.
 # LOOPBACK_BUILDDIR says where loopback-adapter was built (default: the
@@ -28,7 +29,10 @@ while [ $# -gt 0 ]; do
 	--scenario) scenario=${2:?--scenario needs a name}; shift 2 ;;
 	--binary) extra+=(--binary "${2:?--binary needs a path}"); shift 2 ;;
 	--smp) extra+=(--smp "${2:?--smp needs a number}"); shift 2 ;;
-	-h | --help) sed -n '3,17s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	--guest-module)
+		extra+=(--guest-module "${2:?--guest-module needs a name}")
+		shift 2 ;;
+	-h | --help) sed -n '3,18s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) echo "run-vm.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-# What the adapter's guest scenarios (vm-builtin.sh, vm-vhost-user.sh)
-# share: TAP output, a tmpfs work area, the modules, and starting and
-# stopping loopback-adapter.  run-vm.sh copies it to /root/vm-lib.sh.
+# What the adapter's guest scenarios (vm-builtin.sh, vm-vhost-user*.sh)
+# share: TAP output, a tmpfs work area, the modules, starting and stopping
+# loopback-adapter and qemu-storage-daemon.  run-vm.sh copies it to
+# /root/vm-lib.sh.
 
 n=0
 failed=0
@@ -83,6 +84,44 @@ no_d_state() {
 }
 
 md5() { md5sum "$1" | cut -d' ' -f1; }
+
+SOCK=$W/vub.sock
+QSD_LOG=$W/qsd.log
+qsd_pid=""
+
+# wait_listen SOCKET PID LOG NAME: the program PID (NAME, logging to LOG)
+# listens on SOCKET within 10 s, or its log is shown
+wait_listen() {
+	i=0
+	while [ ! -S "$1" ] && [ $i -lt 100 ]; do
+		kill -0 "$2" 2>/dev/null || break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ -S "$1" ] && return 0
+	note "$4 did not listen on $1:"
+	sed 's/^/#   /' "$3"
+	return 1
+}
+
+# start_qsd IMAGE [QUEUES]: qemu-storage-daemon exports IMAGE on $SOCK with
+# QUEUES queues (default 2), waits for the socket
+start_qsd() {
+	rm -f $SOCK
+	qemu-storage-daemon \
+		--blockdev driver=file,node-name=f0,filename="$1" \
+		--export type=vhost-user-blk,id=e0,node-name=f0,addr.type=unix,addr.path=$SOCK,writable=on,num-queues=${2:-2} \
+		>$QSD_LOG 2>&1 &
+	qsd_pid=$!
+	wait_listen $SOCK $qsd_pid $QSD_LOG qemu-storage-daemon
+}
+
+stop_qsd() {
+	[ -n "$qsd_pid" ] || return 0
+	kill -TERM $qsd_pid 2>/dev/null
+	wait $qsd_pid 2>/dev/null
+	qsd_pid=""
+}
 
 
 # both_ways LABEL IMAGE: the adapter serves IMAGE (64 MiB) as its first

@@ -11,37 +11,6 @@
 
 . /root/vm-lib.sh
 
-SOCK=$W/vub.sock
-QSD_LOG=$W/qsd.log
-qsd_pid=""
-
-# start_qsd IMAGE: exports IMAGE on $SOCK with 2 queues, waits for the socket
-start_qsd() {
-	rm -f $SOCK
-	qemu-storage-daemon \
-		--blockdev driver=file,node-name=f0,filename="$1" \
-		--export type=vhost-user-blk,id=e0,node-name=f0,addr.type=unix,addr.path=$SOCK,writable=on,num-queues=2 \
-		>$QSD_LOG 2>&1 &
-	qsd_pid=$!
-	i=0
-	while [ ! -S $SOCK ] && [ $i -lt 100 ]; do
-		kill -0 $qsd_pid 2>/dev/null || break
-		sleep 0.1
-		i=$((i + 1))
-	done
-	[ -S $SOCK ] && return 0
-	note "qemu-storage-daemon did not listen on $SOCK:"
-	sed 's/^/#   /' $QSD_LOG
-	return 1
-}
-
-stop_qsd() {
-	[ -n "$qsd_pid" ] || return 0
-	kill -TERM $qsd_pid 2>/dev/null
-	wait $qsd_pid 2>/dev/null
-	qsd_pid=""
-}
-
 VUB="vhost-user-blk,socket=$SOCK"
 
 # ---- data both ways ----

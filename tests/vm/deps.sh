@@ -24,7 +24,7 @@ PACKAGES=(
 	fio               # block I/O with verification, in guests and benchmarks
 	e2fsprogs         # mkfs.ext4 and e2fsck in guests
 	iproute2          # vdpa: binds VDUSE devices in the 6.12 guest
-	qemu-system-common # qemu-storage-daemon: vhost-user and VDUSE peers
+	qemu-system-common # qemu-storage-daemon and virtiofsd: vhost-user and VDUSE peers
 )
 
 update=0

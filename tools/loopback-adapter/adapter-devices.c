@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * The built-in device types (devices.h: blk, rng, vhost-user-blk), mapped onto the
+ * The built-in device types (devices.h: blk, rng, vhost-user-blk,
+ * vhost-user-fs, vhost-user), mapped onto the
  * adapter's AdapterDeviceType (options.h).  This is the only file that
  * knows them.  Each device is three objects: the type's LbAdapterDevice,
  * its virtio model (LoopbackVirtio, whose register block is mapped into
@@ -152,9 +153,10 @@ static void wrap_free(AdapterDevice *d)
 }
 
 /* Every built-in type goes through the same wrappers. */
-#define LB_WRAPPED(name_, summary_) {		\
+#define LB_WRAPPED(name_, ops_, summary_) {	\
 	.name = name_,				\
 	.summary = summary_,			\
+	.usage = &ops_.usage,			\
 	.create = wrap_create,			\
 	.start = wrap_start,			\
 	.stop = wrap_stop,			\
@@ -163,16 +165,29 @@ static void wrap_free(AdapterDevice *d)
 }
 
 static const AdapterDeviceType blk =
-	LB_WRAPPED("blk", "a disk image through io_uring (see adapter.md)");
+	LB_WRAPPED("blk", lb_blk_ops,
+		   "a disk image through io_uring");
 static const AdapterDeviceType rng =
-	LB_WRAPPED("rng", "entropy from getrandom() or a file (see adapter.md)");
+	LB_WRAPPED("rng", lb_rng_ops,
+		   "entropy from getrandom() or a file");
 static const AdapterDeviceType vhost_user_blk =
-	LB_WRAPPED("vhost-user-blk", "a vhost-user-blk backend's disk, e.g. "
-		   "qemu-storage-daemon's (see adapter.md)");
+	LB_WRAPPED("vhost-user-blk", lb_vhost_user_blk_ops,
+		   "a vhost-user-blk backend's disk, e.g. "
+		   "qemu-storage-daemon's");
+static const AdapterDeviceType vhost_user_fs =
+	LB_WRAPPED("vhost-user-fs", lb_vhost_user_fs_ops,
+		   "a virtio-fs backend, e.g. virtiofsd "
+		   "(loopback.ko: extra_device_ids=26)");
+static const AdapterDeviceType vhost_user =
+	LB_WRAPPED("vhost-user", lb_vhost_user_ops,
+		   "any vhost-user backend of a class loopback.ko "
+		   "allows");
 
 const AdapterDeviceType *const adapter_device_types[] = {
 	&blk,
 	&rng,
 	&vhost_user_blk,
+	&vhost_user_fs,
+	&vhost_user,
 	NULL,
 };

@@ -12,6 +12,8 @@ static const LbAdapterDeviceOps *const lb_devices[] = {
 	&lb_blk_ops,
 	&lb_rng_ops,
 	&lb_vhost_user_blk_ops,
+	&lb_vhost_user_fs_ops,
+	&lb_vhost_user_ops,
 };
 
 const LbAdapterDeviceOps *lb_device_find(const char *name)

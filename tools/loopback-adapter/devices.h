@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * loopback-adapter's built-in devices: one file each (blk.c, rng.c,
- * vhost-user-blk.c) behind
+ * loopback-adapter's built-in devices: one file each (blk.c, rng.c, and
+ * the vhost-user types on the core of vhost-user-dev.h) behind
  * LbAdapterDeviceOps.  Documentation/adapter.md, "Built-in devices", lists
  * their options.
  *
@@ -86,6 +86,8 @@ struct LbAdapterDevice {
 extern const LbAdapterDeviceOps lb_blk_ops;
 extern const LbAdapterDeviceOps lb_rng_ops;
 extern const LbAdapterDeviceOps lb_vhost_user_blk_ops;
+extern const LbAdapterDeviceOps lb_vhost_user_fs_ops;
+extern const LbAdapterDeviceOps lb_vhost_user_ops;
 
 /* The ops of device type @name, or NULL. */
 const LbAdapterDeviceOps *lb_device_find(const char *name);

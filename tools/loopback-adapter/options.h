@@ -75,6 +75,7 @@ typedef struct AdapterDevice AdapterDevice;
 typedef struct AdapterDeviceType {
 	const char *name;
 	const char *summary;	/* one line for --help */
+	const char *const *usage;	/* its keys, for --help; may be NULL */
 	/* reads and checks the keys; no kernel yet */
 	AdapterDevice *(*create)(AdapterDeviceOpts *opts, GError **error);
 	/* creates the loopback device, serves it from @ctx */

@@ -70,6 +70,7 @@ const char *adapter_driver_for(unsigned int id)
 	case 2: return "virtio_blk";
 	case 3: return "virtio_console";
 	case 4: return "virtio_rng";
+	case 26: return "virtiofs";
 	default: return NULL;
 	}
 }

@@ -31,6 +31,10 @@ void adapter_device_types_help(FILE *out)
 {
 	if (!adapter_device_types[0])
 		fprintf(out, "  (none built in)\n");
-	for (const AdapterDeviceType *const *t = adapter_device_types; *t; t++)
+	for (const AdapterDeviceType *const *t = adapter_device_types; *t;
+	     t++) {
 		fprintf(out, "  %-20s  %s\n", (*t)->name, (*t)->summary);
+		if ((*t)->usage && *(*t)->usage)
+			fprintf(out, "  %-20s  keys: %s\n", "", *(*t)->usage);
+	}
 }
