@@ -157,7 +157,7 @@ done
 if start_adapter $args; then
 	good=0
 	for i in 1 2 3 4 5 6 7 8; do
-		dev=$(node_of $i)
+		dev=$(node_of_device $i)
 		[ "$(dd if="$dev" bs=1M count=4 2>/dev/null | md5sum | cut -d' ' -f1)" = "$(md5 $W/m$i.img)" ] &&
 			good=$((good + 1))
 	done

@@ -66,6 +66,13 @@ stop_adapter() {
 
 # the node of the Nth device line (1-based)
 node_of() { sed -n "${1}p" $ADAPTER_OUT | awk '{ print $3 }'; }
+# node_of_device N: the node of the Nth --device.  Lines come as devices
+# bind, in any order; the adapter creates them in --device order and the
+# kernel gives each the lowest free loopbackN, so sort by that number.
+node_of_device() {
+	awk '{ n = $1; sub(/^loopback/, "", n); print n, $3 }' $ADAPTER_OUT |
+		sort -n | sed -n "${1}p" | awk '{ print $2 }'
+}
 
 # wait_gone PATH: the node disappears within 10 s
 wait_gone() {
