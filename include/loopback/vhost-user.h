@@ -261,7 +261,8 @@ bool loopback_vhost_user_is_reconnecting(loopback_vhost_user *vu);
  * backend resubmits what it had in flight) and restarts each started ring
  * with SET_VRING_BASE = its used index in memory; then kicks it and
  * signals its call fd once.  DISCONNECTED: nobody there yet (try later);
- * any other code: this backend cannot take over.
+ * any other code: this backend cannot take over.  The source calls it;
+ * call it yourself only for a session without a source.
  */
 bool loopback_vhost_user_reconnect(loopback_vhost_user *vu, GError **error);
 
