@@ -124,7 +124,7 @@ static void vu_rings_stop(void *opaque, LoopbackVirtio *vdev)
 	LbVuDev *d = opaque;
 	const char *name = d->cls->name;
 	bool any = false;
-	/* while reconnecting the session records the stop for the next backend */
+	/* while reconnecting, the session records the stop for the next one */
 	bool away = loopback_vhost_user_is_reconnecting(d->vu);
 
 	for (unsigned int i = 0; i < d->num_queues; i++) {

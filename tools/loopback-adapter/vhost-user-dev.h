@@ -70,7 +70,7 @@ struct LbVuDev {
 	/* options (lb_vu_dev_option) */
 	char *socket;
 	unsigned int want_queues;	/* num-queues=, 0: not given */
-	unsigned int reconnect_s;	/* reconnect=, 0: a disconnect is final */
+	unsigned int reconnect_s;	/* reconnect=, 0: not at all */
 
 	/* set by the class before or during lb_vu_dev_session() */
 	uint64_t allowlist;		/* device bits the driver may see */
