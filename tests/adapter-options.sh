@@ -41,7 +41,7 @@ bad() {
 	ok "$good" "$why"
 }
 
-echo "1..34"
+echo "1..36"
 bad "no arguments" "no --device given"
 bad "--device without a value" "--device needs a value" --device
 bad "--device with an empty value" "no device type" --device ''
@@ -63,6 +63,8 @@ bad "vhost-user-fs without a tag" "vhost-user-fs: tag: missing" --device vhost-u
 bad "vhost-user without device-id" "vhost-user: device-id: missing" --device vhost-user,socket=/x,num-queues=1,config-size=0
 bad "vhost-user: net with 4 queues" "num-queues=4: virtio-net without a control queue has 2 queues" --device vhost-user,socket=/x,device-id=1,num-queues=4,config-size=12
 bad "vhost-user-blk: an option of another type" "vhost-user-blk: unknown option 'tag'" --device vhost-user-blk,socket=/x,tag=t
+bad "vhost-user-blk: reconnect out of range" "reconnect=86401: not a number from 0 to 86400" --device vhost-user-blk,socket=/x,reconnect=86401
+bad "vhost-user-fs: reconnect refused" "reconnect=5: not for virtio-fs" --device vhost-user-fs,socket=/x,tag=t,reconnect=5
 bad "--pid-file without a value" "--pid-file needs a value" --pid-file
 bad "--pid-file with an empty name" "--pid-file needs a file name" --device rng --pid-file ''
 bad "options without a device" "no --device given" --verbose --daemonize

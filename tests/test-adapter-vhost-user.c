@@ -174,7 +174,8 @@ static void test_generic_options(void)
 		     "config-size=0", "num-queues=2: virtio-rng has 1 queue");
 	expect_error("vhost-user", "socket=/s,device-id=2,num-queues=1,"
 		     "config-size=60,tag=x", "vhost-user: unknown option 'tag' "
-		     "(known: socket, device-id, num-queues, config-size)");
+		     "(known: socket, device-id, num-queues, config-size, "
+		     "reconnect)");
 }
 
 /* qemu-storage-daemon exporting a 1 MiB image with @queues queues */

@@ -44,11 +44,30 @@ typedef struct {
 
 static char *qsd_path;
 
-static bool qsd_start(Qsd *q)
+/* Starts the daemon on q's image and sockets (again after a kill). */
+static void qsd_spawn(Qsd *q)
 {
 	g_autofree char *blockdev = NULL, *export = NULL, *chardev = NULL;
 	g_autofree char *why = NULL;
 
+	unlink(q->sock);
+	g_clear_pointer(&q->proc.log, g_free);
+	blockdev = g_strdup_printf("driver=file,node-name=f0,filename=%s",
+				   q->img);
+	export = g_strdup_printf("type=vhost-user-blk,id=e0,node-name=f0,addr.type=unix,addr.path=%s,writable=on,num-queues=2",
+				 q->sock);
+	chardev = g_strdup_printf("socket,id=m,path=%s,server=on,wait=off",
+				  q->qmp);
+	char *argv[] = {
+		qsd_path, "--blockdev", blockdev, "--export", export,
+		"--chardev", chardev, "--monitor", "chardev=m", NULL,
+	};
+	if (!vut_process_start(&q->proc, argv, q->sock, TIMEOUT_MS, &why))
+		g_error("%s", why);
+}
+
+static bool qsd_start(Qsd *q)
+{
 	memset(q, 0, sizeof(*q));
 	if (!qsd_path) {
 		g_test_skip("qemu-storage-daemon is not installed (Debian: qemu-system-common)");
@@ -62,18 +81,7 @@ static bool qsd_start(Qsd *q)
 	q->img_fd = open(q->img, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	g_assert_cmpint(q->img_fd, >=, 0);
 	g_assert_cmpint(ftruncate(q->img_fd, IMG_SIZE), ==, 0);
-	blockdev = g_strdup_printf("driver=file,node-name=f0,filename=%s",
-				   q->img);
-	export = g_strdup_printf("type=vhost-user-blk,id=e0,node-name=f0,addr.type=unix,addr.path=%s,writable=on,num-queues=2",
-				 q->sock);
-	chardev = g_strdup_printf("socket,id=m,path=%s,server=on,wait=off",
-				  q->qmp);
-	char *argv[] = {
-		qsd_path, "--blockdev", blockdev, "--export", export,
-		"--chardev", chardev, "--monitor", "chardev=m", NULL,
-	};
-	if (!vut_process_start(&q->proc, argv, q->sock, TIMEOUT_MS, &why))
-		g_error("%s", why);
+	qsd_spawn(q);
 	return true;
 }
 
@@ -511,6 +519,86 @@ static void test_backend_exit(void)
 	qsd_stop(&q);
 }
 
+static void on_reconnect(loopback_vhost_user *vu,
+			 LoopbackVhostUserReconnectEvent event,
+			 const GError *error, void *data)
+{
+	int *back = data;
+
+	if (event == LOOPBACK_VHOST_USER_RECONNECTED)
+		(*back)++;
+}
+
+/*
+ * SIGKILL in the middle of writes at depth 1, the daemon started again on
+ * the same socket: every write completes without error and is in the
+ * image, whether the kill came before the daemon took the request, while
+ * it ran, or after it completed.
+ */
+static void test_kill_restart(void)
+{
+	enum { ROUNDS = 24 };
+	Qsd q;
+	VutWindow w;
+	VutRing rings[1];
+	BlkReq req[ROUNDS];
+	g_autoptr(loopback_vhost_user) vu = NULL;
+	GMainContext *ctx;
+	GSource *src;
+	Disconnect d = { 0 };
+	int back = 0;
+	uint8_t expect[4096], file[4096];
+	uint16_t id;
+
+	if (!qsd_start(&q))
+		return;
+	vut_window_init(&w, 4 << 20, 0);
+	vu = qsd_connect(&q);
+	loopback_vhost_user_set_reconnect(vu, 10000);
+	loopback_vhost_user_set_reconnect_cb(vu, on_reconnect, &back);
+	loopback_vhost_user_set_disconnected_cb(vu, on_disconnected, &d);
+	ctx = g_main_context_new();
+	src = loopback_vhost_user_source_new(vu);
+	g_source_attach(src, ctx);
+	qsd_start_device(vu, &w, rings, 1);
+
+	for (unsigned int i = 0; i < ROUNDS; i++) {
+		blk_req_init(&req[i], &w, 4096);
+		fill(vut_host(&w, req[i].data), 4096, 40 + i);
+		blk_submit(&rings[0], &req[i], VIRTIO_BLK_T_OUT, 16 * i);
+		vut_ring_kick(&rings[0]);
+		if (i % 3 == 1) {
+			/* a little later each time: before, during, after */
+			g_usleep(100 * (i % 7));
+			vut_process_kill(&q.proc);
+			qsd_spawn(&q);
+			vut_iterate_until(ctx, &back, (int)(i / 3 + 1),
+					  TIMEOUT_MS);
+			g_assert_cmpint(d.count, ==, 0);
+			g_assert_cmpint(back, ==, (int)(i / 3 + 1));
+		}
+		blk_wait(&rings[0], &id);
+		g_assert_cmpuint(id, ==, 0);
+		g_assert_cmpuint(*(uint8_t *)vut_host(&w, req[i].status), ==,
+				 VIRTIO_BLK_S_OK);
+	}
+	for (unsigned int i = 0; i < ROUNDS; i++) {
+		fill(expect, 4096, 40 + i);
+		g_assert_cmpint(pread(q.img_fd, file, 4096, 16 * i * SECTOR),
+				==, 4096);
+		g_assert_cmpmem(file, 4096, expect, 4096);
+	}
+	g_test_message("%d reconnects, every write in the image", back);
+
+	g_source_destroy(src);
+	g_source_unref(src);
+	g_main_context_unref(ctx);
+	g_clear_pointer(&vu, loopback_vhost_user_free);
+	vut_ring_destroy(&rings[0]);
+	vut_window_destroy(&w);
+	qsd_stop(&q);
+}
+
 /* ---- QMP, just enough for block_resize ---- */
 
 static bool qmp_read_until(FILE *f, const char *key, char **line_out)
@@ -646,5 +734,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/vhost-user/qsd/memory-change", test_memory_change);
 	g_test_add_func("/vhost-user/qsd/backend-exit", test_backend_exit);
 	g_test_add_func("/vhost-user/qsd/config-change", test_config_change);
+	g_test_add_func("/vhost-user/qsd/kill-restart", test_kill_restart);
 	return g_test_run();
 }

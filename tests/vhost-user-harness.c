@@ -351,6 +351,20 @@ void vut_process_stop(VutProcess *p)
 	p->stdin_fd = -1;
 }
 
+void vut_process_kill(VutProcess *p)
+{
+	int status;
+
+	g_assert_cmpint(p->pid, >, 0);
+	kill(p->pid, SIGKILL);
+	waitpid(p->pid, &status, 0);
+	g_spawn_close_pid(p->pid);
+	p->pid = 0;
+	if (p->stdin_fd > 0)
+		close(p->stdin_fd);
+	p->stdin_fd = -1;
+}
+
 char *vut_process_log_tail(VutProcess *p, size_t max)
 {
 	char *text = NULL;

@@ -87,6 +87,8 @@ typedef struct {
 bool vut_process_start(VutProcess *p, char **argv, const char *wait_path,
 		       unsigned int timeout_ms, char **why);
 void vut_process_stop(VutProcess *p);
+/* SIGKILL, and the process reaped: a crash. */
+void vut_process_kill(VutProcess *p);
 /* The last @max bytes of the log. */
 char *vut_process_log_tail(VutProcess *p, size_t max);
 /*

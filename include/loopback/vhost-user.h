@@ -225,12 +225,56 @@ bool loopback_vhost_user_setup_inflight(loopback_vhost_user *vu,
 					unsigned int queue_size,
 					GError **error);
 
+/* ---- reconnect (Documentation/vhost-user.md, "Reconnect") ---- */
+
+typedef enum {
+	LOOPBACK_VHOST_USER_RECONNECTING,	/* the backend went away */
+	LOOPBACK_VHOST_USER_RECONNECTED,	/* a new one took over */
+} LoopbackVhostUserReconnectEvent;
+
+/* @error: why the backend went (RECONNECTING), NULL for RECONNECTED. */
+typedef void (*loopback_vhost_user_reconnect_cb)(
+	loopback_vhost_user *vu, LoopbackVhostUserReconnectEvent event,
+	const GError *error, void *data);
+
+/*
+ * With @limit_ms > 0, the source answers a backend that closes the
+ * connection by connecting to the same path again (with backoff) until
+ * @limit_ms have passed, restoring the session each time with
+ * loopback_vhost_user_reconnect().  Only then, or when the new backend
+ * cannot take over (fewer features), does the disconnected callback run.
+ * Until the reconnect, ring, feature and status calls are recorded and
+ * succeed; they reach the new backend.  A session from _connect only.
+ */
+void loopback_vhost_user_set_reconnect(loopback_vhost_user *vu,
+				       unsigned int limit_ms);
+void loopback_vhost_user_set_reconnect_cb(loopback_vhost_user *vu,
+					  loopback_vhost_user_reconnect_cb cb,
+					  void *data);
+/* true from the disconnect until a reconnect, or until giving up. */
+bool loopback_vhost_user_is_reconnecting(loopback_vhost_user *vu);
+/*
+ * One attempt, for a session whose backend went away: connects to the
+ * path again, negotiates with the same mask, checks the new backend
+ * offers every feature and protocol feature the session used, sends
+ * SET_FEATURES, the memory table, SET_INFLIGHT_FD (the buffer kept, so the
+ * backend resubmits what it had in flight) and restarts each started ring
+ * with SET_VRING_BASE = its used index in memory; then kicks it and
+ * signals its call fd once.  DISCONNECTED: nobody there yet (try later);
+ * any other code: this backend cannot take over.  The source calls it;
+ * call it yourself only for a session without a source.
+ */
+bool loopback_vhost_user_reconnect(loopback_vhost_user *vu, GError **error);
+
 /* ---- the backend channel and disconnects ---- */
 
 /* Runs when the backend says the config space changed (re-read it). */
 typedef void (*loopback_vhost_user_config_changed_cb)(loopback_vhost_user *vu,
 						      void *data);
-/* Runs once when the session breaks (the backend closed, or misbehaved). */
+/*
+ * Runs once when the session breaks for good: the backend closed (after
+ * the reconnect limit, when one is set), or misbehaved.
+ */
 typedef void (*loopback_vhost_user_disconnected_cb)(loopback_vhost_user *vu,
 						    const GError *error,
 						    void *data);

@@ -120,24 +120,106 @@ static bool serve_one(loopback_vhost_user *vu, bool *config_changed,
 	return reply(vu, &msg, 0, error);
 }
 
+/* first retry after 50 ms, doubling up to 1 s */
+#define RETRY_FIRST_US (50 * 1000)
+#define RETRY_MAX_US G_USEC_PER_SEC
+
 typedef struct {
 	GSource source;
 	loopback_vhost_user *vu;
 	gpointer sock_tag;
 	gpointer backend_tag;
+	bool away;		/* reconnecting */
+	gint64 deadline;	/* when it gives up */
+	gint64 next;		/* the next attempt */
+	gint64 delay;
 } VuSource;
+
+/* no G_IO_IN on the main socket: replies are read where awaited */
+static void watch(VuSource *s)
+{
+	s->sock_tag = g_source_add_unix_fd(&s->source, s->vu->sock,
+					   G_IO_HUP | G_IO_ERR);
+	if (s->vu->backend_fd >= 0)
+		s->backend_tag = g_source_add_unix_fd(&s->source,
+						      s->vu->backend_fd,
+						      G_IO_IN | G_IO_HUP |
+						      G_IO_ERR);
+}
+
+static void unwatch(VuSource *s)
+{
+	if (s->sock_tag)
+		g_source_remove_unix_fd(&s->source, s->sock_tag);
+	if (s->backend_tag)
+		g_source_remove_unix_fd(&s->source, s->backend_tag);
+	s->sock_tag = s->backend_tag = NULL;
+}
+
+/* The limit passed: the disconnect is final. */
+static void give_up(VuSource *s, const GError *last)
+{
+	loopback_vhost_user *vu = s->vu;
+
+	g_mutex_lock(&vu->lock);
+	if (lb_vu_down_locked(vu)) {
+		GError *err = g_error_new(
+			LOOPBACK_VHOST_USER_ERROR,
+			LOOPBACK_VHOST_USER_ERROR_DISCONNECTED,
+			"vhost-user: the backend went away and did not come back at %s within %u ms (%s)",
+			vu->path, vu->reconnect_ms,
+			last ? last->message : "no attempt");
+
+		g_error_free(vu->broken);
+		vu->broken = err;
+		vu->gave_up = true;
+	}
+	g_mutex_unlock(&vu->lock);
+	s->away = false;
+}
+
+/* One attempt when it is due; the next one, or the end, from there. */
+static void try_reconnect(VuSource *s, loopback_vhost_user_reconnect_cb cb,
+			  void *data)
+{
+	gint64 now = g_get_monotonic_time();
+	g_autoptr(GError) err = NULL;
+
+	if (now < s->next)
+		return;
+	if (loopback_vhost_user_reconnect(s->vu, &err)) {
+		s->away = false;
+		watch(s);
+		if (cb)
+			cb(s->vu, LOOPBACK_VHOST_USER_RECONNECTED, NULL, data);
+		return;
+	}
+	g_debug("%s", err->message);
+	if (!loopback_vhost_user_is_reconnecting(s->vu)) {
+		s->away = false;	/* this backend cannot take over */
+		return;
+	}
+	if (now >= s->deadline) {
+		give_up(s, err);
+		return;
+	}
+	s->next = MIN(now + s->delay, s->deadline);
+	s->delay = MIN(s->delay * 2, RETRY_MAX_US);
+}
 
 static gboolean vu_source_dispatch(GSource *source, GSourceFunc callback,
 				   gpointer user_data)
 {
 	VuSource *s = (VuSource *)source;
 	loopback_vhost_user *vu = s->vu;
-	bool config_changed = false;
+	bool config_changed = false, lost = false;
 	GError *err = NULL;
+	g_autoptr(GError) why = NULL;
 	const GError *broken = NULL;
 	loopback_vhost_user_config_changed_cb config_cb;
 	loopback_vhost_user_disconnected_cb disc_cb;
-	void *config_data, *disc_data;
+	loopback_vhost_user_reconnect_cb rc_cb;
+	void *config_data, *disc_data, *rc_data;
 
 	if (s->backend_tag &&
 	    g_source_query_unix_fd(source, s->backend_tag) &&
@@ -162,21 +244,36 @@ static gboolean vu_source_dispatch(GSource *source, GSourceFunc callback,
 	config_data = vu->config_data;
 	disc_cb = vu->disc_cb;
 	disc_data = vu->disc_data;
-	if (vu->broken && !vu->disc_reported) {
-		vu->disc_reported = true;
-		broken = vu->broken;
+	rc_cb = vu->reconnect_cb;
+	rc_data = vu->reconnect_data;
+	if (vu->broken)
+		unwatch(s);	/* the shut down sockets would wake us for ever */
+	if (lb_vu_down_locked(vu) && !s->away) {
+		gint64 now = g_get_monotonic_time();
+
+		s->away = lost = true;
+		s->deadline = now + (gint64)vu->reconnect_ms * 1000;
+		s->next = now;
+		s->delay = RETRY_FIRST_US;
+		why = g_error_copy(vu->broken);
 	}
 	g_mutex_unlock(&vu->lock);
 
-	if (broken) {
-		/* the shut down sockets would wake us for ever */
-		if (s->sock_tag)
-			g_source_remove_unix_fd(source, s->sock_tag);
-		if (s->backend_tag)
-			g_source_remove_unix_fd(source, s->backend_tag);
-		s->sock_tag = s->backend_tag = NULL;
+	if (lost && rc_cb)
+		rc_cb(vu, LOOPBACK_VHOST_USER_RECONNECTING, why, rc_data);
+	if (s->away)
+		try_reconnect(s, rc_cb, rc_data);
+	g_source_set_ready_time(source, s->away ? s->next : -1);
+
+	g_mutex_lock(&vu->lock);
+	if (vu->broken && !lb_vu_down_locked(vu) && !vu->disc_reported) {
+		vu->disc_reported = true;
+		broken = vu->broken;
 	}
-	if (config_changed && !broken && config_cb)
+	config_changed = config_changed && !vu->broken;
+	g_mutex_unlock(&vu->lock);
+
+	if (config_changed && config_cb)
 		config_cb(vu, config_data);
 	if (broken && disc_cb)
 		disc_cb(vu, broken, disc_data);
@@ -194,13 +291,6 @@ LB_VU_EXPORT GSource *loopback_vhost_user_source_new(loopback_vhost_user *vu)
 
 	g_source_set_name(&s->source, "loopback-vhost-user");
 	s->vu = vu;
-	/* no G_IO_IN on the main socket: replies are read where awaited */
-	s->sock_tag = g_source_add_unix_fd(&s->source, vu->sock,
-					   G_IO_HUP | G_IO_ERR);
-	if (vu->backend_fd >= 0)
-		s->backend_tag = g_source_add_unix_fd(&s->source,
-						      vu->backend_fd,
-						      G_IO_IN | G_IO_HUP |
-						      G_IO_ERR);
+	watch(s);
 	return &s->source;
 }

@@ -43,6 +43,7 @@ LB_VU_EXPORT loopback_vhost_user *loopback_vhost_user_connect(const char *path,
 							      GError **error)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	loopback_vhost_user *vu;
 	int fd;
 
 	if (strlen(path) >= sizeof(sun.sun_path)) {
@@ -72,7 +73,10 @@ LB_VU_EXPORT loopback_vhost_user *loopback_vhost_user_connect(const char *path,
 			    path, g_strerror(e));
 		return NULL;
 	}
-	return loopback_vhost_user_new_from_fd(fd, error);
+	vu = loopback_vhost_user_new_from_fd(fd, error);
+	if (vu)
+		vu->path = g_strdup(path);
+	return vu;
 }
 
 LB_VU_EXPORT void loopback_vhost_user_free(loopback_vhost_user *vu)
@@ -86,6 +90,7 @@ LB_VU_EXPORT void loopback_vhost_user_free(loopback_vhost_user *vu)
 	if (vu->sock >= 0)
 		close(vu->sock);
 	g_clear_error(&vu->broken);
+	g_free(vu->path);
 	g_mutex_clear(&vu->lock);
 	g_free(vu);
 }
@@ -153,6 +158,32 @@ bool lb_vu_usable(loopback_vhost_user *vu, GError **error)
 	ok = lb_vu_usable_locked(vu, error);
 	g_mutex_unlock(&vu->lock);
 	return ok;
+}
+
+bool lb_vu_down_locked(loopback_vhost_user *vu)
+{
+	return vu->reconnect_ms > 0 && !vu->gave_up && vu->broken &&
+		g_error_matches(vu->broken, LOOPBACK_VHOST_USER_ERROR,
+				LOOPBACK_VHOST_USER_ERROR_DISCONNECTED);
+}
+
+bool lb_vu_deferred_locked(loopback_vhost_user *vu, GError **err)
+{
+	if (!lb_vu_down_locked(vu))
+		return false;
+	g_clear_error(err);
+	return true;
+}
+
+/* Recorded while the backend is away: true, or false with @error. */
+static bool record_only(loopback_vhost_user *vu, bool ok, GError **err,
+			GError **error)
+{
+	if (ok || lb_vu_deferred_locked(vu, err))
+		return true;
+	g_propagate_error(error, *err);
+	*err = NULL;
+	return false;
 }
 
 bool lb_vu_has(loopback_vhost_user *vu, unsigned int bit)
@@ -293,9 +324,9 @@ static bool bad_value_locked(loopback_vhost_user *vu, GError **error,
 					   "vhost-user: %s", text), error);
 }
 
-static bool negotiate_locked(loopback_vhost_user *vu, uint64_t protocol_mask,
-			     GError **error)
+bool lb_vu_negotiate_locked(loopback_vhost_user *vu, GError **error)
 {
+	uint64_t protocol_mask = vu->protocol_mask;
 	uint64_t v;
 
 	if (!lb_vu_simple_locked(vu, LB_VU_SET_OWNER, 0, false, error) ||
@@ -353,7 +384,8 @@ LB_VU_EXPORT bool loopback_vhost_user_negotiate(loopback_vhost_user *vu,
 			    "vhost-user: already negotiated: a new negotiation needs a new session");
 		return false;
 	}
-	ok = negotiate_locked(vu, protocol_mask, error);
+	vu->protocol_mask = protocol_mask;
+	ok = lb_vu_negotiate_locked(vu, error);
 	g_mutex_unlock(&vu->lock);
 	return ok;
 }
@@ -414,8 +446,13 @@ LB_VU_EXPORT unsigned int loopback_vhost_user_get_max_mem_slots(
 LB_VU_EXPORT uint64_t loopback_vhost_user_device_features(
 	loopback_vhost_user *vu, uint64_t allowlist)
 {
-	return (allowlist & vu->backend_features & ~LB_VU_TRANSPORT_BITS) |
-		(1ULL << LOOPBACK_VIRTIO_F_ACCESS_PLATFORM);
+	uint64_t f = allowlist & vu->backend_features & ~LB_VU_TRANSPORT_BITS;
+
+	/* a backend that replaces this one must offer them all */
+	g_mutex_lock(&vu->lock);
+	vu->promised |= f;
+	g_mutex_unlock(&vu->lock);
+	return f | (1ULL << LOOPBACK_VIRTIO_F_ACCESS_PLATFORM);
 }
 
 LB_VU_EXPORT bool loopback_vhost_user_set_features(loopback_vhost_user *vu,
@@ -425,10 +462,11 @@ LB_VU_EXPORT bool loopback_vhost_user_set_features(loopback_vhost_user *vu,
 	uint64_t f = driver_features &
 		~(LB_VU_TRANSPORT_BITS |
 		  (1ULL << LOOPBACK_VIRTIO_F_ACCESS_PLATFORM));
+	GError *err = NULL;
 	bool ok;
 
 	g_mutex_lock(&vu->lock);
-	if (!lb_vu_negotiated_locked(vu, error)) {
+	if (!lb_vu_down_locked(vu) && !lb_vu_negotiated_locked(vu, error)) {
 		ok = false;
 	} else if (f & ~vu->backend_features) {
 		g_set_error(error, LOOPBACK_VHOST_USER_ERROR,
@@ -444,8 +482,11 @@ LB_VU_EXPORT bool loopback_vhost_user_set_features(loopback_vhost_user *vu,
 	} else {
 		f |= vu->backend_features &
 			(1ULL << LOOPBACK_VHOST_USER_F_PROTOCOL_FEATURES);
-		ok = lb_vu_simple_locked(vu, LB_VU_SET_FEATURES, f, true,
-					 error);
+		vu->acked = f;
+		ok = lb_vu_down_locked(vu) ||
+			lb_vu_simple_locked(vu, LB_VU_SET_FEATURES, f, true,
+					    &err);
+		ok = record_only(vu, ok, &err, error);
 	}
 	g_mutex_unlock(&vu->lock);
 	return ok;
@@ -552,13 +593,20 @@ LB_VU_EXPORT bool loopback_vhost_user_set_status(loopback_vhost_user *vu,
 						 uint8_t status,
 						 GError **error)
 {
+	GError *err = NULL;
 	bool ok;
 
 	g_mutex_lock(&vu->lock);
-	ok = lb_vu_negotiated_locked(vu, error);
-	if (ok && lb_vu_has(vu, LOOPBACK_VHOST_USER_PROTOCOL_F_STATUS))
-		ok = lb_vu_simple_locked(vu, LB_VU_SET_STATUS, status, true,
-					 error);
+	ok = lb_vu_down_locked(vu) || lb_vu_negotiated_locked(vu, error);
+	if (ok) {
+		vu->status = status;
+		vu->status_set = true;
+	}
+	if (ok && !lb_vu_down_locked(vu) &&
+	    lb_vu_has(vu, LOOPBACK_VHOST_USER_PROTOCOL_F_STATUS))
+		ok = record_only(vu, lb_vu_simple_locked(vu, LB_VU_SET_STATUS,
+							 status, true, &err),
+				 &err, error);
 	g_mutex_unlock(&vu->lock);
 	return ok;
 }
@@ -566,18 +614,29 @@ LB_VU_EXPORT bool loopback_vhost_user_set_status(loopback_vhost_user *vu,
 LB_VU_EXPORT bool loopback_vhost_user_reset_device(loopback_vhost_user *vu,
 						   GError **error)
 {
-	bool ok;
+	GError *err = NULL;
+	bool ok, down;
 
 	g_mutex_lock(&vu->lock);
-	ok = lb_vu_negotiated_locked(vu, error);
-	if (ok && lb_vu_has(vu, LOOPBACK_VHOST_USER_PROTOCOL_F_RESET_DEVICE))
+	down = lb_vu_down_locked(vu);
+	ok = down || lb_vu_negotiated_locked(vu, error);
+	if (ok && !down &&
+	    lb_vu_has(vu, LOOPBACK_VHOST_USER_PROTOCOL_F_RESET_DEVICE))
 		ok = lb_vu_simple_locked(vu, LB_VU_RESET_DEVICE, 0, false,
-					 error);
-	else if (ok && lb_vu_has(vu, LOOPBACK_VHOST_USER_PROTOCOL_F_STATUS))
-		ok = lb_vu_simple_locked(vu, LB_VU_SET_STATUS, 0, true, error);
-	if (ok)
+					 &err);
+	else if (ok && !down &&
+		 lb_vu_has(vu, LOOPBACK_VHOST_USER_PROTOCOL_F_STATUS))
+		ok = lb_vu_simple_locked(vu, LB_VU_SET_STATUS, 0, true, &err);
+	if (!ok && err)
+		ok = record_only(vu, false, &err, error);
+	if (ok) {
+		/* nothing of the old device is restored after a reconnect */
 		for (unsigned int i = 0; i < LB_VU_MAX_VRINGS; i++)
 			vu->vrings[i].started = false;
+		vu->status_set = false;
+		vu->inflight_queues = 0;
+		lb_vu_inflight_release(vu);
+	}
 	g_mutex_unlock(&vu->lock);
 	return ok;
 }

@@ -19,6 +19,7 @@ void lb_vu_inflight_release(loopback_vhost_user *vu)
 	vu->inflight_map = NULL;
 	vu->inflight_fd = -1;
 	vu->inflight_size = 0;
+	vu->inflight_offset = 0;
 }
 
 static bool setup_locked(loopback_vhost_user *vu, unsigned int num_queues,
@@ -78,6 +79,9 @@ static bool setup_locked(loopback_vhost_user *vu, unsigned int num_queues,
 	vu->inflight_fd = fd;
 	vu->inflight_map = map;
 	vu->inflight_size = got.p.inflight.mmap_size;
+	vu->inflight_offset = got.p.inflight.mmap_offset;
+	vu->inflight_queues = num_queues;
+	vu->inflight_qsize = queue_size;
 
 	got.hdr.request = LB_VU_SET_INFLIGHT_FD;
 	got.hdr.flags = LB_VU_VERSION;
@@ -85,6 +89,30 @@ static bool setup_locked(loopback_vhost_user *vu, unsigned int num_queues,
 	got.p.inflight.queue_size = (uint16_t)queue_size;
 	return lb_vu_exchange_locked(vu, &got, &fd, 1, NULL, 0, NULL, 0, NULL,
 				     error);
+}
+
+bool lb_vu_inflight_restore_locked(loopback_vhost_user *vu, GError **error)
+{
+	struct lb_vu_msg msg;
+
+	if (!vu->inflight_queues)
+		return true;
+	if (!lb_vu_has(vu, LOOPBACK_VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD)) {
+		/* checked before: only a backend without it gets here */
+		lb_vu_inflight_release(vu);
+		return true;
+	}
+	if (vu->inflight_fd < 0)
+		return setup_locked(vu, vu->inflight_queues, vu->inflight_qsize,
+				    error);
+	/* the buffer survived: the new backend resubmits what it holds */
+	lb_vu_msg_init(&msg, LB_VU_SET_INFLIGHT_FD, LB_VU_INFLIGHT_SIZE);
+	msg.p.inflight.mmap_size = vu->inflight_size;
+	msg.p.inflight.mmap_offset = vu->inflight_offset;
+	msg.p.inflight.num_queues = (uint16_t)vu->inflight_queues;
+	msg.p.inflight.queue_size = (uint16_t)vu->inflight_qsize;
+	return lb_vu_exchange_locked(vu, &msg, &vu->inflight_fd, 1, NULL, 0,
+				     NULL, 0, NULL, error);
 }
 
 LB_VU_EXPORT bool loopback_vhost_user_setup_inflight(loopback_vhost_user *vu,
@@ -95,7 +123,18 @@ LB_VU_EXPORT bool loopback_vhost_user_setup_inflight(loopback_vhost_user *vu,
 	bool ok;
 
 	g_mutex_lock(&vu->lock);
-	ok = setup_locked(vu, num_queues, queue_size, error);
+	if (lb_vu_down_locked(vu)) {
+		/* a fresh buffer from the backend that comes next */
+		lb_vu_inflight_release(vu);
+		vu->inflight_queues = num_queues;
+		vu->inflight_qsize = queue_size;
+		ok = num_queues && num_queues <= 0xffff && queue_size &&
+			queue_size <= 0xffff;
+		if (!ok)
+			vu->inflight_queues = 0;
+	} else {
+		ok = setup_locked(vu, num_queues, queue_size, error);
+	}
 	g_mutex_unlock(&vu->lock);
 	return ok;
 }

@@ -6,4 +6,5 @@ libloopback_libloopback_la_SOURCES += \
 	libloopback/vhost-user/memtable.c \
 	libloopback/vhost-user/vring.c \
 	libloopback/vhost-user/backend.c \
-	libloopback/vhost-user/inflight.c
+	libloopback/vhost-user/inflight.c \
+	libloopback/vhost-user/reconnect.c

@@ -176,6 +176,10 @@ static bool sync_locked(loopback_vhost_user *vu, struct lb_vu_memtable *mt,
 	GArray *want = mt->pending;
 	unsigned int limit = vu->max_mem_slots;
 
+	/* the backend is away: the reconnect sends the whole table */
+	if (lb_vu_down_locked(vu))
+		return true;
+
 	if (want->len > limit) {
 		g_set_error(error, LOOPBACK_VHOST_USER_ERROR,
 			    LOOPBACK_VHOST_USER_ERROR_UNSUPPORTED,
@@ -297,9 +301,11 @@ LB_VU_EXPORT bool loopback_vhost_user_set_address_space(loopback_vhost_user *vu,
 			    "vhost-user: call loopback_vhost_user_negotiate before giving the memory");
 		return false;
 	}
-	g_mutex_unlock(&vu->lock);
-	if (!lb_vu_usable(vu, error))
+	if (!lb_vu_down_locked(vu) && !lb_vu_usable_locked(vu, error)) {
+		g_mutex_unlock(&vu->lock);
 		return false;
+	}
+	g_mutex_unlock(&vu->lock);
 	if (!mt) {
 		mt = g_new0(struct lb_vu_memtable, 1);
 		mt->vu = vu;
@@ -330,6 +336,16 @@ LB_VU_EXPORT bool loopback_vhost_user_set_address_space(loopback_vhost_user *vu,
 		return false;
 	}
 	return true;
+}
+
+bool lb_vu_memtable_resend_locked(loopback_vhost_user *vu, GError **error)
+{
+	struct lb_vu_memtable *mt = vu->mt;
+
+	if (!mt || !mt->registered)
+		return true;
+	g_array_set_size(mt->sent, 0);
+	return sync_locked(vu, mt, error);
 }
 
 void lb_vu_memtable_free(struct lb_vu_memtable *mt)

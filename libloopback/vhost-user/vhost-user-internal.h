@@ -165,6 +165,8 @@ struct lb_vu_vring_state {
 	unsigned int num;
 	uint64_t avail_gpa;
 	uint64_t used_gpa;
+	/* what vring_start was given, to start it again after a reconnect */
+	loopback_vhost_user_vring cfg;
 };
 
 struct loopback_vhost_user {
@@ -196,6 +198,21 @@ struct loopback_vhost_user {
 	int inflight_fd;
 	void *inflight_map;
 	uint64_t inflight_size;
+	uint64_t inflight_offset;
+	unsigned int inflight_queues;	/* asked for; 0: none */
+	unsigned int inflight_qsize;
+
+	/* what a reconnect restores (reconnect.c) */
+	char *path;			/* from _connect, or NULL */
+	uint64_t protocol_mask;		/* as given to _negotiate */
+	uint64_t promised;		/* device features offered (_device_features) */
+	uint64_t acked;			/* last SET_FEATURES, 0 before */
+	bool status_set;
+	uint8_t status;
+	unsigned int reconnect_ms;	/* 0: a disconnect is final */
+	bool gave_up;			/* the limit passed: final */
+	loopback_vhost_user_reconnect_cb reconnect_cb;
+	void *reconnect_data;
 };
 
 /* frontend.c */
@@ -217,6 +234,17 @@ bool lb_vu_exchange_locked(loopback_vhost_user *vu, struct lb_vu_msg *msg,
 			   struct lb_vu_msg *reply, size_t reply_size,
 			   int *rfds, size_t max_rfds, size_t *nrfds,
 			   GError **error);
+/*
+ * With vu->lock held: the backend went away and a reconnect is to come.
+ * Ring, feature and status changes are then recorded, not sent.
+ */
+bool lb_vu_down_locked(loopback_vhost_user *vu);
+/*
+ * After a call failed with @err (taken): true, and @err dropped, when the
+ * failure was the backend going away and a reconnect is to come.
+ */
+bool lb_vu_deferred_locked(loopback_vhost_user *vu, GError **err);
+bool lb_vu_negotiate_locked(loopback_vhost_user *vu, GError **error);
 /* The same for a request without a payload in reply, or a u64 one. */
 bool lb_vu_simple_locked(loopback_vhost_user *vu, uint32_t request,
 			 uint64_t value, bool has_value, GError **error);
@@ -230,8 +258,18 @@ bool lb_vu_memtable_translate_locked(loopback_vhost_user *vu, uint64_t gpa,
 				     uint64_t len, uint64_t *uaddr,
 				     GError **error);
 
+/* Sends the whole table again (a new backend knows nothing of it). */
+bool lb_vu_memtable_resend_locked(loopback_vhost_user *vu, GError **error);
+
+/* vring.c */
+/* Starts ring @index again from the used index in memory. */
+bool lb_vu_vring_restore_locked(loopback_vhost_user *vu, unsigned int index,
+				bool inflight, GError **error);
+
 /* inflight.c */
 void lb_vu_inflight_release(loopback_vhost_user *vu);
+/* SET_INFLIGHT_FD with the buffer kept, or a new one if none is kept. */
+bool lb_vu_inflight_restore_locked(loopback_vhost_user *vu, GError **error);
 
 /* backend.c */
 void lb_vu_backend_close(loopback_vhost_user *vu);

@@ -3,7 +3,9 @@
 
 #include "vhost-user-internal.h"
 
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 static bool state_locked(loopback_vhost_user *vu, uint32_t request,
 			 unsigned int index, unsigned int num, GError **error)
@@ -45,6 +47,28 @@ static bool index_ok(loopback_vhost_user *vu, unsigned int index,
 	return false;
 }
 
+static bool size_ok(unsigned int index, unsigned int num, GError **error)
+{
+	if (num && num <= 32768 && !(num & (num - 1)))
+		return true;
+	g_set_error(error, LOOPBACK_VHOST_USER_ERROR,
+		    LOOPBACK_VHOST_USER_ERROR_INVALID,
+		    "vhost-user: ring %u: size %u is not a power of 2 up to 32768",
+		    index, num);
+	return false;
+}
+
+/* What a reconnect needs to start the ring again. */
+static void record_started(loopback_vhost_user *vu, unsigned int index,
+			   const loopback_vhost_user_vring *r)
+{
+	vu->vrings[index].started = true;
+	vu->vrings[index].num = r->num;
+	vu->vrings[index].avail_gpa = r->avail;
+	vu->vrings[index].used_gpa = r->used;
+	vu->vrings[index].cfg = *r;
+}
+
 static bool start_locked(loopback_vhost_user *vu, unsigned int index,
 			 const loopback_vhost_user_vring *r, GError **error)
 {
@@ -52,13 +76,8 @@ static bool start_locked(loopback_vhost_user *vu, unsigned int index,
 	struct lb_vu_msg msg;
 	uint64_t desc, avail, used;
 
-	if (r->num == 0 || r->num > 32768 || (r->num & (r->num - 1))) {
-		g_set_error(error, LOOPBACK_VHOST_USER_ERROR,
-			    LOOPBACK_VHOST_USER_ERROR_INVALID,
-			    "vhost-user: ring %u: size %u is not a power of 2 up to 32768",
-			    index, r->num);
+	if (!size_ok(index, r->num, error))
 		return false;
-	}
 	/* split ring sizes, with the event index fields */
 	if (!lb_vu_memtable_translate_locked(vu, r->desc, 16 * n, &desc,
 					     error) ||
@@ -85,10 +104,7 @@ static bool start_locked(loopback_vhost_user *vu, unsigned int index,
 	    !vring_fd_locked(vu, LB_VU_SET_VRING_CALL, index, r->call_fd,
 			     error))
 		return false;
-	vu->vrings[index].started = true;
-	vu->vrings[index].num = r->num;
-	vu->vrings[index].avail_gpa = r->avail;
-	vu->vrings[index].used_gpa = r->used;
+	record_started(vu, index, r);
 	/* rings start disabled once PROTOCOL_FEATURES is negotiated */
 	if (vu->backend_features &
 	    (1ULL << LOOPBACK_VHOST_USER_F_PROTOCOL_FEATURES))
@@ -101,13 +117,23 @@ LB_VU_EXPORT bool loopback_vhost_user_vring_start(
 	loopback_vhost_user *vu, unsigned int index,
 	const loopback_vhost_user_vring *vring, GError **error)
 {
-	bool ok;
+	GError *err = NULL;
+	bool ok = false, away;
 
-	if (!index_ok(vu, index, error))
+	if (!index_ok(vu, index, error) || !size_ok(index, vring->num, error))
 		return false;
 	g_mutex_lock(&vu->lock);
-	ok = lb_vu_negotiated_locked(vu, error) &&
-		start_locked(vu, index, vring, error);
+	away = lb_vu_down_locked(vu);
+	if (!away)
+		ok = lb_vu_negotiated_locked(vu, error) &&
+			start_locked(vu, index, vring, &err);
+	/* the backend is, or just went, away: the reconnect starts it */
+	if (away || (!ok && lb_vu_deferred_locked(vu, &err))) {
+		record_started(vu, index, vring);
+		ok = true;
+	}
+	if (err)
+		g_propagate_error(error, err);
 	g_mutex_unlock(&vu->lock);
 	return ok;
 }
@@ -121,6 +147,11 @@ LB_VU_EXPORT bool loopback_vhost_user_vring_enable(loopback_vhost_user *vu,
 	if (!index_ok(vu, index, error))
 		return false;
 	g_mutex_lock(&vu->lock);
+	if (lb_vu_down_locked(vu)) {
+		/* the reconnect enables every started ring */
+		g_mutex_unlock(&vu->lock);
+		return true;
+	}
 	ok = lb_vu_negotiated_locked(vu, error);
 	if (ok && !(vu->backend_features &
 		    (1ULL << LOOPBACK_VHOST_USER_F_PROTOCOL_FEATURES))) {
@@ -229,18 +260,41 @@ static bool stop_locked(loopback_vhost_user *vu, unsigned int index,
 	return wait_used_locked(vu, index, NULL, *base, error);
 }
 
+/* With the backend away: the ring is the driver's again, as the used index says. */
+static void stop_away_locked(loopback_vhost_user *vu, unsigned int index,
+			     uint16_t *base)
+{
+	const uint16_t *used = ring_idx_locked(vu, index,
+					       vu->vrings[index].used_gpa, NULL);
+
+	vu->vrings[index].started = false;
+	*base = used ? load_idx(used) : 0;
+}
+
 LB_VU_EXPORT bool loopback_vhost_user_vring_stop(loopback_vhost_user *vu,
 						 unsigned int index,
 						 uint16_t *base,
 						 GError **error)
 {
+	GError *err = NULL;
 	uint16_t b = 0;
-	bool ok;
+	bool ok = false, away;
 
 	if (!index_ok(vu, index, error))
 		return false;
 	g_mutex_lock(&vu->lock);
-	ok = lb_vu_negotiated_locked(vu, error) && stop_locked(vu, index, &b, error);
+	away = lb_vu_down_locked(vu);
+	if (!away)
+		ok = lb_vu_negotiated_locked(vu, error) &&
+			stop_locked(vu, index, &b, &err);
+	/* the backend is, or went during the stop, away: nothing to stop */
+	if (away || (!ok && vu->vrings[index].started &&
+		     lb_vu_deferred_locked(vu, &err))) {
+		stop_away_locked(vu, index, &b);
+		ok = true;
+	}
+	if (err)
+		g_propagate_error(error, err);
 	g_mutex_unlock(&vu->lock);
 	if (base)
 		*base = b;
@@ -257,6 +311,15 @@ LB_VU_EXPORT bool loopback_vhost_user_vring_drain(loopback_vhost_user *vu,
 	if (!index_ok(vu, index, error))
 		return false;
 	g_mutex_lock(&vu->lock);
+	if (lb_vu_down_locked(vu)) {
+		/* nobody serves the ring: do not wait for the timeout */
+		g_set_error(error, LOOPBACK_VHOST_USER_ERROR,
+			    LOOPBACK_VHOST_USER_ERROR_DISCONNECTED,
+			    "vhost-user: ring %u cannot drain: the backend went away (a reconnect is pending)",
+			    index);
+		g_mutex_unlock(&vu->lock);
+		return false;
+	}
 	ok = lb_vu_negotiated_locked(vu, error) &&
 		started_ok(vu, index, error);
 	avail = ok ? ring_idx_locked(vu, index, vu->vrings[index].avail_gpa,
@@ -264,4 +327,83 @@ LB_VU_EXPORT bool loopback_vhost_user_vring_drain(loopback_vhost_user *vu,
 	ok = avail && wait_used_locked(vu, index, avail, 0, error);
 	g_mutex_unlock(&vu->lock);
 	return ok;
+}
+
+static void poke(int fd)
+{
+	uint64_t one = 1;
+
+	/* a full counter (EAGAIN) is a pending signal all the same */
+	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		g_debug("vhost-user: eventfd %d: %s", fd, g_strerror(errno));
+}
+
+/*
+ * Without in-flight tracking the new backend takes every available entry
+ * from the used index on.  A head found twice there can only be an entry
+ * the old backend completed out of order and the driver reused: running
+ * it again would run whatever the head describes now.
+ */
+static bool heads_distinct(loopback_vhost_user *vu, unsigned int index,
+			   uint16_t used, uint16_t avail, GError **error)
+{
+	struct lb_vu_vring_state *st = &vu->vrings[index];
+	g_autofree uint8_t *seen = g_malloc0(st->num);
+	uint64_t ring;
+
+	if (!lb_vu_memtable_translate_locked(vu, st->avail_gpa, 4 + 2 * st->num,
+					     &ring, error))
+		return false;
+	for (uint16_t p = used; p != avail; p++) {
+		const uint16_t *e = (const uint16_t *)(uintptr_t)
+			(ring + 4 + 2 * (p % st->num));
+		uint16_t head = GUINT16_FROM_LE(__atomic_load_n(e,
+							__ATOMIC_RELAXED));
+
+		if (head < st->num && !seen[head]++)
+			continue;
+		g_set_error(error, LOOPBACK_VHOST_USER_ERROR,
+			    LOOPBACK_VHOST_USER_ERROR_PROTOCOL,
+			    "vhost-user: ring %u: head %u is %s between the used index %u and the available index %u: the old backend completed requests out of order, so the ring cannot be restored from the used index",
+			    index, head, head < st->num ? "available twice" :
+			    "out of range", used, avail);
+		return false;
+	}
+	return true;
+}
+
+bool lb_vu_vring_restore_locked(loopback_vhost_user *vu, unsigned int index,
+				bool inflight, GError **error)
+{
+	struct lb_vu_vring_state *st = &vu->vrings[index];
+	loopback_vhost_user_vring r = st->cfg;
+	const uint16_t *used = ring_idx_locked(vu, index, st->used_gpa, error);
+	const uint16_t *avail = used ? ring_idx_locked(vu, index, st->avail_gpa,
+						       error) : NULL;
+	uint16_t u, a;
+
+	if (!avail)
+		return false;
+	/* the old backend is gone: its last used index is final */
+	u = load_idx(used);
+	a = load_idx(avail);
+	if ((uint16_t)(a - u) > st->num) {
+		g_set_error(error, LOOPBACK_VHOST_USER_ERROR,
+			    LOOPBACK_VHOST_USER_ERROR_PROTOCOL,
+			    "vhost-user: ring %u: used index %u and available index %u are more than the ring's %u entries apart",
+			    index, u, a, st->num);
+		return false;
+	}
+	if (!inflight && !heads_distinct(vu, index, u, a, error))
+		return false;
+	r.base = u;
+	if (!start_locked(vu, index, &r, error))
+		return false;
+	/*
+	 * The old backend may have taken the last kick, or published a
+	 * completion without signalling it: one of each, both harmless.
+	 */
+	poke(r.kick_fd);
+	poke(r.call_fd);
+	return true;
 }

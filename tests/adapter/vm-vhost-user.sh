@@ -3,7 +3,9 @@
 # vhost-user-blk device with an unmodified qemu-storage-daemon serving the
 # host's virtio_blk through loopback.ko, the adapter off the data path.
 # Checked with dd both ways, fio --verify on 2 queues, mkfs.ext4, mount,
-# e2fsck, SIGTERM, and the backend going away.  TAP on stdout.
+# e2fsck, SIGTERM, the backend going away, and reconnect= (the daemon
+# killed with SIGKILL during writes at depth 1 and 32, then restarted; or
+# never).  TAP on stdout.
 #
 # Needs in the guest: loopback-adapter, qemu-storage-daemon, fio,
 # mkfs.ext4, e2fsck, md5sum (busybox); modules loopback, virtio_blk, ext4;
@@ -100,9 +102,164 @@ else
 fi
 stop_qsd
 
+# ---- reconnect (Documentation/vhost-user.md, "Reconnect") ----
+
+# kill_qsd: the daemon dies at once (SIGKILL), as in a crash
+kill_qsd() {
+	[ -n "$qsd_pid" ] || return 0
+	kill -KILL $qsd_pid 2>/dev/null
+	wait $qsd_pid 2>/dev/null
+	qsd_pid=""
+}
+
+# wait_pid PID SECONDS: PID ends within SECONDS; its status goes to $wst
+wait_pid() {
+	i=0
+	while kill -0 "$1" 2>/dev/null && [ $i -lt $(($2 * 10)) ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if kill -0 "$1" 2>/dev/null; then
+		wst=255
+		return 1
+	fi
+	wait "$1"
+	wst=$?
+	return 0
+}
+
+# background_fio NAME DEV FIO-ARGS...: a verifying O_DIRECT fio in the
+# background ($fio_pid), its output in $W/NAME.log
+background_fio() {
+	fname=$1
+	fdev=$2
+	shift 2
+	fio --filename="$fdev" --name="$fname" --direct=1 --verify=crc32c \
+		--do_verify=1 --verify_fatal=1 "$@" >$W/$fname.log 2>&1 &
+	fio_pid=$!
+}
+
+# got_eio LOG: fio reported EIO
+got_eio() { grep -q "Input/output error\|error=5\|errno=5" "$1"; }
+
+# reconnects: how many times the adapter said it reconnected
+reconnects() { grep -c "reconnected to the backend" $ADAPTER_ERR; }
+
+# QD1: every write is the only one in flight; three crashes, each followed
+# at once by a restart on the same socket and image
+truncate -s 64M $W/r.img
+if start_qsd $W/r.img && start_adapter --device $VUB,reconnect=30; then
+	dev=$(node_of 1)
+	background_fio qd1 "$dev" --rw=write --bs=4k --size=12m \
+		--ioengine=psync
+	kills=0
+	for delay in 3 2 2; do
+		sleep $delay
+		kill -0 $fio_pid 2>/dev/null || break
+		kill_qsd
+		start_qsd $W/r.img || break
+		kills=$((kills + 1))
+		# the next crash only after this reconnect
+		i=0
+		while [ "$(reconnects)" -lt $kills ] && [ $i -lt 100 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+	done
+	wait_pid $fio_pid 300
+	ok $? "reconnect qd1: fio ends (no hang)"
+	note "qd1: $(grep -m1 'WRITE:' $W/qd1.log)"
+	[ $wst -ne 0 ] && tail -n 15 $W/qd1.log | sed 's/^/#   /'
+	ok $wst "reconnect qd1: fio's writes, $kills crashes of qemu-storage-daemon in their middle, no error and every block verified"
+	[ $kills -ge 2 ]
+	ok $? "reconnect qd1: the daemon was killed during the writes ($kills times; fio took that long)"
+	[ "$(reconnects)" -eq $kills ]
+	ok $? "reconnect qd1: the adapter reconnected after each crash ($(reconnects) of $kills)"
+	[ -b "$dev" ]
+	ok $? "reconnect qd1: $dev is still there"
+	stop_adapter TERM
+	ok $([ "$st" -eq 0 ]; echo $?) "reconnect qd1: SIGTERM: exit 0 (got $st)"
+	sed 's/^/#   /' $ADAPTER_ERR | head -n 8
+else
+	ok 1 "reconnect qd1: adapter"
+	sed 's/^/#   /' $ADAPTER_ERR
+fi
+kill_qsd
+
+# QD32: qemu-storage-daemon completes out of order.  Documented: each
+# write completes with its data, or, when the crash caught a completion
+# published out of order, the device fails with EIO; never a hang, never a
+# block read back wrong.  fio writes every block once (no overlap).
+truncate -s 64M $W/q.img
+if start_qsd $W/q.img && start_adapter --device $VUB,reconnect=30; then
+	dev=$(node_of 1)
+	background_fio qd32 "$dev" --rw=randwrite --bs=4k --size=24m \
+		--ioengine=libaio --iodepth=32
+	sleep 3
+	crashed=0
+	if kill -0 $fio_pid 2>/dev/null; then
+		kill_qsd
+		start_qsd $W/q.img && crashed=1
+	fi
+	ok $([ $crashed -eq 1 ]; echo $?) "reconnect qd32: qemu-storage-daemon killed during the writes and restarted"
+	wait_pid $fio_pid 300
+	ok $? "reconnect qd32: fio ends (no hang)"
+	note "qd32: $(grep -m1 'WRITE:' $W/qd32.log)"
+	if [ $wst -eq 0 ]; then
+		note "qd32: outcome: reconnected, every write completed"
+		[ "$(reconnects)" -eq 1 ]
+		ok $? "reconnect qd32: fio: no error, every block verified, after a reconnect"
+	elif got_eio $W/qd32.log &&
+		! grep -q "verify: bad\|bad magic\|crc32c: verify failed" $W/qd32.log; then
+		note "qd32: outcome: the device failed (out-of-order completion at the crash)"
+		sed 's/^/#   /' $ADAPTER_ERR | head -n 6
+		ok 0 "reconnect qd32: fio got EIO, no wrong data read"
+	else
+		tail -n 15 $W/qd32.log | sed 's/^/#   /'
+		ok 1 "reconnect qd32: fio: neither success nor EIO (exit $wst)"
+	fi
+	no_d_state
+	ok $? "reconnect qd32: no task in D state"
+	stop_adapter TERM
+else
+	ok 1 "reconnect qd32: adapter"
+	sed 's/^/#   /' $ADAPTER_ERR
+fi
+kill_qsd
+
+# the daemon never comes back: after reconnect=3 the writes fail with EIO
+truncate -s 32M $W/n.img
+if start_qsd $W/n.img && start_adapter --device $VUB,reconnect=3; then
+	dev=$(node_of 1)
+	background_fio never "$dev" --rw=write --bs=4k --size=16m \
+		--ioengine=psync
+	sleep 2
+	kill_qsd
+	wait_pid $fio_pid 60
+	ok $? "reconnect never: fio ends within 60 s of the crash (no hang)"
+	got_eio $W/never.log
+	st2=$?
+	[ $st2 -ne 0 ] && tail -n 10 $W/never.log | sed 's/^/#   /'
+	ok $([ $wst -ne 0 ] && [ $st2 -eq 0 ]; echo $?) "reconnect never: fio fails with EIO (exit $wst)"
+	wait_gone "$dev"
+	ok $? "reconnect never: $dev is removed"
+	grep -q "did not come back" $ADAPTER_ERR
+	ok $? "reconnect never: the adapter says why ($(grep "did not come back" $ADAPTER_ERR | head -n 1 | cut -c1-160))"
+	wait_pid $adapter_pid 20
+	ok $? "reconnect never: the adapter exits"
+	adapter_pid=""
+	no_d_state
+	ok $? "reconnect never: no task in D state"
+else
+	ok 1 "reconnect never: adapter"
+	sed 's/^/#   /' $ADAPTER_ERR
+fi
+kill_qsd
+
 # ---- bad options and no backend ----
 for bad in "--device vhost-user-blk" "--device vhost-user-blk,socket=$SOCK,bogus=1" \
-	"--device vhost-user-blk,socket=$SOCK,num-queues=0"; do
+	"--device vhost-user-blk,socket=$SOCK,num-queues=0" \
+	"--device vhost-user-blk,socket=$SOCK,reconnect=-1"; do
 	# shellcheck disable=SC2086
 	loopback-adapter $bad >$W/bad.out 2>$W/bad.err
 	st=$?

@@ -112,7 +112,7 @@ static const LbVuClass vub_class = {
 	.free = vub_free,
 };
 
-static const char vub_keys[] = "socket, num-queues";
+static const char vub_keys[] = LB_VU_DEV_KEYS;
 
 static LbAdapterDevice *vub_create(const LbDeviceOption *opts, size_t n,
 				   GError **error)
@@ -142,4 +142,5 @@ static LbAdapterDevice *vub_create(const LbDeviceOption *opts, size_t n,
 }
 
 const LbAdapterDeviceOps lb_vhost_user_blk_ops =
-	LB_VU_OPS(NAME, "socket=PATH[,num-queues=N]", vub_create);
+	LB_VU_OPS(NAME, "socket=PATH[,num-queues=N][,reconnect=SECONDS]",
+		  vub_create);

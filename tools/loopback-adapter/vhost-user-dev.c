@@ -7,8 +7,9 @@
  * (the kernel's ioeventfd) and interrupt notifier (the kernel's irqfd),
  * and then serves the rings without the adapter.
  *
- * A backend that goes away removes the device; reconnecting is not
- * implemented (Documentation/vhost-user.md).
+ * A backend that goes away removes the device, or with reconnect=S the
+ * session waits up to S seconds for a new one on the same socket and
+ * hands it the rings (Documentation/vhost-user.md, "Reconnect").
  */
 #include "config.h"
 
@@ -39,6 +40,9 @@ bool lb_vu_dev_option(LbVuDev *d, const LbDeviceOption *o, bool *handled,
 		return lb_opt_uint(d->cls->name, o, 1,
 				   LOOPBACK_VIRTIO_MAX_QUEUES, &d->want_queues,
 				   error);
+	if (!strcmp(o->key, "reconnect"))
+		return lb_opt_uint(d->cls->name, o, 0, LB_VU_RECONNECT_MAX_S,
+				   &d->reconnect_s, error);
 	*handled = false;
 	return true;
 }
@@ -120,6 +124,8 @@ static void vu_rings_stop(void *opaque, LoopbackVirtio *vdev)
 	LbVuDev *d = opaque;
 	const char *name = d->cls->name;
 	bool any = false;
+	/* while reconnecting, the session records the stop for the next one */
+	bool away = loopback_vhost_user_is_reconnecting(d->vu);
 
 	for (unsigned int i = 0; i < d->num_queues; i++) {
 		g_autoptr(GError) err = NULL;
@@ -129,10 +135,10 @@ static void vu_rings_stop(void *opaque, LoopbackVirtio *vdev)
 			continue;
 		d->running[i] = false;
 		any = true;
-		if (!loopback_vhost_user_is_usable(d->vu))
+		if (!away && !loopback_vhost_user_is_usable(d->vu))
 			continue;
 		/* a ring that does not drain in time is stopped all the same */
-		if (d->drain &&
+		if (d->drain && !away &&
 		    !loopback_vhost_user_vring_drain(d->vu, i, &err)) {
 			g_warning("%s: queue %u: %s", name, i, err->message);
 			g_clear_error(&err);
@@ -140,7 +146,7 @@ static void vu_rings_stop(void *opaque, LoopbackVirtio *vdev)
 		if (!loopback_vhost_user_vring_stop(d->vu, i, &base, &err))
 			g_warning("%s: queue %u: %s", name, i, err->message);
 	}
-	if (any && loopback_vhost_user_is_usable(d->vu)) {
+	if (any && (away || loopback_vhost_user_is_usable(d->vu))) {
 		g_autoptr(GError) err = NULL;
 
 		if (!loopback_vhost_user_reset_device(d->vu, &err))
@@ -157,6 +163,12 @@ static bool vu_rings_start(void *opaque, LoopbackVirtio *vdev, GError **error)
 
 	features &= ~(d->own_features & ~backend);
 	if (!loopback_vhost_user_set_features(d->vu, features, error))
+		return false;
+	/* negotiated with reconnect= only: a new backend resubmits from it */
+	if (loopback_vhost_user_has_protocol_feature(d->vu,
+			LOOPBACK_VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD) &&
+	    !loopback_vhost_user_setup_inflight(d->vu, d->num_queues,
+						d->queue_size, error))
 		return false;
 	if (!d->memory_given) {
 		AddressSpace *as =
@@ -206,10 +218,11 @@ static void vu_disconnected(loopback_vhost_user *vu, const GError *error,
 		return;
 	d->gone = true;
 	g_printerr("loopback-adapter: %s: %s: the backend at %s went "
-		   "away (%s): removing the device (reconnect is not "
-		   "supported)\n",
+		   "away (%s): removing the device%s\n",
 		   d->base.dev ? loopback_device_get_name(d->base.dev) : "-",
-		   d->cls->name, d->socket, error ? error->message : "closed");
+		   d->cls->name, d->socket, error ? error->message : "closed",
+		   d->reconnect_s ? "" : " (reconnect=SECONDS waits for a "
+		   "new backend)");
 	/* requests the backend took are lost: the removal breaks it if so */
 	if (d->base.dev)
 		loopback_device_remove(d->base.dev, REMOVE_TIMEOUT_MS, NULL);
@@ -256,18 +269,42 @@ static bool vu_class_allowed(LbVuDev *d, GError **error)
 	return false;
 }
 
+static void vu_reconnect_event(loopback_vhost_user *vu,
+			       LoopbackVhostUserReconnectEvent event,
+			       const GError *error, void *data)
+{
+	LbVuDev *d = data;
+	const char *dev = d->base.dev ? loopback_device_get_name(d->base.dev) :
+			  "-";
+
+	if (event == LOOPBACK_VHOST_USER_RECONNECTING) {
+		g_printerr("loopback-adapter: %s: %s: the backend at %s went "
+			   "away (%s): reconnecting for up to %u s\n", dev,
+			   d->cls->name, d->socket, error->message,
+			   d->reconnect_s);
+		return;
+	}
+	g_printerr("loopback-adapter: %s: %s: reconnected to the backend at "
+		   "%s\n", dev, d->cls->name, d->socket);
+	/* the new backend may have another config space (a resized image) */
+	if (d->cls->config_changed)
+		vu_config_changed(vu, d);
+}
+
 /*
  * The one place the session is established: connect, negotiate, the
  * class's queues and config, the features the driver will be offered.
  */
 static bool vu_session(LbVuDev *d, GError **error)
 {
+	/* in-flight tracking only serves a reconnect */
+	uint64_t mask = d->reconnect_s ? ~0ULL : ~LB_VU_F(
+		LOOPBACK_VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD);
+
 	if (!vu_class_allowed(d, error))
 		return false;
 	d->vu = loopback_vhost_user_connect(d->socket, error);
-	if (!d->vu ||
-	    !loopback_vhost_user_negotiate(d->vu, ~LB_VU_F(
-			LOOPBACK_VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD), error))
+	if (!d->vu || !loopback_vhost_user_negotiate(d->vu, mask, error))
 		return false;
 	if (!d->cls->queues(d, loopback_vhost_user_get_queue_num(d->vu),
 			    error))
@@ -278,6 +315,8 @@ static bool vu_session(LbVuDev *d, GError **error)
 		return false;
 	loopback_vhost_user_set_disconnected_cb(d->vu, vu_disconnected, d);
 	loopback_vhost_user_set_config_changed_cb(d->vu, vu_config_changed, d);
+	loopback_vhost_user_set_reconnect(d->vu, d->reconnect_s * 1000);
+	loopback_vhost_user_set_reconnect_cb(d->vu, vu_reconnect_event, d);
 	return true;
 }
 

@@ -70,6 +70,7 @@ struct LbVuDev {
 	/* options (lb_vu_dev_option) */
 	char *socket;
 	unsigned int want_queues;	/* num-queues=, 0: not given */
+	unsigned int reconnect_s;	/* reconnect=, 0: not at all */
 
 	/* set by the class before or during lb_vu_dev_session() */
 	uint64_t allowlist;		/* device bits the driver may see */
@@ -98,10 +99,13 @@ struct LbVuDev {
 /* A device of @cls with @ops, its common fields defaulted. */
 LbVuDev *lb_vu_dev_new(const LbVuClass *cls, const LbAdapterDeviceOps *ops);
 /*
- * The keys every vhost-user type takes (socket, num-queues): true with
+ * The keys every vhost-user type takes (socket, num-queues, reconnect;
+ * LB_VU_DEV_KEYS): true with
  * *@handled set if @o is one of them, false with @error if its value is
  * bad.
  */
+#define LB_VU_DEV_KEYS "socket, num-queues, reconnect"
+#define LB_VU_RECONNECT_MAX_S 86400
 bool lb_vu_dev_option(LbVuDev *d, const LbDeviceOption *o, bool *handled,
 		      GError **error);
 /* After the options: the required ones are there. */

@@ -130,6 +130,14 @@ static LbAdapterDevice *fs_create(const LbDeviceOption *opts, size_t n,
 			ok = false;
 		}
 	}
+	if (ok && d->reconnect_s) {
+		/* the kernel's FUSE session holds the old daemon's inodes */
+		g_set_error(error, LB_DEVICE_ERROR, LB_DEVICE_ERROR_OPTION,
+			    NAME ": reconnect=%u: not for virtio-fs (a new "
+			    "virtiofsd does not know the files the host has "
+			    "open)", d->reconnect_s);
+		ok = false;
+	}
 	if (!ok || !lb_vu_dev_check(d, error) ||
 	    (!f->tag && !lb_vu_dev_missing(d, "tag", "NAME", error))) {
 		lb_vu_dev_free(&d->base);

@@ -122,7 +122,8 @@ static const LbVuClass gen_class = {
 	.free = gen_free,
 };
 
-static const char gen_keys[] = "socket, device-id, num-queues, config-size";
+static const char gen_keys[] =
+	"socket, device-id, num-queues, config-size, reconnect";
 
 /* The class's rules: the kernel's allowlist and the driver's queues. */
 static bool gen_class_check(LbVuDev *d, LbVuGen *g, GError **error)
@@ -202,5 +203,5 @@ static LbAdapterDevice *gen_create(const LbDeviceOption *opts, size_t n,
 }
 
 const LbAdapterDeviceOps lb_vhost_user_ops =
-	LB_VU_OPS(NAME, "socket=PATH,device-id=N,num-queues=N,config-size=N",
-		  gen_create);
+	LB_VU_OPS(NAME, "socket=PATH,device-id=N,num-queues=N,config-size=N"
+		  "[,reconnect=SECONDS]", gen_create);
