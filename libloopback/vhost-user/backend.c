@@ -11,6 +11,22 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/*
+ * The spec lets us refuse, but a user should see what the backend wanted:
+ * once per request, so that one that keeps asking cannot flood the log.
+ */
+static void refused_aloud(loopback_vhost_user *vu, uint32_t request)
+{
+	if (request < 64) {
+		if (vu->refused_logged & (1ULL << request))
+			return;
+		vu->refused_logged |= 1ULL << request;
+	}
+	g_message("vhost-user: the backend asked for %s (%u) on its channel; "
+		  "it is not served here and was refused",
+		  lb_vu_backend_request_name(request), request);
+}
+
 bool lb_vu_backend_setup_locked(loopback_vhost_user *vu, GError **error)
 {
 	struct lb_vu_msg msg;
@@ -89,7 +105,8 @@ static bool serve_one(loopback_vhost_user *vu, bool *config_changed,
 	size_t nfds = 0;
 
 	if (!lb_vu_recv(vu->backend_fd, &msg, fds, G_N_ELEMENTS(fds), &nfds,
-			lb_vu_deadline(vu->timeout_ms), error)) {
+			lb_vu_deadline(vu->timeout_ms),
+			lb_vu_backend_request_name, error)) {
 		g_prefix_error(error, "backend channel: ");
 		return false;
 	}
@@ -103,8 +120,7 @@ static bool serve_one(loopback_vhost_user *vu, bool *config_changed,
 		return false;
 	}
 	if (msg.hdr.request != LB_VU_BACKEND_CONFIG_CHANGE_MSG) {
-		g_debug("vhost-user: backend request %u is not served",
-			msg.hdr.request);
+		refused_aloud(vu, msg.hdr.request);
 		return reply(vu, &msg, 1, error);
 	}
 	/* no payload; tolerate a u64, as some backends send one */

@@ -261,7 +261,7 @@ bool lb_vu_exchange_locked(loopback_vhost_user *vu, struct lb_vu_msg *msg,
 		max_rfds = 0;
 	}
 	if (!lb_vu_recv(vu->sock, reply, rfds, max_rfds, &got, deadline,
-			&err)) {
+			lb_vu_request_name, &err)) {
 		g_prefix_error(&err, "after %s: ",
 			       lb_vu_request_name(msg->hdr.request));
 		return fail_locked(vu, err, error);

@@ -52,6 +52,20 @@ const char *lb_vu_request_name(uint32_t request)
 	return "an unknown request";
 }
 
+const char *lb_vu_backend_request_name(uint32_t request)
+{
+	switch (request) {
+	case LB_VU_BACKEND_IOTLB_MSG:
+		return "IOTLB_MSG";
+	case LB_VU_BACKEND_CONFIG_CHANGE_MSG:
+		return "CONFIG_CHANGE_MSG";
+	case LB_VU_BACKEND_VRING_HOST_NOTIFIER_MSG:
+		return "VRING_HOST_NOTIFIER_MSG";
+	default:
+		return "an unknown backend request";
+	}
+}
+
 void lb_vu_msg_init(struct lb_vu_msg *msg, uint32_t request, uint32_t size)
 {
 	memset(msg, 0, sizeof(*msg));
@@ -86,7 +100,7 @@ static bool wait_for(int sock, short events, gint64 deadline,
 		if (left <= 0) {
 			g_set_error(error, LOOPBACK_VHOST_USER_ERROR,
 				    LOOPBACK_VHOST_USER_ERROR_TIMEOUT,
-				    "vhost-user: timed out %s: the backend is stuck or too slow (raise the timeout with loopback_vhost_user_set_timeout)",
+				    "vhost-user: timed out %s: the backend is stuck, or slower than the session's timeout allows",
 				    what);
 			return false;
 		}
@@ -265,7 +279,8 @@ static bool recv_all(int sock, void *buf, size_t len, int *fds,
 }
 
 bool lb_vu_recv(int sock, struct lb_vu_msg *msg, int *fds, size_t max_fds,
-		size_t *nfds, gint64 deadline, GError **error)
+		size_t *nfds, gint64 deadline, lb_vu_namer name,
+		GError **error)
 {
 	*nfds = 0;
 	if (!recv_all(sock, &msg->hdr, sizeof(msg->hdr), fds, max_fds, nfds,
@@ -276,14 +291,14 @@ bool lb_vu_recv(int sock, struct lb_vu_msg *msg, int *fds, size_t max_fds,
 			    LOOPBACK_VHOST_USER_ERROR_PROTOCOL,
 			    "vhost-user: the backend sent a message of version %u to %s, only version 1 exists",
 			    msg->hdr.flags & LB_VU_VERSION_MASK,
-			    lb_vu_request_name(msg->hdr.request));
+			    name(msg->hdr.request));
 		goto fail;
 	}
 	if (msg->hdr.size > LB_VU_PAYLOAD_MAX) {
 		g_set_error(error, LOOPBACK_VHOST_USER_ERROR,
 			    LOOPBACK_VHOST_USER_ERROR_PROTOCOL,
 			    "vhost-user: the backend's message (%s) says its payload has %u bytes, no message has more than %zu: it does not follow the protocol",
-			    lb_vu_request_name(msg->hdr.request),
+			    name(msg->hdr.request),
 			    msg->hdr.size, LB_VU_PAYLOAD_MAX);
 		goto fail;
 	}

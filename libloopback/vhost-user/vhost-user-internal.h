@@ -143,6 +143,9 @@ struct lb_vu_msg {
 
 /* message.c: framing with fds, every wait bounded by @deadline (µs) */
 const char *lb_vu_request_name(uint32_t request);
+/* The same for the backend channel's requests, which number their own. */
+const char *lb_vu_backend_request_name(uint32_t request);
+typedef const char *(*lb_vu_namer)(uint32_t request);
 void lb_vu_msg_init(struct lb_vu_msg *msg, uint32_t request, uint32_t size);
 bool lb_vu_send(int sock, const struct lb_vu_msg *msg, const int *fds,
 		size_t nfds, gint64 deadline, GError **error);
@@ -152,7 +155,8 @@ bool lb_vu_send(int sock, const struct lb_vu_msg *msg, const int *fds,
  * struct lb_vu_msg holds is an error, the payload is not read.
  */
 bool lb_vu_recv(int sock, struct lb_vu_msg *msg, int *fds, size_t max_fds,
-		size_t *nfds, gint64 deadline, GError **error);
+		size_t *nfds, gint64 deadline, lb_vu_namer name,
+		GError **error);
 void lb_vu_close_fds(int *fds, size_t nfds);
 gint64 lb_vu_deadline(unsigned int timeout_ms);
 
@@ -188,6 +192,7 @@ struct loopback_vhost_user {
 
 	/* the backend channel: our end of the socketpair, or -1 */
 	int backend_fd;
+	uint64_t refused_logged;	/* backend requests < 64 refused aloud */
 	loopback_vhost_user_config_changed_cb config_cb;
 	void *config_data;
 	loopback_vhost_user_disconnected_cb disc_cb;

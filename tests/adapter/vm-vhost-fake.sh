@@ -182,6 +182,8 @@ io_ok_case() {
 	ans=$(sed -n "s/.*backend channel: request $2 answered \([0-9]*\).*/\1/p" $FAKE_ERR)
 	[ -n "$ans" ] && [ "$ans" != 0 ]
 	ok $? "$1: the adapter refused request $2 (answered '$ans')"
+	[ "$(grep -c "the backend asked for .* ($2) on its channel; it is not served here and was refused" $ADAPTER_ERR)" = 1 ]
+	ok $? "$1: the adapter says so, once"
 	sed 's/^/#   fake: /' $FAKE_ERR
 	alive $adapter_pid
 	ok $? "$1: the adapter still serves the device"
@@ -233,7 +235,7 @@ io_fail_case() {
 io_fail_case backend-bad-config \
 	"the backend's CONFIG_CHANGE_MSG has 4 bytes of payload, it has none"
 io_fail_case backend-huge-size \
-	"says its payload has 4294901760 bytes"
+	"message (CONFIG_CHANGE_MSG) says its payload has 4294901760 bytes"
 io_fail_case close-io \
 	"the backend closed the connection"
 

@@ -213,14 +213,19 @@ static void vu_disconnected(loopback_vhost_user *vu, const GError *error,
 			    void *data)
 {
 	LbVuDev *d = data;
+	/* a backend that broke the protocol may still be running */
+	bool left = !error || g_error_matches(error, LOOPBACK_VHOST_USER_ERROR,
+					      LOOPBACK_VHOST_USER_ERROR_DISCONNECTED);
 
 	if (d->gone)
 		return;
 	d->gone = true;
-	g_printerr("loopback-adapter: %s: %s: the backend at %s went "
-		   "away (%s): removing the device%s\n",
+	g_printerr("loopback-adapter: %s: %s: the backend at %s %s (%s): "
+		   "removing the device%s\n",
 		   d->base.dev ? loopback_device_get_name(d->base.dev) : "-",
-		   d->cls->name, d->socket, error ? error->message : "closed",
+		   d->cls->name, d->socket,
+		   left ? "went away" : "failed",
+		   error ? error->message : "closed",
 		   d->reconnect_s ? "" : " (reconnect=SECONDS waits for a "
 		   "new backend)");
 	/* requests the backend took are lost: the removal breaks it if so */
