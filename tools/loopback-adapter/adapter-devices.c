@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * The built-in device types (devices.h: blk, rng, vhost-user-blk,
- * vhost-user-fs, vhost-user), mapped onto the
+ * vhost-user-net, vhost-user-fs, vhost-user), mapped onto the
  * adapter's AdapterDeviceType (options.h).  This is the only file that
  * knows them.  Each device is three objects: the type's LbAdapterDevice,
  * its virtio model (LoopbackVirtio, whose register block is mapped into
@@ -174,6 +174,10 @@ static const AdapterDeviceType vhost_user_blk =
 	LB_WRAPPED("vhost-user-blk", lb_vhost_user_blk_ops,
 		   "a vhost-user-blk backend's disk, e.g. "
 		   "qemu-storage-daemon's");
+static const AdapterDeviceType vhost_user_net =
+	LB_WRAPPED("vhost-user-net", lb_vhost_user_net_ops,
+		   "a vhost-user-net backend's interface, e.g. "
+		   "dpdk-testpmd's");
 static const AdapterDeviceType vhost_user_fs =
 	LB_WRAPPED("vhost-user-fs", lb_vhost_user_fs_ops,
 		   "a virtio-fs backend, e.g. virtiofsd "
@@ -187,6 +191,7 @@ const AdapterDeviceType *const adapter_device_types[] = {
 	&blk,
 	&rng,
 	&vhost_user_blk,
+	&vhost_user_net,
 	&vhost_user_fs,
 	&vhost_user,
 	NULL,

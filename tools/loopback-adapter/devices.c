@@ -12,6 +12,7 @@ static const LbAdapterDeviceOps *const lb_devices[] = {
 	&lb_blk_ops,
 	&lb_rng_ops,
 	&lb_vhost_user_blk_ops,
+	&lb_vhost_user_net_ops,
 	&lb_vhost_user_fs_ops,
 	&lb_vhost_user_ops,
 };

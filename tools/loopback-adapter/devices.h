@@ -86,6 +86,7 @@ struct LbAdapterDevice {
 extern const LbAdapterDeviceOps lb_blk_ops;
 extern const LbAdapterDeviceOps lb_rng_ops;
 extern const LbAdapterDeviceOps lb_vhost_user_blk_ops;
+extern const LbAdapterDeviceOps lb_vhost_user_net_ops;
 extern const LbAdapterDeviceOps lb_vhost_user_fs_ops;
 extern const LbAdapterDeviceOps lb_vhost_user_ops;
 

@@ -9,6 +9,7 @@ tools_loopback_adapter_libadapter_devices_la_SOURCES = \
 	tools/loopback-adapter/vhost-user-dev.h \
 	tools/loopback-adapter/vhost-user-dev.c \
 	tools/loopback-adapter/vhost-user-blk.c \
+	tools/loopback-adapter/vhost-user-net.c \
 	tools/loopback-adapter/vhost-user-fs.c \
 	tools/loopback-adapter/vhost-user-generic.c
 tools_loopback_adapter_libadapter_devices_la_CFLAGS = $(AM_CFLAGS) $(URING_CFLAGS)
