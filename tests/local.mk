@@ -95,13 +95,15 @@ VM_TESTS = \
 	tests/adapter/run-vm.sh \
 	tests/adapter/run-vm-vhost.sh \
 	tests/adapter/run-vm-vhost-fake.sh \
-	tests/adapter/run-vm-vhost-types.sh
+	tests/adapter/run-vm-vhost-types.sh \
+	tests/adapter/run-vm-vhost-net.sh
 
 EXTRA_DIST += tests/run-tap.sh tests/mtree-qemu.sh tests/mtree-bad-input.sh \
 	tests/adapter-options.sh tests/adapter/run-vm.sh tests/adapter/vm-builtin.sh \
 	tests/adapter/run-vm-vhost.sh tests/adapter/vm-vhost-user.sh tests/adapter/vm-lib.sh \
 	tests/adapter/run-vm-vhost-fake.sh tests/adapter/vm-vhost-fake.sh \
 	tests/adapter/run-vm-vhost-types.sh tests/adapter/vm-vhost-user-types.sh \
+	tests/adapter/run-vm-vhost-net.sh tests/adapter/vm-vhost-net.sh \
 	tests/data tests/vm tests/kmod
 
 # The kernel-side tests alone: loopback.ko and its test programs in QEMU.

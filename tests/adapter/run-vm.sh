@@ -6,11 +6,13 @@
 # relays its TAP.
 #
 #   tests/adapter/run-vm.sh [-o OUTDIR] [--scenario NAME] [--smp N]
-#                           [--binary PATH]... [--guest-module NAME]...
+#                           [--memory MB] [--binary PATH]...
+#                           [--guest-module NAME]... [--qemu-arg ARG]...
 #
 # --binary adds a program the scenario needs (repeatable), --guest-module a
 # module of the guest kernel (repeatable); --smp gives the guest N vCPUs
-# (virtio_blk uses at most one queue per CPU).  OUTDIR (default
+# (virtio_blk uses at most one queue per CPU); --memory its memory (default
+# 1536); --qemu-arg passes ARG to QEMU (repeatable).  OUTDIR (default
 # $LOOPBACK_VM_OUT/adapter, else build/kmod-tests/adapter; for another
 # scenario adapter-NAME) keeps the module build and the console.
 # LOOPBACK_BUILDDIR says where loopback-adapter was built (default: the
@@ -23,6 +25,7 @@ top=$(cd "${top_srcdir:-$here/../..}" && pwd)
 out=""
 scenario=vm-builtin
 extra=()
+memory=1536
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-o) out=${2:?-o needs a directory}; shift 2 ;;
@@ -32,7 +35,11 @@ while [ $# -gt 0 ]; do
 	--guest-module)
 		extra+=(--guest-module "${2:?--guest-module needs a name}")
 		shift 2 ;;
-	-h | --help) sed -n '3,18s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	--memory) memory=${2:?--memory needs a number}; shift 2 ;;
+	--qemu-arg)
+		extra+=(--qemu-arg "${2:?--qemu-arg needs a value}")
+		shift 2 ;;
+	-h | --help) sed -n '3,20s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) echo "run-vm.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -77,7 +84,7 @@ for b in "$adapter" "$(command -v fio)" "$(command -v mkfs.ext4)" \
 done
 "$top/tests/vm/run" --module "$ko" "${bins[@]}" ${extra[@]+"${extra[@]}"} \
 	--file "$here/vm-lib.sh:/root/vm-lib.sh" \
-	--guest-module ext4 --guest-module loop --memory 1536 \
+	--guest-module ext4 --guest-module loop --memory "$memory" \
 	--script "$here/$scenario.sh" --timeout "${LOOPBACK_VM_TIMEOUT:-600}" \
 	--log "$out/$scenario.console" >"$out/$scenario.out" 2>&1
 st=$?

@@ -23,8 +23,9 @@ PACKAGES=(
 	dwarves           # pahole: BTF for modules built against 6.12 kernels
 	fio               # block I/O with verification, in guests and benchmarks
 	e2fsprogs         # mkfs.ext4 and e2fsck in guests
-	iproute2          # vdpa: binds VDUSE devices in the 6.12 guest
+	iproute2          # vdpa (VDUSE in the 6.12 guest), ip netns (vhost-user-net guest)
 	qemu-system-common # qemu-storage-daemon and virtiofsd: vhost-user and VDUSE peers
+	dpdk-dev          # dpdk-testpmd: the vhost-user-net peer in guests
 )
 
 update=0
