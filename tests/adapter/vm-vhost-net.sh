@@ -196,6 +196,7 @@ if start_testpmd && start_adapter --device $VN0 --device $VN1; then
 	ok $? "vun: dpdk-testpmd is still running after the adapter left"
 	stop_testpmd
 	fwd=$(tp_forwarded)
+	grep -i "csum" $TP_LOG | sort -u | sed 's/^/# testpmd: /'
 	# pings and ARP are a few dozen of them
 	pps=$(awk -v p="${fwd:-0}" -v cs=$((t1 - t0)) 'BEGIN { printf "%d", p / (cs / 100) }')
 	note "testpmd forwarded ${fwd:-no} packets, ${pps} per second of the transfers"
