@@ -45,13 +45,17 @@
 #define VUN_OWN (F(NET_F_MAC) | F(NET_F_STATUS))
 
 /*
- * Window pages per ring entry: a receive buffer is at most a page and may
- * straddle two; a transmitted frame (no GSO, so at most one MTU of data)
- * has its header, its linear part and a few fragments, each perhaps
- * straddling, and an indirect table.
+ * Window pages per ring entry (the window is vmalloc'ed memory: sized for
+ * the MTU, 1500 without mtu=).  A receive buffer: a mergeable one is at
+ * most a page, perhaps straddling two; without MRG_RXBUF and above 1500,
+ * one MTU of whole pages and its header.  A transmitted frame (no GSO, so
+ * at most one MTU of data): its header, an indirect table, and its data
+ * in a few pieces, each perhaps straddling one more page.
  */
-#define VUN_RX_PAGES 2
-#define VUN_TX_PAGES 8
+#define VUN_PAGES(mtu) (((mtu) + 4095) / 4096)
+#define VUN_RX_PAGES(mtu) (2 + VUN_PAGES(mtu))
+#define VUN_TX_PAGES(mtu) (6 + 2 * VUN_PAGES(mtu))
+#define VUN_DEFAULT_MTU 1500
 #define VUN_WINDOW_MAX (1ULL << 30)	/* the kernel's largest */
 
 typedef struct LbVun {
@@ -113,10 +117,12 @@ static bool vun_config(LbVuDev *d, GError **error)
 
 static uint64_t vun_window(LbVuDev *d)
 {
+	LbVun *v = d->priv;
+	unsigned int mtu = v->mtu ? v->mtu : VUN_DEFAULT_MTU;
 	uint64_t rings = lb_device_window_size(d->num_queues, d->queue_size,
 					       0, 0);
 	uint64_t bufs = (uint64_t)d->queue_size *
-			(VUN_RX_PAGES + VUN_TX_PAGES) * 4096;
+			(VUN_RX_PAGES(mtu) + VUN_TX_PAGES(mtu)) * 4096;
 
 	return MIN((rings + bufs + 0xffff) & ~0xffffULL, VUN_WINDOW_MAX);
 }
