@@ -41,7 +41,7 @@ bad() {
 	ok "$good" "$why"
 }
 
-echo "1..36"
+echo "1..43"
 bad "no arguments" "no --device given"
 bad "--device without a value" "--device needs a value" --device
 bad "--device with an empty value" "no device type" --device ''
@@ -81,6 +81,16 @@ printf 'rng\n--verbose\n' >"$conf"
 bad "--config: an option other than --device" "$conf:2: only devices belong in a config file" --device rng --config "$conf"
 printf '# nothing yet\n' >"$conf"
 bad "--config of comments only" "no --device given" --config "$conf"
+
+# vhost-user-net's keys, checked before it connects
+vun=vhost-user-net,socket=/nonexistent/vn.sock
+bad "vhost-user-net without socket" "vhost-user-net: socket: missing" --device vhost-user-net
+bad "vhost-user-net: a short mac" "mac=02:00:00:00:00: not of the form" --device "$vun,mac=02:00:00:00:00"
+bad "vhost-user-net: a mac with a tail" "mac=02:00:00:00:00:01x: not of the form" --device "$vun,mac=02:00:00:00:00:01x"
+bad "vhost-user-net: a multicast mac" "mac=03:00:00:00:00:01: a multicast address" --device "$vun,mac=03:00:00:00:00:01"
+bad "vhost-user-net: mtu below 68" "mtu=67: not a number from 68 to 65535" --device "$vun,mtu=67"
+bad "vhost-user-net: mtu above 65535" "mtu=65536: not a number from 68 to 65535" --device "$vun,mtu=65536"
+bad "vhost-user-net: num-queues" "unknown option 'num-queues' (known: socket, mac, mtu)" --device "$vun,num-queues=2"
 
 "$adapter" --help >"$out" 2>"$err"
 st=$?
