@@ -123,10 +123,15 @@ transfer() {
 	cs=$((t1 - t0))
 	[ $cs -gt 0 ] || cs=1
 	rate=$(awk -v cs=$cs 'BEGIN { printf "%.1f", 8 * 8 * 1.048576 / (cs / 100) }')
-	note "$4: 8 MiB in $((cs / 100)).$((cs % 100 / 10)) s: $rate Mbit/s (nc exits $c_st, listener $l_st)"
-	[ $c_st -eq 0 ] && [ $l_st -eq 0 ] &&
-		[ "$(md5 $W/tx)" = "$(md5 $W/rx)" ] && return 0
-	note "received $(wc -c <$W/rx) bytes; nc: $(cat $W/nc.err) listener: $(cat $W/nc-l.err)"
+	if [ $c_st -eq 0 ] && [ $l_st -eq 0 ] &&
+		[ "$(md5 $W/tx)" = "$(md5 $W/rx)" ]; then
+		note "$4: 8 MiB in $((cs / 100)).$((cs % 100 / 10)) s:" \
+			"$rate Mbit/s"
+		return 0
+	fi
+	note "$4: failed after $((cs / 100)) s: received $(wc -c <$W/rx)" \
+		"bytes; nc exits $c_st: $(cat $W/nc.err);" \
+		"listener exits $l_st: $(cat $W/nc-l.err)"
 	for n_ in A B; do ns $n_ $IP -s link | sed "s/^/#   $n_: /"; done
 	return 1
 }
@@ -201,9 +206,11 @@ if start_testpmd && start_adapter --device $VN0 --device $VN1; then
 	fwd=$(tp_forwarded)
 	grep -i "csum" $TP_LOG | sort -u | sed 's/^/# testpmd: /'
 	# pings and ARP are a few dozen of them
-	pps=$(awk -v p="${fwd:-0}" -v cs=$xfer_cs 'BEGIN { printf "%d", p / (cs / 100) }')
+	pps=$(awk -v p="${fwd:-0}" -v cs=$xfer_cs \
+		'BEGIN { printf "%d", p / (cs / 100) }')
 	note "testpmd forwarded ${fwd:-no} packets, ${pps} per second of the transfers"
-	note "PERF vhost-user-net A-to-B ${rate_ab} Mbit/s B-to-A ${rate_ba} Mbit/s testpmd ${pps} packets/s"
+	note "PERF vhost-user-net A-to-B ${rate_ab} Mbit/s" \
+		"B-to-A ${rate_ba} Mbit/s testpmd ${pps} packets/s"
 	# 16 MiB is 11,500 full frames, plus the ACKs
 	[ "${fwd:-0}" -gt 11500 ]
 	ok $? "vun: the transfers went through testpmd (${fwd:-no} packets forwarded)"
@@ -216,14 +223,16 @@ fi
 M0=02:4c:42:00:00:01
 M1=02:4c:42:00:00:02
 if start_testpmd &&
-	start_adapter --device $VN0,mtu=9000,mac=$M0 --device $VN1,mtu=9000,mac=$M1; then
+	start_adapter --device $VN0,mtu=9000,mac=$M0 \
+		--device $VN1,mtu=9000,mac=$M1; then
 	e0=$(node_of 1)
 	e1=$(node_of 2)
 	[ "$(cat /sys/class/net/$e0/mtu)" = 9000 ] &&
 		[ "$(cat /sys/class/net/$e1/mtu)" = 9000 ]
 	ok $? "mtu: both interfaces start with MTU 9000"
 	# the lines come in the order the drivers bound
-	got=$(cat /sys/class/net/$e0/address /sys/class/net/$e1/address | sort | tr '\n' ' ')
+	got=$(cat /sys/class/net/$e0/address /sys/class/net/$e1/address |
+		sort | tr '\n' ' ')
 	[ "$got" = "$M0 $M1 " ]
 	ok $? "mtu: their addresses are the mac= ones ($got)"
 	up A "$e0" 10.77.0.1 && up B "$e1" 10.77.0.2
@@ -239,7 +248,10 @@ if start_testpmd &&
 	wait_gone /sys/class/loopback/"$(sed -n 1p $ADAPTER_OUT | cut -d' ' -f1)"
 	ok $? "gone: the first device is removed after testpmd exited"
 	i=0
-	while kill -0 $adapter_pid 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	while kill -0 $adapter_pid 2>/dev/null && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
 	! kill -0 $adapter_pid 2>/dev/null
 	ok $? "gone: the adapter exits"
 	stop_adapter TERM
