@@ -90,7 +90,7 @@ bad "vhost-user-net: a mac with a tail" "mac=02:00:00:00:00:01x: not of the form
 bad "vhost-user-net: a multicast mac" "mac=03:00:00:00:00:01: a multicast address" --device "$vun,mac=03:00:00:00:00:01"
 bad "vhost-user-net: mtu below 68" "mtu=67: not a number from 68 to 65535" --device "$vun,mtu=67"
 bad "vhost-user-net: mtu above 65535" "mtu=65536: not a number from 68 to 65535" --device "$vun,mtu=65536"
-bad "vhost-user-net: num-queues" "unknown option 'num-queues' (known: socket, mac, mtu)" --device "$vun,num-queues=2"
+bad "vhost-user-net: num-queues" "unknown option 'num-queues' (known: socket, reconnect, mac, mtu)" --device "$vun,num-queues=2"
 
 "$adapter" --help >"$out" 2>"$err"
 st=$?

@@ -224,6 +224,49 @@ else
 	sed 's/^/#   /' $ADAPTER_ERR
 fi
 
+# ---- reconnect=: testpmd killed and restarted under the interfaces ----
+if start_testpmd &&
+	start_adapter --device $VN0,reconnect=30 --device $VN1,reconnect=30
+then
+	e0=$(node_of 1)
+	e1=$(node_of 2)
+	up A "$e0" 10.77.0.1 && up B "$e1" 10.77.0.2
+	ok $? "reconnect: the interfaces are up in A and B"
+	ns A ping -c 2 -W 10 10.77.0.2 >$W/ping.log 2>&1
+	ok $? "reconnect: ping from A to B before"
+	kill -KILL $tp_pid
+	wait $tp_pid 2>/dev/null
+	tp_pid=""
+	start_testpmd
+	ok $? "reconnect: dpdk-testpmd killed (SIGKILL) and started again"
+	i=0
+	while [ "$(grep -c "reconnected to the backend" $ADAPTER_ERR)" -lt 2 ] &&
+		[ $i -lt 300 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ "$(grep -c "reconnected to the backend" $ADAPTER_ERR)" -eq 2 ]
+	ok $? "reconnect: both devices say they reconnected"
+	[ -n "$(ns A $IP link show "$e0" 2>/dev/null)" ] &&
+		[ -n "$(ns B $IP link show "$e1" 2>/dev/null)" ]
+	ok $? "reconnect: both interfaces are still there"
+	# the first frames may have been lost with the old testpmd
+	ns A ping -c 3 -W 10 10.77.0.2 >$W/ping.log 2>&1 ||
+		ns A ping -c 3 -W 10 10.77.0.2 >$W/ping.log 2>&1
+	st=$?
+	[ $st -ne 0 ] && sed 's/^/#   /' $W/ping.log
+	ok $st "reconnect: ping from A to B after"
+	transfer B A 10.77.0.1 "B to A, after a reconnect"
+	ok $? "reconnect: TCP, 8 MiB from B to A, md5 equal at both ends"
+	stop_adapter TERM
+	ok $([ "$st" -eq 0 ]; echo $?) "reconnect: SIGTERM: exit 0 (got $st)"
+	sed 's/^/#   adapter: /' $ADAPTER_ERR
+else
+	ok 1 "reconnect: the adapter reports two devices with reconnect=30"
+	sed 's/^/#   /' $ADAPTER_ERR
+fi
+stop_testpmd
+
 # ---- mtu= and mac=: jumbo frames; then testpmd goes away ----
 M0=02:4c:42:00:00:01
 M1=02:4c:42:00:00:02

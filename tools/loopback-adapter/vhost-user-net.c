@@ -141,7 +141,7 @@ static const LbVuClass vun_class = {
 	.free = vun_free,
 };
 
-static const char vun_keys[] = "socket, mac, mtu";
+static const char vun_keys[] = "socket, reconnect, mac, mtu";
 
 static bool vun_opt_mac(const LbDeviceOption *o, uint8_t mac[6],
 			GError **error)
@@ -208,5 +208,5 @@ static LbAdapterDevice *vun_create(const LbDeviceOption *opts, size_t n,
 }
 
 const LbAdapterDeviceOps lb_vhost_user_net_ops =
-	LB_VU_OPS(NAME, "socket=PATH[,mac=XX:XX:XX:XX:XX:XX][,mtu=N]",
-		  vun_create);
+	LB_VU_OPS(NAME, "socket=PATH[,mac=XX:XX:XX:XX:XX:XX][,mtu=N]"
+		  "[,reconnect=SECONDS]", vun_create);
