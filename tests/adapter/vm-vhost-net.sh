@@ -5,8 +5,9 @@
 # virtio_net gets two interfaces; each goes into a network namespace of its
 # own, so the only way between them is through testpmd.  Checked: the
 # features negotiated, ping both ways, a TCP transfer each way whose md5
-# matches at both ends, jumbo frames with mtu=, SIGTERM, and testpmd going
-# away.  Reports the transfer's rate and testpmd's packets per second.
+# matches at both ends, jumbo frames with mtu=, SIGTERM, reconnect= across
+# a restart of testpmd, and testpmd going away.  Reports the transfer's
+# rate and testpmd's packets per second.
 # TAP on stdout.
 #
 # Needs in the guest: loopback-adapter, dpdk-testpmd and, in
