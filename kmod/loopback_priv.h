@@ -215,7 +215,7 @@ struct loopback_device {
 	struct work_struct destroy_work;
 	struct completion destroyed;
 	/* The last reference frees the device from here. */
-	struct work_struct free_work;
+	struct rcu_work free_rwork;
 
 	struct loopback_vq vqs[];
 };
@@ -225,6 +225,7 @@ struct loopback_device *loopback_dev_create(const struct loopback_create *req);
 void loopback_dev_destroy(struct loopback_device *ldev);
 struct file *loopback_dev_getfile(struct loopback_device *ldev);
 void loopback_dev_put(struct loopback_device *ldev);
+void loopback_dev_put_released(struct loopback_device *ldev);
 
 /* loopback_fail.c */
 void loopback_fail_init(struct loopback_device *ldev);

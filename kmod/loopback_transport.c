@@ -1326,7 +1326,7 @@ static void loopback_vdev_release(struct device *dev)
 	struct virtio_device *vdev = dev_to_virtio(dev);
 
 	/* Taken by loopback_register_work(). */
-	loopback_dev_put(to_ldev(vdev));
+	loopback_dev_put_released(to_ldev(vdev));
 }
 
 static void loopback_register_work(struct work_struct *work)
