@@ -156,6 +156,11 @@ struct loopback_device {
 	spinlock_t config_lock;
 	u8 *config;
 	u32 generation;
+	/*
+	 * A block device: the seg_max the driver last read in full (written
+	 * under @config_lock, read without it; 0 before the first read).
+	 */
+	u32 blk_segs;
 
 	/*
 	 * @irq_lock protects @vdev_live (the virtio device is registered, so
@@ -226,6 +231,11 @@ void loopback_dev_destroy(struct loopback_device *ldev);
 struct file *loopback_dev_getfile(struct loopback_device *ldev);
 void loopback_dev_put(struct loopback_device *ldev);
 void loopback_dev_put_released(struct loopback_device *ldev);
+
+/* loopback_blk.c */
+void loopback_blk_get_config(struct loopback_device *ldev,
+			     unsigned int offset, void *buf, unsigned int len);
+size_t loopback_blk_max_mapping(struct loopback_device *ldev);
 
 /* loopback_fail.c */
 void loopback_fail_init(struct loopback_device *ldev);
