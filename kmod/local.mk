@@ -3,7 +3,7 @@
 EXTRA_DIST += kmod/Kbuild kmod/Makefile kmod/loopback_compat.h \
 	kmod/loopback_internal.h kmod/loopback_priv.h kmod/loopback_main.c \
 	kmod/loopback_dev.c kmod/loopback_transport.c kmod/loopback_fail.c \
-	kmod/loopback_dma.c
+	kmod/loopback_dma.c kmod/loopback_blk.c
 loopbackuapidir = $(includedir)/linux
 loopbackuapi_HEADERS = include/uapi/linux/loopback.h
 

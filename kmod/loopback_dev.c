@@ -16,6 +16,7 @@
 #include <linux/kernel.h>
 #include <linux/module.h>
 #include <linux/poll.h>
+#include <linux/rcupdate.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
@@ -29,7 +30,8 @@ static DEFINE_IDA(loopback_ida);
 static void loopback_dev_free_work(struct work_struct *work)
 {
 	struct loopback_device *ldev =
-		container_of(work, struct loopback_device, free_work);
+		container_of(to_rcu_work(work), struct loopback_device,
+			     free_rwork);
 
 	loopback_vdev_sync_irqs(ldev);
 	loopback_window_put(ldev->window);
@@ -44,16 +46,16 @@ static void loopback_dev_free_work(struct work_struct *work)
 }
 
 /*
- * The last reference may go in a device release that the driver core
- * calls late (CONFIG_DEBUG_KOBJECT_RELEASE delays them by seconds): free
- * from loopback_wq, where the module's exit waits for it.
+ * The last reference frees the device from loopback_wq, whose draining
+ * the module's exit waits for, after an RCU grace period: see
+ * loopback_dev_put_released().
  */
 static void loopback_dev_free(struct kref *kref)
 {
 	struct loopback_device *ldev =
 		container_of(kref, struct loopback_device, kref);
 
-	queue_work(loopback_wq, &ldev->free_work);
+	queue_rcu_work(loopback_wq, &ldev->free_rwork);
 }
 
 void loopback_dev_put(struct loopback_device *ldev)
@@ -61,9 +63,39 @@ void loopback_dev_put(struct loopback_device *ldev)
 	kref_put(&ldev->kref, loopback_dev_free);
 }
 
+/*
+ * The reference of a struct device whose release is this function's
+ * caller: the parent's or the virtio device's.  The driver core calls a
+ * release whenever the device's last reference goes, which may be after
+ * the device fd closed (whoever walks the bus or the class holds one for
+ * a moment; CONFIG_DEBUG_KOBJECT_RELEASE delays every release by seconds)
+ * and in any task.  Until then the module reference of the
+ * device pins loopback.ko, but the put below may drop it: free_rwork's
+ * module_put() lets rmmod finish while the release still has to return
+ * through this module's text.
+ *
+ * So the put runs inside an RCU read-side critical section, and the free
+ * (and its module_put()) waits for a grace period: it cannot start before
+ * the release left the critical section, and free_module() waits for a
+ * further grace period before it frees the text.  What remains after the
+ * critical section is the release's return; rcu_read_unlock() is its
+ * last call, a tail call where the compiler makes one.  A task preempted
+ * exactly there (preempt=full) for two grace periods and a whole rmmod
+ * is the one window left: making no module function run late at all
+ * would need release functions in the core, which the driver core has
+ * for class devices but not for a virtio device.
+ */
+void loopback_dev_put_released(struct loopback_device *ldev)
+{
+	rcu_read_lock();
+	loopback_dev_put(ldev);
+	rcu_read_unlock();
+}
+
 static void loopback_dev_parent_release(struct device *dev)
 {
-	loopback_dev_put(container_of(dev, struct loopback_device, parent));
+	loopback_dev_put_released(container_of(dev, struct loopback_device,
+					       parent));
 }
 
 /* Undoes loopback_dev_create() and loopback_vdev_start(). */
@@ -141,7 +173,7 @@ struct loopback_device *loopback_dev_create(const struct loopback_create *req)
 
 	loopback_vdev_init(ldev);
 	INIT_WORK(&ldev->destroy_work, loopback_dev_destroy_work);
-	INIT_WORK(&ldev->free_work, loopback_dev_free_work);
+	INIT_RCU_WORK(&ldev->free_rwork, loopback_dev_free_work);
 	init_completion(&ldev->destroyed);
 
 	/*

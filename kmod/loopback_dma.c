@@ -754,8 +754,9 @@ static u64 lbdma_get_required_mask(struct device *dev)
 
 /*
  * Half the window: a mapping this big still fits while the rings and
- * other mappings hold the rest.  This is the only size limit drivers see:
- * virtio_max_dma_size() reads it through dma_max_mapping_size(), and
+ * other mappings hold the rest, unless the device sets a smaller limit (a
+ * block device's, loopback_blk.c).  This is the only size limit drivers
+ * see: virtio_max_dma_size() reads it through dma_max_mapping_size(), and
  * virtio_blk makes it the disk's max_segment_size (test-blk A checks).
  * The parent has no dma_parms: a segment limit there would only matter
  * to an IOMMU merging scatterlists, which this window does not do.
@@ -763,9 +764,13 @@ static u64 lbdma_get_required_mask(struct device *dev)
 static size_t lbdma_max_mapping_size(struct device *dev)
 {
 	struct loopback_window *win = loopback_dma_dev_window(dev);
+	size_t limit;
 
 	if (!win)
 		return PAGE_SIZE;
+	limit = loopback_dma_dev_max_mapping(dev);
+	if (limit)
+		return limit;
 	return max_t(size_t, PAGE_SIZE, (win->size / 2) & PAGE_MASK);
 }
 

@@ -11,6 +11,7 @@
  *                         gone (loopback_fail_*)
  *   loopback_dma.c        the DMA window: allocator, dma_map_ops, mmap
  *                         (loopback_window_*)
+ *   loopback_blk.c        a block device's request bounds (loopback_blk_*)
  *   loopback_compat.h     kernel API differences across versions
  */
 #ifndef LOOPBACK_INTERNAL_H
@@ -113,6 +114,9 @@ void *loopback_window_ptr(struct loopback_window *win, u64 dma, u64 len);
 
 /* The window of the device whose DMA parent is @dma_dev. */
 struct loopback_window *loopback_dma_dev_window(struct device *dma_dev);
+
+/* The device's own largest mapping in bytes, or 0 for the default. */
+size_t loopback_dma_dev_max_mapping(struct device *dma_dev);
 
 /*
  * Called by every (un)mapping of @dma_dev before it touches the window:

@@ -354,7 +354,7 @@ static void __exit loopback_exit(void)
 	misc_deregister(&loopback_ctrl_misc);
 	/*
 	 * Wait for the work that dropped the last device's module ref:
-	 * destroy_work (loopback_ctl_wq) queues free_work (loopback_wq).
+	 * destroy_work (loopback_ctl_wq) queues free_rwork (loopback_wq).
 	 */
 	destroy_workqueue(loopback_ctl_wq);
 	destroy_workqueue(loopback_wq);

@@ -156,6 +156,11 @@ struct loopback_device {
 	spinlock_t config_lock;
 	u8 *config;
 	u32 generation;
+	/*
+	 * A block device: the seg_max the driver last read in full (written
+	 * under @config_lock, read without it; 0 before the first read).
+	 */
+	u32 blk_segs;
 
 	/*
 	 * @irq_lock protects @vdev_live (the virtio device is registered, so
@@ -215,7 +220,7 @@ struct loopback_device {
 	struct work_struct destroy_work;
 	struct completion destroyed;
 	/* The last reference frees the device from here. */
-	struct work_struct free_work;
+	struct rcu_work free_rwork;
 
 	struct loopback_vq vqs[];
 };
@@ -225,6 +230,12 @@ struct loopback_device *loopback_dev_create(const struct loopback_create *req);
 void loopback_dev_destroy(struct loopback_device *ldev);
 struct file *loopback_dev_getfile(struct loopback_device *ldev);
 void loopback_dev_put(struct loopback_device *ldev);
+void loopback_dev_put_released(struct loopback_device *ldev);
+
+/* loopback_blk.c */
+void loopback_blk_get_config(struct loopback_device *ldev,
+			     unsigned int offset, void *buf, unsigned int len);
+size_t loopback_blk_max_mapping(struct loopback_device *ldev);
 
 /* loopback_fail.c */
 void loopback_fail_init(struct loopback_device *ldev);

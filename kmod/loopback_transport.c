@@ -943,7 +943,10 @@ int loopback_vdev_set_config(struct loopback_device *ldev,
 
 /* ---- virtio_config_ops ---- */
 
-/* Config reads come from the kernel's copy; bytes beyond it read as 0. */
+/*
+ * Config reads come from the kernel's copy; bytes beyond it read as 0.
+ * A block device's seg_max reads as what its window can take.
+ */
 static void loopback_vdev_get(struct virtio_device *vdev, unsigned int offset,
 			      void *buf, unsigned int len)
 {
@@ -956,6 +959,7 @@ static void loopback_vdev_get(struct virtio_device *vdev, unsigned int offset,
 	if (n) {
 		spin_lock_irqsave(&ldev->config_lock, flags);
 		memcpy(buf, ldev->config + offset, n);
+		loopback_blk_get_config(ldev, offset, buf, n);
 		spin_unlock_irqrestore(&ldev->config_lock, flags);
 	}
 	memset(buf + n, 0, len - n);
@@ -1315,6 +1319,13 @@ struct loopback_window *loopback_dma_dev_window(struct device *dma_dev)
 	return container_of(dma_dev, struct loopback_device, parent)->window;
 }
 
+size_t loopback_dma_dev_max_mapping(struct device *dma_dev)
+{
+	return loopback_blk_max_mapping(container_of(dma_dev,
+						     struct loopback_device,
+						     parent));
+}
+
 void loopback_dma_dev_track(struct device *dma_dev)
 {
 	loopback_fail_track_all(container_of(dma_dev, struct loopback_device,
@@ -1326,7 +1337,7 @@ static void loopback_vdev_release(struct device *dev)
 	struct virtio_device *vdev = dev_to_virtio(dev);
 
 	/* Taken by loopback_register_work(). */
-	loopback_dev_put(to_ldev(vdev));
+	loopback_dev_put_released(to_ldev(vdev));
 }
 
 static void loopback_register_work(struct work_struct *work)

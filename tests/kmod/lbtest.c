@@ -1630,8 +1630,8 @@ struct lbdev *lbdev_create(int ctl, const struct lbdev_opts *o)
 		/* config: le64 capacity in 512-byte sectors, nothing else */
 		if (!d->o.blk_sectors)
 			d->o.blk_sectors = 2048;
-		if (d->o.config_size < 8)
-			d->o.config_size = 8;
+		if (d->o.config_size < (d->o.blk_seg_max ? 16 : 8))
+			d->o.config_size = d->o.blk_seg_max ? 16 : 8;
 		d->disk = calloc(d->o.blk_sectors, VBLK_SECTOR);
 		if (!d->disk) {
 			free(d);
@@ -1649,12 +1649,17 @@ struct lbdev *lbdev_create(int ctl, const struct lbdev_opts *o)
 	if (d->disk) {
 		uint64_t cap = htole64(d->o.blk_sectors);
 
+		uint32_t seg_max = htole32(d->o.blk_seg_max);
+
 		memset(d->config, 0, sizeof(d->config));
 		memcpy(d->config, &cap, sizeof(cap));
+		memcpy(d->config + 12, &seg_max, sizeof(seg_max));
 	}
 
 	lb_create_defaults(&d->cr);
 	d->cr.device_id = d->o.device_id;
+	if (d->o.blk_seg_max)
+		d->cr.features |= 1ULL << 2;	/* VIRTIO_BLK_F_SEG_MAX */
 	d->cr.num_queues = d->o.num_queues;
 	d->cr.max_queue_size = d->o.max_queue_size;
 	d->cr.config_size = d->o.config_size;

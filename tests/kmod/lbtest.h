@@ -242,6 +242,7 @@ enum lbdev_fill {
 struct lbdev_opts {
 	uint32_t device_id;	/* default 4 (entropy); VIRTIO_ID_BLOCK: a disk */
 	uint64_t blk_sectors;	/* block device: capacity (default 2048) */
+	uint32_t blk_seg_max;	/* block device: offer SEG_MAX with this seg_max (0: no) */
 	uint32_t num_queues;	/* default 1 */
 	uint32_t max_queue_size; /* default 256 */
 	uint32_t config_size;	/* default 0 */

@@ -16,6 +16,14 @@
  *     disk: the removal writes it back to the model before the disk goes
  *  K  the same with a mounted ext2 file system and a file written without
  *     sync
+ *  L  a device offering a seg_max whose requests the window cannot hold
+ *     (64 KiB window, seg_max 60): a 256 KiB O_DIRECT write completes and
+ *     reads back; the disk's max_segments and max_segment_size keep one
+ *     request, with the rings, inside the window (Documentation/uapi.md)
+ *  M  a seg_max larger than the ring (254, 64 entries, no indirect
+ *     descriptors): a 1 MiB O_DIRECT write completes; max_segments is at
+ *     most the ring size minus two.  Before the kernel bounded seg_max,
+ *     both writes hung: virtio_blk requeued the request forever
  *  F  with -k KO: rmmod succeeds afterwards (and the module is reloaded)
  *
  * With -s hostile, A, then devices that misbehave (and F):
@@ -72,19 +80,28 @@ static long timeout_ms = -1;
 
 /* ------------------------------------------------------------ the disk */
 
-static struct lbdev *blk_create(int ctl, bool eventfds, bool no_kicks)
+#define BLK_QUEUE_SIZE 64
+
+static struct lbdev *blk_create_opts(int ctl, bool eventfds, bool no_kicks,
+				     uint64_t window, uint32_t seg_max)
 {
 	struct lbdev_opts o = {
 		.device_id = VIRTIO_ID_BLOCK,
 		.blk_sectors = BLK_SECTORS,
-		.window_size = BLK_WINDOW,
-		.max_queue_size = 64,
+		.blk_seg_max = seg_max,
+		.window_size = window,
+		.max_queue_size = BLK_QUEUE_SIZE,
 		.ioeventfd = eventfds,
 		.irqfd = eventfds,
 		.no_kicks = no_kicks,
 	};
 
 	return lbdev_create(ctl, &o);
+}
+
+static struct lbdev *blk_create(int ctl, bool eventfds, bool no_kicks)
+{
+	return blk_create_opts(ctl, eventfds, no_kicks, BLK_WINDOW, 0);
 }
 
 /* "vdX" of the virtio device VDEV, once virtio_blk added its disk */
@@ -439,13 +456,14 @@ static void device_process(enum blk_script script, int evt, int cmd)
  * A, J and K: a served disk, bound and with its /dev node; its name in
  * @disk (32 bytes), its node in @dev (48 bytes).  NULL on failure.
  */
-static struct lbdev *blk_disk_up(const char *what, char *disk, char *dev)
+static struct lbdev *blk_disk_up_opts(const char *what, char *disk, char *dev,
+				      uint64_t window, uint32_t seg_max)
 {
 	struct lbdev *d;
 	int ctl;
 
 	ctl = lb_open_ctl();
-	d = blk_create(ctl, true, false);
+	d = blk_create_opts(ctl, true, false, window, seg_max);
 	close(ctl);
 	if (!tap_ok(d != NULL, "%s: CREATE a virtio-blk device (%s)", what, d ? "" : strerror(errno)))
 		return NULL;
@@ -459,22 +477,77 @@ static struct lbdev *blk_disk_up(const char *what, char *disk, char *dev)
 	return d;
 }
 
-/* One DMA mapping may take half the window: virtio_blk's segment limit. */
-static void check_segment_limit(const char *what, const char *disk)
+static struct lbdev *blk_disk_up(const char *what, char *disk, char *dev)
 {
-	char path[96], v[32], hw[32];
+	return blk_disk_up_opts(what, disk, dev, BLK_WINDOW, 0);
+}
 
-	snprintf(path, sizeof(path), "/sys/block/%s/queue/max_segment_size", disk);
-	if (lb_read_file(path, v, sizeof(v)) < 0) {
-		tap_ok(false, "%s: read %s: %s", what, path, strerror(errno));
-		return;
+/* ------------------------------------------- L, M: one request, bounded */
+
+static unsigned long pages_of(unsigned long bytes)
+{
+	return (bytes + 4095) / 4096;
+}
+
+/*
+ * reads /sys/block/DISK/queue/NAME as a number; 0 if unreadable for 5 s
+ * (the queue's directory appears after the disk's node)
+ */
+static unsigned long queue_limit(const char *disk, const char *name)
+{
+	uint64_t end = lb_now_ms() + 5000;
+	char path[96], v[32];
+
+	snprintf(path, sizeof(path), "/sys/block/%s/queue/%s", disk, name);
+	while (lb_read_file(path, v, sizeof(v)) < 0) {
+		if (lb_now_ms() >= end)
+			return 0;
+		lb_sleep_ms(10);
 	}
-	snprintf(path, sizeof(path), "/sys/block/%s/queue/max_hw_sectors_kb", disk);
-	if (lb_read_file(path, hw, sizeof(hw)) < 0)
-		snprintf(hw, sizeof(hw), "?");
-	tap_ok(strtoul(v, NULL, 0) == BLK_WINDOW / 2,
-	       "%s: max_segment_size is half the window (%s, want %u; max_hw_sectors_kb %s)", what,
-	       v, BLK_WINDOW / 2, hw);
+	return strtoul(v, NULL, 0);
+}
+
+/* window pages the rings and a request of SEGS segments of SEG pages take */
+static unsigned long request_pages(unsigned long segs, unsigned long seg)
+{
+	unsigned long q = BLK_QUEUE_SIZE, ring, p = 1;
+
+	ring = pages_of(18 * q + 6) + pages_of(8 * q + 6);
+	while (p < ring)
+		p *= 2;
+	return p + 4 + segs * (seg + 1) + 2 * seg;
+}
+
+/*
+ * Documentation/uapi.md's rule, for this model (one queue of
+ * BLK_QUEUE_SIZE, no indirect descriptors): the rings at their largest
+ * (each a power of two of pages), plus a request of the disk's segments,
+ * each a page more than max_segment_size, a header and a status of two
+ * pages each, and a segment lost at the end of each of two free runs
+ * (one queue), fit the window;
+ * a chain of the segments, the header and the status fits the ring.  And
+ * no more than that is taken away: one more segment, or one more page
+ * per segment, would not fit (or the device asked for no more, or the
+ * segment is half the window, every device's limit).
+ */
+static void check_request_bound(const char *what, const char *disk, uint64_t window,
+				uint32_t seg_max)
+{
+	unsigned long q = BLK_QUEUE_SIZE, wp = window / 4096, segs, seg, most;
+
+	segs = queue_limit(disk, "max_segments");
+	seg = pages_of(queue_limit(disk, "max_segment_size"));
+	most = seg_max ? seg_max : 1;
+	if (most > q - 2)
+		most = q - 2;
+	tap_ok(segs && seg && request_pages(segs, seg) <= wp && segs <= q - 2,
+	       "%s: max_segments %lu of up to %lu pages: a request and the rings take %lu of %lu pages, the chain %lu of %lu descriptors",
+	       what, segs, seg, request_pages(segs, seg), wp, segs + 2, q);
+	tap_ok((segs == most || request_pages(segs + 1, 1) > wp) &&
+	       (seg == wp / 2 || request_pages(segs, seg + 1) > wp),
+	       "%s: no smaller than that needs (%lu segments of 1 page: %lu pages; %lu of %lu: %lu)",
+	       what, segs + 1, request_pages(segs + 1, 1), segs, seg + 1,
+	       request_pages(segs, seg + 1));
 }
 
 static void test_disk_works(void)
@@ -504,7 +577,7 @@ static void test_disk_works(void)
 			ok = 0;
 	}
 	tap_ok(fd >= 0 && ok, "%s: what was written reads back the same (4 and 16 KiB, 4 offsets)", what);
-	check_segment_limit(what, disk);
+	check_request_bound(what, disk, BLK_WINDOW, 0);
 	tap_ok(fd >= 0 && !memcmp(d->disk + 37 * IO_SIZE, wbuf, IO_SIZE),
 	       "%s: the model's disk holds the written bytes", what);
 	if (fd >= 0)
@@ -880,6 +953,82 @@ static void test_trap_timeout(void)
 	check_no_d_state(what);
 }
 
+/* ------------------------------------------- L, M: one request, bounded */
+
+/*
+ * One O_DIRECT write of LEN bytes at offset 0 from a child, read back;
+ * the child's exit status, or -1 if it did not finish in time (it is
+ * killed, after the device is closed, which fails its I/O).
+ */
+static int big_write(const char *dev, size_t len, uint64_t seed, unsigned int ms)
+{
+	pid_t pid;
+	int st;
+
+	pid = fork();
+	if (pid < 0)
+		tap_bail("fork: %s", strerror(errno));
+	if (pid == 0) {
+		void *w, *r;
+		int fd;
+
+		alarm(120);
+		syscall(SYS_close_range, 3, ~0U, 0);
+		fd = open(dev, O_RDWR | O_DIRECT | O_CLOEXEC);
+		if (fd < 0 || posix_memalign(&w, IO_SIZE, len) || posix_memalign(&r, IO_SIZE, len))
+			_exit(2);
+		lb_stream_fill(seed, 0, w, len);
+		memset(r, 0, len);
+		if (pwrite(fd, w, len, 0) != (ssize_t)len)
+			_exit(3);
+		if (pread(fd, r, len, 0) != (ssize_t)len)
+			_exit(4);
+		_exit(memcmp(w, r, len) ? 5 : 0);
+	}
+	if (lb_wait_child(pid, &st, ms) < 0) {
+		lb_dump_task(pid, "the big writer");
+		return -(int)pid;
+	}
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void test_request_bound(const char *what, uint64_t window, uint32_t seg_max,
+			       size_t len)
+{
+	char disk[32], dev[48];
+	uint8_t *want;
+	struct lbdev *d;
+	int r, st;
+
+	d = blk_disk_up_opts(what, disk, dev, window, seg_max);
+	if (!d)
+		return;
+	check_request_bound(what, disk, window, seg_max);
+	r = big_write(dev, len, 0xb16 + seg_max, 20000);
+	tap_ok(r == 0, "%s: a %zu KiB O_DIRECT write completes and reads back (%s %d)", what,
+	       len >> 10, r < 0 ? "stuck, pid" : "exit", r < 0 ? -r : r);
+	want = malloc(len);
+	if (!want)
+		tap_bail("malloc");
+	lb_stream_fill(0xb16 + seg_max, 0, want, len);
+	tap_ok(r == 0 && !memcmp(d->disk, want, len), "%s: the model's disk holds the written bytes",
+	       what);
+	free(want);
+	tap_ok(!d->errmsg[0] && !d->blk_errors, "%s: the device model saw no protocol error (%s)", what,
+	       d->errmsg);
+	lbdev_destroy(d, false);
+	if (r < 0) {
+		/* closing the device failed the writer's I/O, or it is stuck for good */
+		if (lb_wait_child(-r, &st, EIO_DEADLINE_MS) < 0) {
+			kill(-r, SIGKILL);
+			lb_wait_child(-r, &st, 5000);
+		}
+	}
+	tap_ok(blk_wait_disk_gone(disk, 10000) == 0, "%s: the disk is gone after close", what);
+	tap_ok(lb_wait_count(base_count, 10000) == 0, "%s: virtio devices back to %d", what, base_count);
+	check_no_d_state(what);
+}
+
 /* F: rmmod once the devices are gone, then load the module again */
 static void test_rmmod(const char *ko, const char *params)
 {
@@ -954,6 +1103,8 @@ int main(int argc, char **argv)
 			test_trap_timeout();
 		test_orderly_remove();
 		test_orderly_remove_fs();
+		test_request_bound("L: seg_max 60, 64 KiB window", 64 << 10, 60, 256 << 10);
+		test_request_bound("M: seg_max 254, a ring of 64", BLK_WINDOW, 254, 1 << 20);
 	}
 	if (ko)
 		test_rmmod(ko, params);
