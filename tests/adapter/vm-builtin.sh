@@ -173,6 +173,13 @@ dd if=/dev/urandom of=$W/r.img bs=1M count=4 2>/dev/null
 rsum=$(md5 $W/r.img)
 if start_adapter --device blk,file=$W/r.img,readonly=on; then
 	dev=$(node_of 1)
+	# one queue (the default): the window is sized for loopback.ko's
+	# bound on one request (kmod/loopback_blk.c), so the driver gets the
+	# segments the adapter offers
+	q=/sys/block/$(basename "$dev")/queue
+	segs="$(cat $q/max_segments) x $(cat $q/max_segment_size)"
+	[ "$segs" = "254 x 131072" ]
+	ok $? "blk: one queue: the driver gets seg_max 254 x size_max 128 KiB (got $segs)"
 	[ "$(cat /sys/block/"$(basename "$dev")"/ro)" = 1 ]
 	ok $? "readonly: the kernel sees a read-only disk"
 	! dd if=/dev/zero of="$dev" bs=4k count=1 conv=fsync 2>/dev/null

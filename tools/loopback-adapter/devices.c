@@ -36,14 +36,23 @@ uint64_t lb_device_window_size(unsigned int num_queues,
 			       unsigned int queue_size, unsigned int segs,
 			       uint64_t seg_size)
 {
-	uint64_t q = queue_size;
-	/* the driver and device areas of a virtio-mmio ring are page aligned */
-	uint64_t rings = lb_pages(16 * q + 6 + 2 * q) + lb_pages(6 + 8 * q);
-	/* header, status, an indirect table; a segment may straddle a page */
-	uint64_t request = 2 + lb_pages((segs + 2) * 16ULL) +
-			   segs * (lb_pages(seg_size) + 1);
-	uint64_t bytes = num_queues * (rings + request) * PAGE;
+	uint64_t q = queue_size, seg = lb_pages(seg_size), ring = 1;
+	/*
+	 * The sum loopback.ko bounds a block request by (kmod/loopback_blk.c):
+	 * each queue's rings take a power of two of pages; a request takes
+	 * its header and status (two pages each, they may straddle), an
+	 * indirect table, each segment one page more than its size, and up
+	 * to a segment lost at the end of each free run.  Less, and the
+	 * kernel offers the driver smaller segments than @seg_size.
+	 */
+	uint64_t need = lb_pages(16 * q + 6 + 2 * q) + lb_pages(6 + 8 * q);
+	uint64_t request = 4 + segs * (seg + 1) + (num_queues + 1) * seg +
+			   lb_pages((segs + 2) * 16ULL) + 1;
+	uint64_t bytes;
 
+	while (ring < need)
+		ring <<= 1;
+	bytes = num_queues * (ring + request) * PAGE;
 	/* the kernel's minimum, and whole 64 KiB */
 	return MAX((bytes + 0xffff) & ~0xffffULL, 0x10000);
 }
