@@ -34,7 +34,9 @@
 #include <linux/uaccess.h>
 #include <linux/virtio.h>
 #include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
 #include <linux/virtio_mmio.h>
+#include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
 
 #include "loopback_compat.h"
@@ -943,6 +945,26 @@ int loopback_vdev_set_config(struct loopback_device *ldev,
 
 /* ---- virtio_config_ops ---- */
 
+/*
+ * 6.1's virtio_net acts on VIRTIO_NET_S_ANNOUNCE in the status field
+ * whenever it negotiated VIRTIO_NET_F_STATUS, and acknowledges it on the
+ * control queue: without one, virtnet_send_command() BUG()s.  A network
+ * device without a control queue cannot ask for an announcement, so its
+ * driver never reads that bit set.
+ */
+static void loopback_config_filter(struct loopback_device *ldev,
+				   unsigned int offset, u8 *buf, unsigned int n)
+{
+	const unsigned int at = offsetof(struct virtio_net_config, status);
+
+	if (ldev->device_id != VIRTIO_ID_NET ||
+	    (ldev->features & BIT_ULL(VIRTIO_NET_F_CTRL_VQ)))
+		return;
+	/* le16: the bit is in the low byte */
+	if (offset <= at && at < offset + n)
+		buf[at - offset] &= ~VIRTIO_NET_S_ANNOUNCE;
+}
+
 /* Config reads come from the kernel's copy; bytes beyond it read as 0. */
 static void loopback_vdev_get(struct virtio_device *vdev, unsigned int offset,
 			      void *buf, unsigned int len)
@@ -957,6 +979,7 @@ static void loopback_vdev_get(struct virtio_device *vdev, unsigned int offset,
 		spin_lock_irqsave(&ldev->config_lock, flags);
 		memcpy(buf, ldev->config + offset, n);
 		spin_unlock_irqrestore(&ldev->config_lock, flags);
+		loopback_config_filter(ldev, offset, buf, n);
 	}
 	memset(buf + n, 0, len - n);
 }
