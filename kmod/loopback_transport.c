@@ -1036,11 +1036,14 @@ static u32 loopback_vdev_generation(struct virtio_device *vdev)
 }
 
 /*
- * The device may clear bits the driver set (FEATURES_OK) or add
- * NEEDS_RESET, nothing else: after a reset it reads 0, and it never claims
- * DRIVER_OK before the driver set it (the virtio core BUG()s on that).  A
- * broken device reads NEEDS_RESET without FEATURES_OK, so that a probe
- * fails, and still 0 after a reset, as the core expects on removal.
+ * The device may clear FEATURES_OK (refusing the features) or add
+ * NEEDS_RESET, nothing else: after a reset it reads 0, it never claims
+ * DRIVER_OK before the driver set it (the virtio core BUG()s on that), and
+ * it cannot take DRIVER_OK back either: virtio_dev_probe() reads the status
+ * after the driver's probe and calls virtio_device_ready() if DRIVER_OK is
+ * missing, which WARNs when the next read shows it.  A broken device reads
+ * NEEDS_RESET without FEATURES_OK, so that a probe fails, and still 0 after
+ * a reset, as the core expects on removal.
  */
 static u8 loopback_vdev_get_status(struct virtio_device *vdev)
 {
@@ -1053,7 +1056,8 @@ static u8 loopback_vdev_get_status(struct virtio_device *vdev)
 	if (loopback_trap(ldev, VIRTIO_MMIO_STATUS, 4, 0, &data))
 		return (status & ~VIRTIO_CONFIG_S_FEATURES_OK) |
 		       VIRTIO_CONFIG_S_NEEDS_RESET;
-	return data & (status | VIRTIO_CONFIG_S_NEEDS_RESET);
+	return (data & (status | VIRTIO_CONFIG_S_NEEDS_RESET)) |
+	       (status & ~VIRTIO_CONFIG_S_FEATURES_OK);
 }
 
 static void loopback_vdev_set_status(struct virtio_device *vdev, u8 status)

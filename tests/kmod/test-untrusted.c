@@ -22,6 +22,10 @@
  *     in its status: 6.1's virtio_net would acknowledge it on the control
  *     queue it does not have, and BUG() (found by fuzz-uapi); the driver
  *     must not see the bit, and still follow LINK_UP (needs virtio_net)
+ *  G  a device that answers the Status read after the driver's probe
+ *     without DRIVER_OK, and the next one with it: 6.1's virtio core then
+ *     calls virtio_device_ready() and WARNs (found by fuzz-uapi); the
+ *     device must not be able to take DRIVER_OK back
  *
  * Needs loopback.ko loaded and virtio_rng available; E needs
  * trap_timeout_ms <= 5000 (vm-fault.sh loads it with 2000).  Run as root.
@@ -561,6 +565,54 @@ static void test_net_announce(void)
 	tap_ok(lb_wait_count(base_count, 10000) == 0, "%s: virtio devices back to %d", what, base_count);
 }
 
+static void test_status_flip(void)
+{
+	const char *what = "G: a device takes DRIVER_OK back";
+	struct lbdev_opts o = { .manual = true };
+	uint64_t end, ok_at = 0;
+	struct loopback_trap t;
+	struct lbdev *d;
+	int flips = 0;
+
+	d = lbdev_create(ctl, &o);
+	if (!tap_ok(d != NULL, "%s: create an entropy device", what))
+		return;
+	end = lb_now_ms() + 20000;
+	/* serve until a second after the first Status read that saw DRIVER_OK */
+	while (lb_now_ms() < end && (!ok_at || lb_now_ms() < ok_at + 1000)) {
+		struct pollfd p = { .fd = d->fd, .events = POLLIN };
+		struct loopback_reply rep = { 0 };
+		bool need, status_rd;
+		uint64_t v;
+
+		if (poll(&p, 1, 100) != 1 || !(p.revents & POLLIN) ||
+		    read(d->fd, &t, sizeof(t)) != sizeof(t))
+			continue;
+		pthread_mutex_lock(&d->lock);
+		status_rd = !(t.flags & LOOPBACK_TRAP_WRITE) &&
+			    t.addr - d->info.regs_base == VM_STATUS;
+		v = lbdev_model(d, &t, &need);
+		if (status_rd && (d->status & VS_DRIVER_OK) && !flips++) {
+			v &= ~(uint64_t)VS_DRIVER_OK;
+			ok_at = lb_now_ms();
+		}
+		pthread_mutex_unlock(&d->lock);
+		if (!need)
+			continue;
+		rep.id = t.id;
+		rep.data = (t.flags & LOOPBACK_TRAP_WRITE) ? 0 : v;
+		if (write(d->fd, &rep, sizeof(rep)) != sizeof(rep))
+			break;
+	}
+	tap_ok(flips > 0, "%s: a Status read after DRIVER_OK was answered without it", what);
+	tap_ok(!lb_kmsg_contains("at include/linux/virtio_config.h"),
+	       "%s: no warning from virtio_device_ready()", what);
+	tap_ok(lb_wait_bound(d->info.name, "virtio_rng", NULL, 0, 5000) == 0,
+	       "%s: virtio_rng stays bound", what);
+	lbdev_destroy(d, false);
+	tap_ok(lb_wait_count(base_count, 10000) == 0, "%s: virtio devices back to %d", what, base_count);
+}
+
 int main(int argc, char **argv)
 {
 	long timeout_ms = -1;
@@ -590,6 +642,7 @@ int main(int argc, char **argv)
 	else
 		test_trap_timeout(timeout_ms);
 	test_net_announce();
+	test_status_flip();
 	close(ctl);
 	return tap_finish();
 }
