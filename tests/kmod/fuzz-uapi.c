@@ -62,7 +62,7 @@
 #define MAX_HELD 8
 #define MAX_MAPS 6
 #define MAX_WFD 3
-#define STALE_MS 120000		/* a worker without progress this long is stuck */
+#define STALE_MS 60000		/* a worker without progress this long is stuck */
 
 /* ------------------------------------------------------------ results */
 
@@ -76,12 +76,12 @@ static const char *const res_name[RS_NRES] = {
 #define A(x) (1u << RS_##x)
 
 enum kind { K_CTL, K_CREATE, K_INFO, K_IOEVENTFD, K_IRQFD, K_INTERRUPT,
-	    K_CONFIG, K_WINDOW_FD, K_REMOVE, K_DEV_BADCMD, K_READ, K_WRITE,
+	    K_CONFIG, K_WINDOW_FD, K_REMOVE, K_DEV_BADCMD, K_READ,
 	    K_REPLY, K_MMAP, K_TOUCH, K_RING, K_WFD_OPS, K_CLOSE, K_NKINDS };
 static const char *const kind_name[K_NKINDS] = {
 	"ctl ioctl", "CREATE", "GET_INFO", "IOEVENTFD", "IRQFD", "INTERRUPT",
-	"SET_CONFIG", "WINDOW_FD", "REMOVE", "dev bad cmd", "read", "write",
-	"reply", "mmap", "load/store", "ring/buffer garbage", "window fd ops",
+	"SET_CONFIG", "WINDOW_FD", "REMOVE", "dev bad cmd", "read",
+	"reply (write)", "mmap", "load/store", "ring/buffer garbage", "window fd ops",
 	"device end",
 };
 
@@ -1226,7 +1226,7 @@ static void op_ring(void)
 		return;
 	u16 = used;
 	dev_poll();
-	switch (rnd(6)) {
+	switch (rnd(7)) {
 	case 0:	/* used->flags: NO_NOTIFY or junk */
 		sig = lb_touch((uint8_t *)&u16[0], true);
 		snprintf(what, sizeof(what), "used->flags q%u", qi);
@@ -1254,13 +1254,40 @@ static void op_ring(void)
 		}
 		snprintf(what, sizeof(what), "used->idx q%u", qi);
 		break;
+	case 5: {	/* a held head returned with any length (virtio_rng trusts it) */
+		struct lbq *q = &D.d->q[qi];
+		uint32_t *el;
+		uint16_t head;
+
+		snprintf(what, sizeof(what), "held head q%u, used length garbage", qi);
+		pthread_mutex_lock(&D.d->lock);
+		if (!q->nheld) {
+			pthread_mutex_unlock(&D.d->lock);
+			return;
+		}
+		head = q->held_head[0];
+		el = (uint32_t *)(u16 + 2) + 2 * (q->used_idx % num);
+		sig = lb_touch((uint8_t *)el, true);
+		if (!sig) {
+			memmove(q->held_head, q->held_head + 1, (q->nheld - 1) * sizeof(q->held_head[0]));
+			q->nheld--;
+			D.d->held--;
+			el[0] = head;
+			el[1] = chance(50) ? 64u << rnd(10) : (uint32_t)rnd64();
+			q->used_idx++;
+			__atomic_store_n(&u16[1], q->used_idx, __ATOMIC_RELEASE);
+		}
+		pthread_mutex_unlock(&D.d->lock);
+		break;
+	}
 	case 3:	/* avail_event */
 		sig = lb_touch((uint8_t *)&u16[2 + 2 * num], true);
 		if (!sig)
 			u16[2 + 2 * num] = (uint16_t)rnd64();
 		snprintf(what, sizeof(what), "avail_event q%u", qi);
 		break;
-	default: {	/* the bytes of a buffer the driver posted */
+	case 4:
+	case 6: {	/* the bytes of a buffer the driver posted */
 		uint16_t h = (uint16_t)rnd(num);
 		uint64_t a;
 
@@ -1536,7 +1563,7 @@ static bool dev_create(int ctl)
 	/* rng: whole buffers or 16/32 bytes (6.1's virtio-rng hangs a reader on other partial fills) */
 	o.fill = D.cls == VIRTIO_ID_NET ? LB_FILL_HOLD :
 		 D.cls == VIRTIO_ID_ENTROPY && chance(20) ? LB_FILL_PARTIAL :
-		 chance(10) ? LB_FILL_REVERSE : LB_FILL_FULL;
+		 chance(25) ? LB_FILL_REVERSE : LB_FILL_FULL;
 	o.fill_len = o.fill == LB_FILL_PARTIAL ? (chance(50) ? 16 : 32) : 1 + rnd(4);
 	D.d = lbdev_create(ctl, &o);
 	(void)CALL(D.d ? 0 : -1);
@@ -1799,7 +1826,7 @@ static int tasks_in_d(void)
 
 static int reload_module(const char *ko, const char *params)
 {
-	uint64_t end = lb_now_ms() + 60000;
+	uint64_t end = lb_now_ms() + 30000;
 	int r, fd;
 
 	while ((r = (int)syscall(SYS_delete_module, "loopback", O_NONBLOCK)) != 0 &&
@@ -1943,8 +1970,8 @@ int main(int argc, char **argv)
 		}
 		if (!alive)
 			break;
-		/* SIGKILL a device process now and then (about one every 3 s) */
-		if (chance(2)) {
+		/* SIGKILL a device process now and then (about one a second) */
+		if (chance(5)) {
 			k = rnd(nw);
 			if (pid[k] > 0 && sh->w[k].ops < sh->w[k].budget) {
 				kill(pid[k], SIGKILL);
@@ -1974,7 +2001,7 @@ int main(int argc, char **argv)
 	}
 	/* orphans (I/O children of killed workers) */
 	{
-		uint64_t end = lb_now_ms() + 60000;
+		uint64_t end = lb_now_ms() + 30000;
 		int st;
 
 		while (waitpid(-1, &st, WNOHANG) >= 0 && lb_now_ms() < end)

@@ -20,7 +20,7 @@
 # -k KO     use this loopback.ko (built for the guest kernel) instead of
 #           building kmod/
 #
-# vm-fuzz takes LOOPBACK_FUZZ_OPS (default 10000), LOOPBACK_FUZZ_SEED
+# vm-fuzz takes LOOPBACK_FUZZ_OPS (default 30000), LOOPBACK_FUZZ_SEED
 # (default random), LOOPBACK_FUZZ_WORKERS (default 6) and
 # LOOPBACK_FUZZ_SKIP (fuzz-uapi -x: "foreign").
 #
@@ -127,7 +127,7 @@ done
 run_one() { # SCENARIO
 	local s=$1 st extra=()
 	# the fuzzer's knobs reach the guest on the kernel command line
-	[ "$s" = fuzz ] && extra=(--append "loopback_fuzz.ops=${LOOPBACK_FUZZ_OPS:-10000} loopback_fuzz.workers=${LOOPBACK_FUZZ_WORKERS:-6}${LOOPBACK_FUZZ_SEED:+ loopback_fuzz.seed=$LOOPBACK_FUZZ_SEED}${LOOPBACK_FUZZ_SKIP:+ loopback_fuzz.skip=$LOOPBACK_FUZZ_SKIP}")
+	[ "$s" = fuzz ] && extra=(--append "loopback_fuzz.ops=${LOOPBACK_FUZZ_OPS:-30000} loopback_fuzz.workers=${LOOPBACK_FUZZ_WORKERS:-6}${LOOPBACK_FUZZ_SEED:+ loopback_fuzz.seed=$LOOPBACK_FUZZ_SEED}${LOOPBACK_FUZZ_SKIP:+ loopback_fuzz.skip=$LOOPBACK_FUZZ_SKIP}")
 	"$top/tests/vm/run" --module "$ko" "${binaries[@]}" "${extra[@]}" \
 		--file "$here/vm-lib.sh:/test/vm-lib.sh" \
 		--script "$here/vm-$s.sh" --timeout "${LOOPBACK_VM_TIMEOUT:-290}" \

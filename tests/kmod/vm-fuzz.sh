@@ -12,7 +12,7 @@ arg() { # NAME DEFAULT: loopback_fuzz.NAME=VALUE from the kernel command line
 	v=$(tr ' ' '\n' </proc/cmdline | sed -n "s/^loopback_fuzz\.$1=//p" | tail -n 1)
 	echo "${v:-$2}"
 }
-ops=$(arg ops 10000)
+ops=$(arg ops 30000)
 seed=$(arg seed "")
 workers=$(arg workers 6)
 skip=$(arg skip "")
