@@ -1641,6 +1641,8 @@ static void dev_end(void)
 			munmap(D.maps[i].p, D.maps[i].len);
 			D.maps[i].p = NULL;
 		}
+	/* while the fd still says whether the device broke */
+	check_model_faults();
 	win_lo = win_hi = 0;
 	lbdev_destroy(D.d, chance(50));
 	check(K_CLOSE, RS_OK, A(OK), "close");
@@ -1715,7 +1717,6 @@ static void episode(int ctl)
 		check_model_faults();
 	}
 	dev_end();
-	check_model_faults();
 }
 
 static void worker(int idx)
