@@ -34,7 +34,9 @@
 #include <linux/uaccess.h>
 #include <linux/virtio.h>
 #include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
 #include <linux/virtio_mmio.h>
+#include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
 
 #include "loopback_compat.h"
@@ -944,6 +946,26 @@ int loopback_vdev_set_config(struct loopback_device *ldev,
 /* ---- virtio_config_ops ---- */
 
 /*
+ * 6.1's virtio_net acts on VIRTIO_NET_S_ANNOUNCE in the status field
+ * whenever it negotiated VIRTIO_NET_F_STATUS, and acknowledges it on the
+ * control queue: without one, virtnet_send_command() BUG()s.  A network
+ * device without a control queue cannot ask for an announcement, so its
+ * driver never reads that bit set.
+ */
+static void loopback_config_filter(struct loopback_device *ldev,
+				   unsigned int offset, u8 *buf, unsigned int n)
+{
+	const unsigned int at = offsetof(struct virtio_net_config, status);
+
+	if (ldev->device_id != VIRTIO_ID_NET ||
+	    (ldev->features & BIT_ULL(VIRTIO_NET_F_CTRL_VQ)))
+		return;
+	/* le16: the bit is in the low byte */
+	if (offset <= at && at < offset + n)
+		buf[at - offset] &= ~VIRTIO_NET_S_ANNOUNCE;
+}
+
+/*
  * Config reads come from the kernel's copy; bytes beyond it read as 0.
  * A block device's seg_max reads as what its window can take.
  */
@@ -961,6 +983,7 @@ static void loopback_vdev_get(struct virtio_device *vdev, unsigned int offset,
 		memcpy(buf, ldev->config + offset, n);
 		loopback_blk_get_config(ldev, offset, buf, n);
 		spin_unlock_irqrestore(&ldev->config_lock, flags);
+		loopback_config_filter(ldev, offset, buf, n);
 	}
 	memset(buf + n, 0, len - n);
 }
@@ -1017,11 +1040,14 @@ static u32 loopback_vdev_generation(struct virtio_device *vdev)
 }
 
 /*
- * The device may clear bits the driver set (FEATURES_OK) or add
- * NEEDS_RESET, nothing else: after a reset it reads 0, and it never claims
- * DRIVER_OK before the driver set it (the virtio core BUG()s on that).  A
- * broken device reads NEEDS_RESET without FEATURES_OK, so that a probe
- * fails, and still 0 after a reset, as the core expects on removal.
+ * The device may clear FEATURES_OK (refusing the features) or add
+ * NEEDS_RESET, nothing else: after a reset it reads 0, it never claims
+ * DRIVER_OK before the driver set it (the virtio core BUG()s on that), and
+ * it cannot take DRIVER_OK back either: virtio_dev_probe() reads the status
+ * after the driver's probe and calls virtio_device_ready() if DRIVER_OK is
+ * missing, which WARNs when the next read shows it.  A broken device reads
+ * NEEDS_RESET without FEATURES_OK, so that a probe fails, and still 0 after
+ * a reset, as the core expects on removal.
  */
 static u8 loopback_vdev_get_status(struct virtio_device *vdev)
 {
@@ -1034,7 +1060,8 @@ static u8 loopback_vdev_get_status(struct virtio_device *vdev)
 	if (loopback_trap(ldev, VIRTIO_MMIO_STATUS, 4, 0, &data))
 		return (status & ~VIRTIO_CONFIG_S_FEATURES_OK) |
 		       VIRTIO_CONFIG_S_NEEDS_RESET;
-	return data & (status | VIRTIO_CONFIG_S_NEEDS_RESET);
+	return (data & (status | VIRTIO_CONFIG_S_NEEDS_RESET)) |
+	       (status & ~VIRTIO_CONFIG_S_FEATURES_OK);
 }
 
 static void loopback_vdev_set_status(struct virtio_device *vdev, u8 status)

@@ -1545,6 +1545,17 @@ int lbdev_serve(struct lbdev *d, int timeout_ms)
 	return 1;
 }
 
+void lbdev_kick(struct lbdev *d, uint32_t qi)
+{
+	pthread_mutex_lock(&d->lock);
+	if (!d->stalled && !d->broken) {
+		d->eventfd_kicks++;
+		process_queue(d, qi);
+	}
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+}
+
 /* no_kicks: what the driver made available, served without a kick */
 static void poll_rings(struct lbdev *d)
 {
@@ -1666,6 +1677,10 @@ struct lbdev *lbdev_create(int ctl, const struct lbdev_opts *o)
 	d->cr.config = (uintptr_t)d->config;
 	d->cr.window_size = d->o.window_size;
 	d->cr.trap_size = d->o.trap_size;
+	if (d->o.features)
+		d->cr.features = d->o.features;
+	if (d->o.api_version)
+		d->cr.api_version = d->o.api_version;
 	fd = ioctl(ctl, LOOPBACK_CREATE, &d->cr);
 	if (fd < 0)
 		goto fail;

@@ -260,6 +260,8 @@ struct lbdev_opts {
 	/* stop answering at the first Status access (any, or once DRIVER is set) */
 	bool stall_first_status;
 	bool stall_status_after_driver;
+	uint64_t features;	/* create's features (default VERSION_1 | ACCESS_PLATFORM) */
+	uint32_t api_version;	/* create's api_version (default LOOPBACK_API_VERSION) */
 };
 
 struct lbq {
@@ -320,6 +322,9 @@ size_t lbdev_trap_size(const struct lbdev *d);
 /* answers one batch: poll up to timeout_ms, handle traps and kicks.
  * 1 if it did something, 0 on timeout, -1 when the fd is broken/closed */
 int lbdev_serve(struct lbdev *d, int timeout_ms);
+/* serves queue qi as a kick would (manual mode: an ioeventfd the caller
+ * polls itself) */
+void lbdev_kick(struct lbdev *d, uint32_t qi);
 /* handles one trap (answers it unless posted); 0 or -1 */
 int lbdev_handle_trap(struct lbdev *d, const struct loopback_trap *t);
 /* the reply the register model gives for a trap (no write) */

@@ -7,7 +7,7 @@
 # Builds kmod/ against the guest kernel (tests/vm/build-module), builds the
 # test programs of tests/kmod/ with $CC (default gcc) against
 # include/uapi, then boots one guest per scenario (tests/kmod/vm-NAME.sh,
-# default: basic stress fault hostile device adapter) with tests/vm/run.
+# default: basic stress fault hostile fuzz device adapter) with tests/vm/run.
 # vm-device.sh and vm-adapter.sh also need programs that link libloopback,
 # from the build tree ($top_builddir, else build/; make check builds
 # them).  One TAP line per build
@@ -19,6 +19,11 @@
 # -j JOBS   boot up to JOBS guests at once (default $LOOPBACK_VM_JOBS or 1)
 # -k KO     use this loopback.ko (built for the guest kernel) instead of
 #           building kmod/
+#
+# vm-fuzz takes LOOPBACK_FUZZ_OPS (default 30000), LOOPBACK_FUZZ_SEED
+# (default random), LOOPBACK_FUZZ_WORKERS (default 6) and
+# LOOPBACK_FUZZ_SKIP (fuzz-uapi -x; default "foreign" while the hang it
+# avoids is open, see Documentation/testing.md; empty: fuzz everything).
 #
 # Exit status: 0 when everything passed (or was skipped), 1 otherwise.
 # With LOOPBACK_SKIP_VM=REASON set, the whole run is skipped ("1..0 # SKIP").
@@ -37,18 +42,18 @@ while [ $# -gt 0 ]; do
 	-j*) jobs=${1#-j}; shift ;;
 	-o) out=${2:?-o needs a directory}; shift 2 ;;
 	-k) prebuilt=${2:?-k needs a .ko}; shift 2 ;;
-	-h | --help) sed -n '3,21s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	-h | --help) sed -n '3,26s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	-*) echo "run-vm.sh: unknown option $1" >&2; exit 2 ;;
 	*) scenarios+=("$1"); shift ;;
 	esac
 done
-[ "${#scenarios[@]}" -gt 0 ] || scenarios=(basic stress fault hostile device adapter)
+[ "${#scenarios[@]}" -gt 0 ] || scenarios=(basic stress fault hostile fuzz device adapter)
 case "$jobs" in '' | *[!0-9]* | 0) echo "run-vm.sh: bad -j $jobs" >&2; exit 2 ;; esac
 out=${out:-${LOOPBACK_VM_OUT:-$top/build/kmod-tests}}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-PROGRAMS=(test-uapi test-mmap test-rng test-window-full test-remove test-race test-multi test-leak test-kill test-untrusted test-blk test-rmmod test-hostile bench-trap notify-listen)
+PROGRAMS=(test-uapi test-mmap test-rng test-window-full test-remove test-race test-multi test-leak test-kill test-untrusted test-blk test-rmmod test-hostile fuzz-uapi bench-trap notify-listen)
 LIB_PROGRAMS=(tests/device/vm-device-rng tests/adapter/loopback-adapter-test)
 
 # scripts/check.sh runs the kernel tests in its plain build only: they do
@@ -121,8 +126,10 @@ for p in ${LIB_PROGRAMS[@]+"${LIB_PROGRAMS[@]}"}; do
 done
 
 run_one() { # SCENARIO
-	local s=$1 st
-	"$top/tests/vm/run" --module "$ko" "${binaries[@]}" \
+	local s=$1 st extra=() skip=${LOOPBACK_FUZZ_SKIP-foreign}
+	# the fuzzer's knobs reach the guest on the kernel command line
+	[ "$s" = fuzz ] && extra=(--append "loopback_fuzz.ops=${LOOPBACK_FUZZ_OPS:-30000} loopback_fuzz.workers=${LOOPBACK_FUZZ_WORKERS:-6}${LOOPBACK_FUZZ_SEED:+ loopback_fuzz.seed=$LOOPBACK_FUZZ_SEED}${skip:+ loopback_fuzz.skip=$skip}")
+	"$top/tests/vm/run" --module "$ko" "${binaries[@]}" "${extra[@]}" \
 		--file "$here/vm-lib.sh:/test/vm-lib.sh" \
 		--script "$here/vm-$s.sh" --timeout "${LOOPBACK_VM_TIMEOUT:-290}" \
 		--log "$out/vm-$s.console" >"$out/vm-$s.out" 2>&1

@@ -18,6 +18,14 @@
  *     raise SIGBUS, the back end survives
  *  E  a trap timeout breaks the device with the fd still open: the owner's
  *     mapping raises SIGBUS, WINDOW_FD is EIO
+ *  F  a network device without a control queue sets VIRTIO_NET_S_ANNOUNCE
+ *     in its status: 6.1's virtio_net would acknowledge it on the control
+ *     queue it does not have, and BUG() (found by fuzz-uapi); the driver
+ *     must not see the bit, and still follow LINK_UP (needs virtio_net)
+ *  G  a device that answers the Status read after the driver's probe
+ *     without DRIVER_OK, and the next one with it: 6.1's virtio core then
+ *     calls virtio_device_ready() and WARNs (found by fuzz-uapi); the
+ *     device must not be able to take DRIVER_OK back
  *
  * Needs loopback.ko loaded and virtio_rng available; E needs
  * trap_timeout_ms <= 5000 (vm-fault.sh loads it with 2000).  Run as root.
@@ -25,12 +33,14 @@
 #define _GNU_SOURCE
 #include "lbtest.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <net/if.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -466,6 +476,143 @@ static void test_trap_timeout(long timeout_ms)
 	tap_ok(lb_wait_count(base_count, 10000) == 0, "%s: virtio devices back to %d", what, base_count);
 }
 
+/* the interface name of virtio device VDEV's netdev, and brings it up */
+static int net_up(const char *vdev, char *ifname, size_t len)
+{
+	struct ifreq ifr;
+	char path[160];
+	struct dirent *e;
+	DIR *dir;
+	int s, r;
+
+	snprintf(path, sizeof(path), "%s/%s/net", LB_VIRTIO_DEVICES, vdev);
+	dir = opendir(path);
+	if (!dir)
+		return -1;
+	ifname[0] = 0;
+	while ((e = readdir(dir)))
+		if (e->d_name[0] != '.')
+			snprintf(ifname, len, "%.15s", e->d_name);
+	closedir(dir);
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (!ifname[0] || s < 0)
+		return -1;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	r = ioctl(s, SIOCGIFFLAGS, &ifr);
+	ifr.ifr_flags |= IFF_UP;
+	if (r == 0)
+		r = ioctl(s, SIOCSIFFLAGS, &ifr);
+	close(s);
+	return r;
+}
+
+/* waits until /sys/class/net/IFNAME/carrier reads WANT */
+static int wait_carrier(const char *ifname, const char *want, unsigned int ms)
+{
+	uint64_t end = lb_now_ms() + ms;
+	char path[96], buf[16];
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/carrier", ifname);
+	for (;;) {
+		if (lb_read_file(path, buf, sizeof(buf)) == 0 && !strcmp(buf, want))
+			return 0;
+		if (lb_now_ms() >= end)
+			return -1;
+		lb_sleep_ms(20);
+	}
+}
+
+static void test_net_announce(void)
+{
+	const char *what = "F: S_ANNOUNCE without a control queue";
+	struct lbdev_opts o = {
+		.device_id = VIRTIO_ID_NET, .num_queues = 2, .config_size = 8,
+		.features = VF_VERSION_1 | VF_ACCESS_PLATFORM | VNET_F_STATUS | VNET_F_MAC,
+		.fill = LB_FILL_HOLD, .ioeventfd = true,
+	};
+	/* mac, then status (le16): LINK_UP | ANNOUNCE, then ANNOUNCE alone */
+	uint8_t cfg[8] = { 0x52, 0x54, 0, 0x12, 0x34, 0x56, 3, 0 };
+	struct loopback_config c = { .offset = 0, .length = 8, .data = (uintptr_t)cfg,
+				     .flags = LOOPBACK_CONFIG_NOTIFY };
+	char vdev[64], ifname[32];
+	struct lbdev *d;
+
+	if (access("/sys/bus/virtio/drivers/virtio_net", F_OK) < 0) {
+		tap_skip("%s (virtio_net is not loaded)", what);
+		return;
+	}
+	d = lbdev_create(ctl, &o);
+	if (!tap_ok(d != NULL, "%s: create a network device with STATUS", what))
+		return;
+	tap_ok(ioctl(d->fd, LOOPBACK_DEV_SET_CONFIG, &c) == 0, "%s: status LINK_UP | ANNOUNCE", what);
+	if (!tap_ok(lb_wait_bound(d->info.name, "virtio_net", vdev, sizeof(vdev), 20000) == 0 &&
+		    lbdev_wait_status(d, VS_DRIVER_OK, 20000) == 0,
+		    "%s: virtio_net binds (%s)", what, d->errmsg)) {
+		lbdev_destroy(d, false);
+		return;
+	}
+	tap_ok(net_up(vdev, ifname, sizeof(ifname)) == 0, "%s: bring %s up", what, ifname);
+	tap_ok(ioctl(d->fd, LOOPBACK_DEV_SET_CONFIG, &c) == 0, "%s: raise a config change", what);
+	tap_ok(wait_carrier(ifname, "1", 10000) == 0, "%s: the driver follows LINK_UP", what);
+	cfg[6] = 2;
+	tap_ok(ioctl(d->fd, LOOPBACK_DEV_SET_CONFIG, &c) == 0, "%s: status ANNOUNCE alone", what);
+	tap_ok(wait_carrier(ifname, "0", 10000) == 0,
+	       "%s: the driver took the change (carrier 0) and did not BUG", what);
+	tap_ok(!lb_kmsg_contains("Failed to ack link announce"),
+	       "%s: the driver never tried to acknowledge an announcement", what);
+	lbdev_destroy(d, false);
+	tap_ok(lb_wait_count(base_count, 10000) == 0, "%s: virtio devices back to %d", what, base_count);
+}
+
+static void test_status_flip(void)
+{
+	const char *what = "G: a device takes DRIVER_OK back";
+	struct lbdev_opts o = { .manual = true };
+	uint64_t end, ok_at = 0;
+	struct loopback_trap t;
+	struct lbdev *d;
+	int flips = 0;
+
+	d = lbdev_create(ctl, &o);
+	if (!tap_ok(d != NULL, "%s: create an entropy device", what))
+		return;
+	end = lb_now_ms() + 20000;
+	/* serve until a second after the first Status read that saw DRIVER_OK */
+	while (lb_now_ms() < end && (!ok_at || lb_now_ms() < ok_at + 1000)) {
+		struct pollfd p = { .fd = d->fd, .events = POLLIN };
+		struct loopback_reply rep = { 0 };
+		bool need, status_rd;
+		uint64_t v;
+
+		if (poll(&p, 1, 100) != 1 || !(p.revents & POLLIN) ||
+		    read(d->fd, &t, sizeof(t)) != sizeof(t))
+			continue;
+		pthread_mutex_lock(&d->lock);
+		status_rd = !(t.flags & LOOPBACK_TRAP_WRITE) &&
+			    t.addr - d->info.regs_base == VM_STATUS;
+		v = lbdev_model(d, &t, &need);
+		if (status_rd && (d->status & VS_DRIVER_OK) && !flips++) {
+			v &= ~(uint64_t)VS_DRIVER_OK;
+			ok_at = lb_now_ms();
+		}
+		pthread_mutex_unlock(&d->lock);
+		if (!need)
+			continue;
+		rep.id = t.id;
+		rep.data = (t.flags & LOOPBACK_TRAP_WRITE) ? 0 : v;
+		if (write(d->fd, &rep, sizeof(rep)) != sizeof(rep))
+			break;
+	}
+	tap_ok(flips > 0, "%s: a Status read after DRIVER_OK was answered without it", what);
+	tap_ok(!lb_kmsg_contains("at include/linux/virtio_config.h"),
+	       "%s: no warning from virtio_device_ready()", what);
+	tap_ok(lb_wait_bound(d->info.name, "virtio_rng", NULL, 0, 5000) == 0,
+	       "%s: virtio_rng stays bound", what);
+	lbdev_destroy(d, false);
+	tap_ok(lb_wait_count(base_count, 10000) == 0, "%s: virtio devices back to %d", what, base_count);
+}
+
 int main(int argc, char **argv)
 {
 	long timeout_ms = -1;
@@ -494,6 +641,8 @@ int main(int argc, char **argv)
 		tap_skip("E: trap timeout (trap_timeout_ms is %ld; needs <= 5000)", timeout_ms);
 	else
 		test_trap_timeout(timeout_ms);
+	test_net_announce();
+	test_status_flip();
 	close(ctl);
 	return tap_finish();
 }
