@@ -108,7 +108,8 @@ static const char loopback_fail_unheld[] =
 	"the device returned a buffer it did not hold";
 
 /* fail_flags */
-#define LOOPBACK_FAIL_BREAK	0
+#define LOOPBACK_FAIL_BREAK	0	/* virtio_break_device(), then takeover */
+#define LOOPBACK_FAIL_TAKEOVER	1	/* the takeover alone */
 
 enum loopback_fail_result {
 	LOOPBACK_FAIL_DONE,	/* nothing more is available */
@@ -298,12 +299,18 @@ bad:
 	return LOOPBACK_FAIL_BAD;
 }
 
-/* Gives up on queue @index: breaks the device from a work item. */
-static void loopback_fail_bad(struct loopback_device *ldev, unsigned int index,
+static void loopback_fail_log(struct loopback_device *ldev, unsigned int index,
 			      const char *why)
 {
 	dev_err_ratelimited(&ldev->parent, "queue %u: malformed ring (%s); breaking the device\n",
 			    index, why);
+}
+
+/* Gives up on queue @index: breaks the device from a work item. */
+static void loopback_fail_bad(struct loopback_device *ldev, unsigned int index,
+			      const char *why)
+{
+	loopback_fail_log(ldev, index, why);
 	/* virtio_break_device() takes a lock not meant for IRQs. */
 	set_bit(LOOPBACK_FAIL_BREAK, &ldev->fail_flags);
 	queue_work(loopback_wq, &ldev->fail_work);
@@ -346,9 +353,17 @@ static void loopback_fail_work(struct work_struct *work)
 		cond_resched();
 	}
 	/*
-	 * Only rings that existed go bad: the virtio device is registered.
 	 * A device that returned what it did not hold is broken as if its
-	 * owner died; the kernel fails the other rings.
+	 * owner died: the window is revoked, then the kernel fails every
+	 * ring, that one from the last used entry it verified.  Not
+	 * virtio_break_device(): the driver would ignore those completions
+	 * and wait for ever for the buffers the device held.
+	 */
+	if (test_and_clear_bit(LOOPBACK_FAIL_TAKEOVER, &ldev->fail_flags))
+		loopback_vdev_break(ldev);
+	/*
+	 * A ring the kernel cannot fail (only rings that existed go bad:
+	 * the virtio device is registered); the kernel fails the others.
 	 */
 	if (test_and_clear_bit(LOOPBACK_FAIL_BREAK, &ldev->fail_flags)) {
 		virtio_break_device(&ldev->vdev);
@@ -369,11 +384,38 @@ static void loopback_fail_work(struct work_struct *work)
  * safely mean it lost track (buffers added without a DMA mapping, 6.12's
  * premapped mode): from then on the ring falls back to the old rule.
  */
+static void loopback_track_avail_locked(struct loopback_device *ldev,
+					unsigned int index,
+					struct loopback_ring *r, u16 avail_idx)
+{
+	struct virtio_device *vdev = &ldev->vdev;
+	u16 seen = r->avail_seen, head;
+
+	lockdep_assert_held(&ldev->vqs[index].ring_lock);
+	if ((u16)(avail_idx - seen) > max(r->num / 2, 1U))
+		goto lost;
+	for (; seen != avail_idx; seen++) {
+		head = virtio16_to_cpu(vdev, READ_ONCE(r->avail->ring[seen &
+							(r->num - 1)]));
+		if (head >= r->num || r->pending[head] == U16_MAX)
+			goto lost;
+		r->pending[head]++;
+	}
+	WRITE_ONCE(r->avail_seen, seen);
+	return;
+
+lost:
+	r->inexact = true;
+	dev_info(&ldev->parent,
+		 "queue %u: buffers were made available without a DMA mapping; if the device dies, the kernel assumes it completed in order\n",
+		 index);
+}
+
 static bool loopback_track_locked(struct loopback_device *ldev,
 				  unsigned int index, struct loopback_ring *r)
 {
 	struct virtio_device *vdev = &ldev->vdev;
-	u16 used_idx, avail_idx, seen, head;
+	u16 used_idx, avail_idx, seen;
 	u32 id;
 
 	lockdep_assert_held(&ldev->vqs[index].ring_lock);
@@ -385,18 +427,9 @@ static bool loopback_track_locked(struct loopback_device *ldev,
 	/* The entries the indices cover, after them. */
 	smp_rmb();
 
-	seen = r->avail_seen;
-	if ((u16)(avail_idx - seen) > max(r->num / 2, 1U))
-		goto lost;
-	for (; seen != avail_idx; seen++) {
-		head = virtio16_to_cpu(vdev, READ_ONCE(r->avail->ring[seen &
-							(r->num - 1)]));
-		if (head >= r->num || r->pending[head] == U16_MAX)
-			goto lost;
-		r->pending[head]++;
-	}
-	WRITE_ONCE(r->avail_seen, seen);
-
+	loopback_track_avail_locked(ldev, index, r, avail_idx);
+	if (r->inexact)
+		return true;
 	seen = r->used_seen;
 	if ((u16)(used_idx - seen) > r->num)
 		return false;
@@ -410,13 +443,6 @@ static bool loopback_track_locked(struct loopback_device *ldev,
 		r->pending[id]--;
 	}
 	WRITE_ONCE(r->used_seen, seen);
-	return true;
-
-lost:
-	r->inexact = true;
-	dev_info(&ldev->parent,
-		 "queue %u: buffers were made available without a DMA mapping; if the device dies, the kernel assumes it completed in order\n",
-		 index);
 	return true;
 }
 
@@ -441,7 +467,8 @@ bool loopback_fail_track(struct loopback_device *ldev, unsigned int index)
 
 	/* Without the lock: the pointers lead into the window or are NULL. */
 	if (state != LOOPBACK_RING_USER || !avail || !used)
-		return state != LOOPBACK_RING_BAD;
+		return state != LOOPBACK_RING_BAD &&
+		       state != LOOPBACK_RING_UNHELD;
 	if (READ_ONCE(avail->idx) ==
 	    cpu_to_virtio16(vdev, READ_ONCE(r->avail_seen)) &&
 	    READ_ONCE(used->idx) ==
@@ -451,13 +478,17 @@ bool loopback_fail_track(struct loopback_device *ldev, unsigned int index)
 	spin_lock_irqsave(&lvq->ring_lock, flags);
 	if (r->state == LOOPBACK_RING_USER &&
 	    !loopback_track_locked(ldev, index, r)) {
-		WRITE_ONCE(r->state, LOOPBACK_RING_BAD);
+		/* The kernel fails the ring once the window is revoked. */
+		WRITE_ONCE(r->state, LOOPBACK_RING_UNHELD);
 		ok = false;
 	}
 	spin_unlock_irqrestore(&lvq->ring_lock, flags);
-	if (!ok)
-		loopback_fail_bad(ldev, index,
-				  loopback_fail_unheld);
+	if (!ok) {
+		loopback_fail_log(ldev, index, loopback_fail_unheld);
+		/* The revocation sleeps. */
+		set_bit(LOOPBACK_FAIL_TAKEOVER, &ldev->fail_flags);
+		queue_work(loopback_wq, &ldev->fail_work);
+	}
 	return ok;
 }
 
@@ -470,19 +501,29 @@ void loopback_fail_track_all(struct loopback_device *ldev)
 }
 
 /*
- * With ring_lock held: the kernel becomes the device of this ring.  What
- * the dead device returned stays; the kernel returns the heads it still
- * held, each once, and then what the driver makes available later.
- * Returns false for a ring that turned out bad.
+ * With ring_lock held, the window revoked: the kernel becomes the device
+ * of this ring.  What the dead device returned stays, up to its first
+ * used entry for a head it did not hold: the kernel writes over that one
+ * and the rest, which the driver has not seen (their interrupt was not
+ * delivered).  Then it returns the heads the device still held, each
+ * once, and what the driver makes available later.  Returns false if
+ * this finds the device returned a head it did not hold.
  */
 static bool loopback_fail_start_locked(struct loopback_device *ldev,
 				       unsigned int index,
 				       struct loopback_ring *r)
 {
+	bool unheld = r->state == LOOPBACK_RING_UNHELD, held = true;
+	u16 avail_idx;
+
 	lockdep_assert_held(&ldev->vqs[index].ring_lock);
-	if (!loopback_track_locked(ldev, index, r)) {
-		WRITE_ONCE(r->state, LOOPBACK_RING_BAD);
-		return false;
+	if (!unheld) {
+		held = loopback_track_locked(ldev, index, r);
+	} else if (r->pending && !r->inexact) {
+		/* The used ring is wrong from used_seen on: not read. */
+		avail_idx = loopback_fail_avail_idx(ldev, r);
+		smp_rmb();
+		loopback_track_avail_locked(ldev, index, r, avail_idx);
 	}
 	if (r->pending && !r->inexact) {
 		r->used_idx = r->used_seen;
@@ -492,12 +533,14 @@ static bool loopback_fail_start_locked(struct loopback_device *ldev,
 		/* The old rule: the device completed in order. */
 		kfree(r->pending);
 		r->pending = NULL;
-		r->used_idx = virtio16_to_cpu(&ldev->vdev,
-					      READ_ONCE(r->used->idx));
+		r->used_idx = held && !unheld ?
+			      virtio16_to_cpu(&ldev->vdev,
+					      READ_ONCE(r->used->idx)) :
+			      r->used_seen;
 		r->next_avail = r->used_idx;
 	}
 	WRITE_ONCE(r->state, LOOPBACK_RING_FAILING);
-	return true;
+	return held;
 }
 
 /*
@@ -518,7 +561,7 @@ void loopback_fail_ring_start(struct loopback_device *ldev, unsigned int index,
 	struct vring_avail *avail;
 	struct vring_used *used;
 	unsigned long flags;
-	bool failing, bad = false;
+	bool failing, held = true;
 	u16 *pending;
 
 	/* The ring comes from the window (coherent memory): sizes as vring_size(). */
@@ -548,12 +591,11 @@ void loopback_fail_ring_start(struct loopback_device *ldev, unsigned int index,
 	/* Pairs with loopback_fail_takeover(), through ring_lock. */
 	failing = READ_ONCE(ldev->taken_over);
 	if (failing)
-		bad = !loopback_fail_start_locked(ldev, index, r);
+		held = loopback_fail_start_locked(ldev, index, r);
 	spin_unlock_irqrestore(&ldev->vqs[index].ring_lock, flags);
-	if (bad)
-		loopback_fail_bad(ldev, index,
-				  loopback_fail_unheld);
-	else if (failing)
+	if (!held)
+		loopback_fail_log(ldev, index, loopback_fail_unheld);
+	if (failing)
 		loopback_fail_run(ldev, index, true);
 }
 
@@ -592,7 +634,7 @@ void loopback_fail_takeover(struct loopback_device *ldev)
 	struct loopback_ring *r;
 	unsigned long flags;
 	unsigned int i;
-	bool start, bad;
+	bool start, held;
 
 	/* Before any ring's lock: see loopback_fail_ring_start(). */
 	WRITE_ONCE(ldev->taken_over, true);
@@ -608,16 +650,16 @@ void loopback_fail_takeover(struct loopback_device *ldev)
 	smp_mb();
 	for (i = 0; i < ldev->num_queues; i++) {
 		r = ring_of(ldev, i);
-		bad = false;
+		held = true;
 		spin_lock_irqsave(&ldev->vqs[i].ring_lock, flags);
-		start = r->state == LOOPBACK_RING_USER;
+		start = r->state == LOOPBACK_RING_USER ||
+			r->state == LOOPBACK_RING_UNHELD;
 		if (start)
-			bad = !loopback_fail_start_locked(ldev, i, r);
+			held = loopback_fail_start_locked(ldev, i, r);
 		spin_unlock_irqrestore(&ldev->vqs[i].ring_lock, flags);
-		if (bad)
-			loopback_fail_bad(ldev, i,
-					  loopback_fail_unheld);
-		else if (start)
+		if (!held)
+			loopback_fail_log(ldev, i, loopback_fail_unheld);
+		if (start)
 			loopback_fail_run(ldev, i, true);
 	}
 }

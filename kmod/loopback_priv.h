@@ -45,6 +45,7 @@ enum loopback_ring_state {
 	LOOPBACK_RING_USER,	/* user space plays the device */
 	LOOPBACK_RING_FAILING,	/* the kernel does: every buffer fails */
 	LOOPBACK_RING_BAD,	/* the kernel gave up on a malformed ring */
+	LOOPBACK_RING_UNHELD,	/* user space returned a head it did not hold */
 };
 
 /*
