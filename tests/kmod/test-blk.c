@@ -41,6 +41,11 @@
  *     polls the available ring: fewer than one kick in ten requests, and
  *     the kernel's count of what the device held is still exact (it does
  *     not depend on kicks)
+ *  N  a device holding a request of each issuer publishes a used entry
+ *     for a head it does not hold: the kernel breaks the device and fails
+ *     the held requests itself, so every issuer gets EIO while the device
+ *     process still lives; then it is killed.  Before, the kernel broke
+ *     the virtio device and failed nothing: the issuers hung in D state
  *
  * B to E expect what a failing disk gives: every issuer's pending I/O ends
  * with EIO (not a hang), the disk and its virtio device go away, and no
@@ -331,6 +336,7 @@ enum blk_script {
 	BS_OUT_OF_ORDER, /* completes out of order, then holds with gaps */
 	BS_QUIET_OUT_OF_ORDER, /* the same, asking for no kicks: it polls */
 	BS_TAIL_NEXT,	/* holds them, then writes NEXT into a chain's tail */
+	BS_FOREIGN,	/* holds them, then returns a head it does not hold */
 };
 
 static int wait_held(struct lbdev *d, uint32_t want)
@@ -397,7 +403,32 @@ static void tail_next(struct lbdev *d, int evt)
 	lb_msg_send(evt, "wrote", d->info.name, NULL);
 }
 
-/* the device process of B, C, G and H: never returns */
+/*
+ * N: returns the lowest head it does not hold, and waits for the kernel to
+ * break the device.  0, or -1.
+ */
+static int foreign_head(struct lbdev *d, char *extra, size_t len)
+{
+	uint64_t end = lb_now_ms() + 10000;
+	uint16_t head = 0;
+	uint32_t i, n;
+
+	pthread_mutex_lock(&d->lock);
+	n = d->q[0].nheld;
+	for (i = 0; i < n; i++)
+		if (d->q[0].held_head[i] == head)
+			i = UINT32_MAX, head++;	/* again from the first */
+	pthread_mutex_unlock(&d->lock);
+	if (lbdev_push_used(d, 0, head) < 0)
+		return -1;
+	while (!__atomic_load_n(&d->broken, __ATOMIC_ACQUIRE) && lb_now_ms() < end)
+		lb_sleep_ms(10);
+	snprintf(extra, len, "%u held, head %u returned: %s", n, head,
+		 d->broken ? "broken" : "not broken");
+	return 0;
+}
+
+/* the device process of B, C, G, H and N: never returns */
 static void device_process(enum blk_script script, int evt, int cmd)
 {
 	struct pollfd p = { .fd = cmd, .events = POLLIN };
@@ -428,6 +459,11 @@ static void device_process(enum blk_script script, int evt, int cmd)
 	}
 	if (rc == 0 && script == BS_TAIL_NEXT) {
 		tail_next(d, evt);
+	} else if (rc == 0 && script == BS_FOREIGN) {
+		if (foreign_head(d, extra, sizeof(extra)) == 0)
+			lb_msg_send(evt, "foreign", d->info.name, extra);
+		else
+			lb_msg_send(evt, "nostall", d->info.name, d->errmsg);
 	} else if (rc == 0 && script == BS_QUIET_OUT_OF_ORDER &&
 		   (d->notify_traps + d->eventfd_kicks) * 10 > d->blk_requests) {
 		snprintf(extra, sizeof(extra), "%llu kicks for %llu requests",
@@ -751,12 +787,12 @@ static void test_orderly_remove_fs(void)
 
 /*
  * B, C and G: SIGKILL of the device process with I/O in flight; H: the
- * device process dies of SIGBUS
+ * device process dies of SIGBUS; N: the I/O fails before the SIGKILL
  */
 static void test_kill(enum blk_script script, const char *what)
 {
 	char disk[32] = "", dev[48], name[LOOPBACK_NAME_LEN + 1] = "";
-	bool started = false;
+	bool started = false, checked = false;
 	struct issuers is;
 	int e[2], c[2], st, rc;
 	struct lb_msg m;
@@ -797,6 +833,16 @@ static void test_kill(enum blk_script script, const char *what)
 		tap_ok(rc == 0 && WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS,
 		       "%s: the device process died of SIGBUS at the write (status %#x)", what,
 		       rc == 0 ? st : -1);
+	} else if (script == BS_FOREIGN) {
+		rc = lb_msg_recv(e[0], &m, 15000) == 0 && !strcmp(m.tag, "foreign");
+		tap_ok(rc && strstr(m.extra, ": broken"),
+		       "%s: the device holds requests, returns another head and is broken (%s %s)",
+		       what, m.tag, m.extra);
+		/* the kernel fails them: the device process is still alive */
+		if (rc) {
+			check_issuers(&is, what);
+			checked = true;
+		}
 	} else {
 		rc = lb_msg_recv(e[0], &m, 15000) == 0 && !strcmp(m.tag, "stalled");
 		tap_ok(rc, "%s: the model stopped completing with I/O in flight (%s)", what, m.extra);
@@ -815,7 +861,8 @@ kill:
 	close(c[1]);
 	if (!started)
 		return;
-	check_issuers(&is, what);
+	if (!checked)
+		check_issuers(&is, what);
 	tap_ok(blk_wait_disk_gone(disk, 10000) == 0, "%s: the disk %s is gone", what, disk);
 	tap_ok(lb_wait_gone(name, 10000) == 0, "%s: the virtio device of %s is gone", what, name);
 	tap_ok(lb_wait_count(base_count, 10000) == 0, "%s: virtio devices back to %d", what, base_count);
@@ -1092,6 +1139,7 @@ int main(int argc, char **argv)
 		test_kill(BS_TAIL_NEXT, "H: a device that writes NEXT into a chain's tail");
 		test_kill(BS_QUIET_OUT_OF_ORDER,
 			  "I: SIGKILL of a device that asks for no kicks and completes out of order");
+		test_kill(BS_FOREIGN, "N: a device that returns a head it does not hold");
 	} else {
 		test_kill(BS_HOLD, "B: SIGKILL with I/O held by the device");
 		test_kill(BS_NONE, "C: SIGKILL with I/O left on the ring");
