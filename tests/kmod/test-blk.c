@@ -413,6 +413,9 @@ static int foreign_head(struct lbdev *d, char *extra, size_t len)
 	uint16_t head = 0;
 	uint32_t i, n;
 
+	/* in flight is not yet held: the model may not have seen the kick */
+	if (wait_held(d, N_ISSUERS) < 0)
+		return -1;
 	pthread_mutex_lock(&d->lock);
 	n = d->q[0].nheld;
 	for (i = 0; i < n; i++)
