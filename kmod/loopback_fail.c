@@ -33,8 +33,11 @@
  * used entry counted refers to a head made available no later than the
  * available entries counted with it, so an honest device never returns a
  * head the account does not hold.  A device that does (out of range,
- * never available, returned twice) is broken on the spot and its ring
- * refused, before the interrupt reaches the driver.
+ * never available, returned twice) is caught before the interrupt reaches
+ * the driver and broken as if it died: once the window is revoked, the
+ * kernel takes the ring over from the last used entry it verified,
+ * writing over the bad ones, and fails the heads the device held like a
+ * dead device's.  Not virtio_break_device(), for the reason above.
  *
  * What the driver may already have consumed does not matter: the driver
  * makes a head available again only after it took the head's used entry
@@ -422,6 +425,7 @@ static bool loopback_track_locked(struct loopback_device *ldev,
 	if (!r->pending || r->inexact)
 		return true;
 	used_idx = virtio16_to_cpu(vdev, READ_ONCE(r->used->idx));
+	/* used->idx before avail->idx: see the header comment. */
 	smp_rmb();
 	avail_idx = virtio16_to_cpu(vdev, READ_ONCE(r->avail->idx));
 	/* The entries the indices cover, after them. */
@@ -522,6 +526,7 @@ static bool loopback_fail_start_locked(struct loopback_device *ldev,
 	} else if (r->pending && !r->inexact) {
 		/* The used ring is wrong from used_seen on: not read. */
 		avail_idx = loopback_fail_avail_idx(ldev, r);
+		/* The entries the index covers, after it. */
 		smp_rmb();
 		loopback_track_avail_locked(ldev, index, r, avail_idx);
 	}
