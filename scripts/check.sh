@@ -2,7 +2,8 @@
 # Installs what is missing, then builds three times and runs the test suite
 # in each build: build/ (plain), build-san/ (AddressSanitizer + UBSan) and
 # build-tsan/ (clang's ThreadSanitizer).  Only the plain build's suite runs
-# the kernel tests, in QEMU guests.
+# the kernel tests, in QEMU guests: on Debian's kernel, then (make
+# check-debug) on the debug kernel that tests/vm/build-kernel builds.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/deps.sh"
@@ -30,9 +31,13 @@ run_check() {
 		cat "$top/$dir/test-suite.log" 2>/dev/null || true
 		status=1
 	fi
-	log=$top/$dir/test-suite.log
+	tally "$dir" "$top/$dir/test-suite.log"
+}
+
+tally() { # DIR LOG
+	log=$2
 	if [ ! -f "$log" ]; then
-		echo "check.sh: $dir ran no test suite" >&2
+		echo "check.sh: $1 ran no test suite" >&2
 		status=1
 		return
 	fi
@@ -42,6 +47,14 @@ run_check() {
 }
 
 run_check build
+# the VM suites again on the debug kernel (KASAN, lockdep, kmemleak, ...);
+# building that kernel takes a while the first time, then it is cached
+echo "== build: make check-debug"
+if ! make -C "$top/build" -s check-debug; then
+	cat "$top/build/test-suite-debug.log" 2>/dev/null || true
+	status=1
+fi
+tally build "$top/build/test-suite-debug.log"
 san="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

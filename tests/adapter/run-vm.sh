@@ -6,15 +6,18 @@
 # relays its TAP.
 #
 #   tests/adapter/run-vm.sh [-o OUTDIR] [--scenario NAME] [--smp N]
-#                           [--memory MB] [--binary PATH]...
-#                           [--guest-module NAME]... [--qemu-arg ARG]...
+#                           [--memory MB] [--kernel stock|debug]
+#                           [--binary PATH]... [--guest-module NAME]...
+#                           [--qemu-arg ARG]...
 #
 # --binary adds a program the scenario needs (repeatable), --guest-module a
 # module of the guest kernel (repeatable); --smp gives the guest N vCPUs
 # (virtio_blk uses at most one queue per CPU); --memory its memory (default
-# 1536); --qemu-arg passes ARG to QEMU (repeatable).  OUTDIR (default
-# $LOOPBACK_VM_OUT/adapter, else build/kmod-tests/adapter; for another
-# scenario adapter-NAME) keeps the module build and the console.
+# 1536); --qemu-arg passes ARG to QEMU (repeatable); --kernel picks
+# Debian's kernel (stock, default) or tests/vm/build-kernel's (debug;
+# default $LOOPBACK_VM_KERNEL).  OUTDIR (default $LOOPBACK_VM_OUT/adapter,
+# else build/kmod-tests/adapter, kmod-tests-debug/ on the debug kernel; for
+# another scenario adapter-NAME) keeps the module build and the console.
 # LOOPBACK_BUILDDIR says where loopback-adapter was built (default: the
 # top builddir, else build/).
 # With LOOPBACK_SKIP_VM=REASON set, the run is skipped ("1..0 # SKIP").
@@ -39,7 +42,9 @@ while [ $# -gt 0 ]; do
 	--qemu-arg)
 		extra+=(--qemu-arg "${2:?--qemu-arg needs a value}")
 		shift 2 ;;
-	-h | --help) sed -n '3,20s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	--kernel) export LOOPBACK_VM_KERNEL=${2:?--kernel needs stock or debug}; shift 2 ;;
+	--kernel=*) export LOOPBACK_VM_KERNEL=${1#*=}; shift ;;
+	-h | --help) sed -n '3,/^set -/s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) echo "run-vm.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -47,7 +52,9 @@ if [ -n "${LOOPBACK_SKIP_VM:-}" ]; then
 	echo "1..0 # SKIP $LOOPBACK_SKIP_VM"
 	exit 0
 fi
-vm_out=${LOOPBACK_VM_OUT:-$top/build/kmod-tests}
+suffix=""
+[ "${LOOPBACK_VM_KERNEL:-stock}" = stock ] || suffix=-$LOOPBACK_VM_KERNEL
+vm_out=${LOOPBACK_VM_OUT:-$top/build/kmod-tests$suffix}
 sub=adapter
 [ "$scenario" = vm-builtin ] || sub=adapter-${scenario#vm-}
 out=${out:-$vm_out/$sub}

@@ -2,23 +2,29 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Runs the loopback.ko test suite in QEMU guests and prints TAP for the host.
 #
-#   tests/kmod/run-vm.sh [-j JOBS] [-o OUTDIR] [-k MODULE.ko] [SCENARIO...]
+#   tests/kmod/run-vm.sh [-j JOBS] [-o OUTDIR] [-k MODULE.ko]
+#                        [--kernel stock|debug] [SCENARIO...]
 #
 # Builds kmod/ against the guest kernel (tests/vm/build-module), builds the
 # test programs of tests/kmod/ with $CC (default gcc) against
 # include/uapi, then boots one guest per scenario (tests/kmod/vm-NAME.sh,
-# default: basic stress fault hostile fuzz device adapter) with tests/vm/run.
+# default: $LOOPBACK_VM_SCENARIOS, else basic stress fault hostile fuzz
+# device adapter) with tests/vm/run.
 # vm-device.sh and vm-adapter.sh also need programs that link libloopback,
 # from the build tree ($top_builddir, else build/; make check builds
 # them).  One TAP line per build
 # step and per scenario; the guest's own TAP lines follow each scenario as
 # comments ("#   ok 3 - ..."); the module build and full consoles are kept
-# in OUTDIR (default $LOOPBACK_VM_OUT, else $top_srcdir/build/kmod-tests:
-# kmod/, vm-NAME.console, vm-NAME.out).
+# in OUTDIR (default $LOOPBACK_VM_OUT, else $top_srcdir/build/kmod-tests,
+# or kmod-tests-debug on the debug kernel: kmod/, vm-NAME.console,
+# vm-NAME.out).
 #
 # -j JOBS   boot up to JOBS guests at once (default $LOOPBACK_VM_JOBS or 1)
 # -k KO     use this loopback.ko (built for the guest kernel) instead of
 #           building kmod/
+# --kernel  the guest kernel: stock (Debian's, default) or debug
+#           (tests/vm/build-kernel); default $LOOPBACK_VM_KERNEL.  The
+#           debug kernel's timeouts are scaled (tests/vm/run).
 #
 # vm-fuzz takes LOOPBACK_FUZZ_OPS (default 30000), LOOPBACK_FUZZ_SEED
 # (default random), LOOPBACK_FUZZ_WORKERS (default 6) and
@@ -41,14 +47,19 @@ while [ $# -gt 0 ]; do
 	-j*) jobs=${1#-j}; shift ;;
 	-o) out=${2:?-o needs a directory}; shift 2 ;;
 	-k) prebuilt=${2:?-k needs a .ko}; shift 2 ;;
-	-h | --help) sed -n '3,26s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	--kernel) export LOOPBACK_VM_KERNEL=${2:?--kernel needs stock or debug}; shift 2 ;;
+	--kernel=*) export LOOPBACK_VM_KERNEL=${1#*=}; shift ;;
+	-h | --help) sed -n '3,/^set -/s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	-*) echo "run-vm.sh: unknown option $1" >&2; exit 2 ;;
 	*) scenarios+=("$1"); shift ;;
 	esac
 done
-[ "${#scenarios[@]}" -gt 0 ] || scenarios=(basic stress fault hostile fuzz device adapter)
+# shellcheck disable=SC2206 # a list of words
+[ "${#scenarios[@]}" -gt 0 ] || scenarios=(${LOOPBACK_VM_SCENARIOS:-basic stress fault hostile fuzz device adapter})
 case "$jobs" in '' | *[!0-9]* | 0) echo "run-vm.sh: bad -j $jobs" >&2; exit 2 ;; esac
-out=${out:-${LOOPBACK_VM_OUT:-$top/build/kmod-tests}}
+suffix=""
+[ "${LOOPBACK_VM_KERNEL:-stock}" = stock ] || suffix=-$LOOPBACK_VM_KERNEL
+out=${out:-${LOOPBACK_VM_OUT:-$top/build/kmod-tests$suffix}}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 

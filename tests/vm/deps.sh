@@ -20,6 +20,11 @@ PACKAGES=(
 	libelf1           # objtool (linux-kbuild)
 	libssl3           # sign-file (linux-kbuild)
 	bc
+	flex              # the debug kernel build (build-kernel)
+	bison
+	libelf-dev
+	libssl-dev
+	xz-utils
 	dwarves           # pahole: BTF for modules built against 6.12 kernels
 	fio               # block I/O with verification, in guests and benchmarks
 	e2fsprogs         # mkfs.ext4 and e2fsck in guests
