@@ -9,11 +9,14 @@
 #   ROUNDS    how many times each job runs on each target (default 3); the
 #             table gives the median IOPS, each ratio is the median of the
 #             per-round ratios
+#   PROFILE   1: only qemu-storage-daemon's rows, one QD1 read job each
+#             under strace -c (default 0)
 set -u
 [ -f /root/bench.env ] && . /root/bench.env
 RUNTIME=${RUNTIME:-6}
 IMG_MB=${IMG_MB:-256}
 ROUNDS=${ROUNDS:-3}
+PROFILE=${PROFILE:-0}
 
 log() { echo "bench: $*"; }
 
@@ -56,9 +59,27 @@ newest_vd() {
 
 results=/tmp/results
 : >"$results"
+# profile NAME DEV: the system calls of qemu-storage-daemon ($qsd) while
+# fio reads at QD1, for the rows it serves
+profile() {
+	case $1 in vduse | vhost-user) ;; *) return ;; esac
+	strace -c -f -p "$qsd" -o /tmp/strace."$1" 2>/dev/null &
+	tracer=$!
+	sleep 1
+	iops=$(fio_iops "$2" randread 1)
+	kill -INT "$tracer"
+	wait "$tracer" 2>/dev/null
+	echo "== $1: qemu-storage-daemon's system calls during ${RUNTIME} s of randread QD1: $iops IOPS, about $((iops * RUNTIME)) requests"
+	cat /tmp/strace."$1"
+}
+
 # the rounds interleave the jobs, so a slow spell of the host spreads over
 # all four instead of sinking one
 measure() { # NAME DEV
+	if [ "$PROFILE" = 1 ]; then
+		profile "$@"
+		return
+	fi
 	round=1
 	while [ "$round" -le "$ROUNDS" ]; do
 		for rw in randread randwrite; do
@@ -164,6 +185,7 @@ else
 	log "loopback: loopback-adapter or loopback.ko is not here"
 fi
 
+[ "$PROFILE" = 1 ] && exit 0
 echo "== 4 KiB random I/O, IOPS, median of $ROUNDS rounds (fio libaio O_DIRECT, ${RUNTIME} s per job; $(uname -r), $(nproc) vCPU TCG)"
 awk -v rounds="$ROUNDS" '
 function median(a, n,    i, j, t) {

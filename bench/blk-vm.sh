@@ -5,19 +5,23 @@
 # Debian's 6.12 guest kernel (which has VDUSE, loop and null_blk as
 # modules).  Every target serves the same image on the same tmpfs.
 #
-#   bench/blk-vm.sh [--runtime SEC] [--image-mb MB] [--rounds N] [--keep]
+#   bench/blk-vm.sh [--runtime SEC] [--image-mb MB] [--rounds N] [--profile]
+#                   [--keep]
 #
 # Environment: LOOPBACK_VM_ABI (default: the newest 6.12 cloud kernel apt
 # knows), LOOPBACK_BUILDDIR (where loopback-adapter was built, default
 # build/).  Under TCG every user/kernel crossing is slow and runs vary: only
 # compare figures of one run; each job runs --rounds times (default 3) and
-# the table gives medians.  Nothing here fails on a slow result.
+# the table gives medians.  --profile instead counts qemu-storage-daemon's
+# system calls (strace -c) during a QD1 read job on each of its two rows,
+# VDUSE and vhost-user.  Nothing here fails on a slow result.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 
 runtime=6
 rounds=3
+profile=0
 image_mb=256
 keep=()
 while [ $# -gt 0 ]; do
@@ -25,6 +29,7 @@ while [ $# -gt 0 ]; do
 	--runtime) runtime=$2; shift 2 ;;
 	--image-mb) image_mb=$2; shift 2 ;;
 	--rounds) rounds=$2; shift 2 ;;
+	--profile) profile=1; shift ;;
 	--keep) keep=(--keep); shift ;;
 	-h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "blk-vm.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
@@ -52,6 +57,7 @@ echo "blk-vm.sh: guest kernel $LOOPBACK_VM_ABI"
 
 binaries=(--binary "$(command -v fio)" --binary "$(command -v qemu-storage-daemon)")
 binaries+=(--binary "$(PATH=$PATH:/usr/sbin:/sbin command -v vdpa)")
+[ "$profile" = 0 ] || binaries+=(--binary "$(command -v strace)")
 builddir=${LOOPBACK_BUILDDIR:-$top/build}
 adapter=$builddir/tools/loopback-adapter/loopback-adapter
 if [ -x "$adapter" ]; then
@@ -62,7 +68,8 @@ fi
 
 env_file=$(mktemp)
 trap 'rm -f "$env_file"' EXIT
-printf 'RUNTIME=%s\nIMG_MB=%s\nROUNDS=%s\n' "$runtime" "$image_mb" "$rounds" >"$env_file"
+printf 'RUNTIME=%s\nIMG_MB=%s\nROUNDS=%s\nPROFILE=%s\n' "$runtime" "$image_mb" \
+	"$rounds" "$profile" >"$env_file"
 
 exec "$top/tests/vm/run" --script "$here/blk-guest.sh" \
 	--file "$env_file:/root/bench.env" \

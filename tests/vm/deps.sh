@@ -31,6 +31,7 @@ PACKAGES=(
 	iproute2          # vdpa (VDUSE in the 6.12 guest), ip netns (vhost-user-net guest)
 	qemu-system-common # qemu-storage-daemon and virtiofsd: vhost-user and VDUSE peers
 	dpdk-dev          # dpdk-testpmd: the vhost-user-net peer in guests
+	strace            # loopback-bench blk --profile: system calls per request
 )
 
 update=0
