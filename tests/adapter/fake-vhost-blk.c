@@ -10,11 +10,14 @@
  * not taken from libloopback: the test checks the library against the
  * spec, not against itself.
  *
- *   fake-vhost-blk [--size-mib=N] [--after=N] [--dump=FILE]
- *                  [--misbehave=CASE] SOCKET
+ *   fake-vhost-blk [--size-mib=N] [--after=N] [--resize-mib=N]
+ *                  [--dump=FILE] [--misbehave=CASE] SOCKET
  *
  * --after=N: the "during I/O" cases strike after N write requests were
  * served (writes only: the driver's own reads at probe time do not count).
+ * --resize-mib=N: a well-behaved resize instead: after --after writes the
+ * disk takes its new size and a CONFIG_CHANGE_MSG goes on the backend
+ * channel; GET_CONFIG answers the new capacity from then on.
  * --dump=FILE: the disk is written to FILE when the frontend leaves.
  * stderr gets one line per notable event, starting "fake-vhost-blk: ".
  */
@@ -167,6 +170,7 @@ static struct {
 	struct vring vq[NQ];
 	uint8_t *disk;
 	uint64_t disk_size;
+	uint64_t resize_to;	/* bytes; 0: no resize */
 } fk = { .conn = -1, .backend = -1 };
 
 static void __attribute__((format(printf, 1, 2))) say(const char *fmt, ...)
@@ -410,6 +414,7 @@ static bool serve_one(struct vring *v, uint16_t head, bool *write)
 }
 
 static void strike(void);
+static void resize(void);
 
 static void serve_ring(struct vring *v)
 {
@@ -424,9 +429,12 @@ static void serve_ring(struct vring *v)
 			return;
 		}
 		v->last_avail++;
-		if (write && ++fk.served == fk.after &&
-		    fk.how >= MB_BACKEND_UNKNOWN)
+		if (!write || ++fk.served != fk.after)
+			continue;
+		if (fk.how >= MB_BACKEND_UNKNOWN)
 			strike();
+		else if (fk.resize_to)
+			resize();
 	}
 }
 
@@ -479,6 +487,30 @@ static void strike(void)
 	}
 	/* a broken backend: what it took is never completed */
 	fk.frozen = true;
+}
+
+/* Requests are served one at a time, so none is under way here. */
+static void resize(void)
+{
+	uint8_t *d = realloc(fk.disk, fk.resize_to);
+
+	if (!d) {
+		say("resize to %llu MiB: out of memory",
+		    (unsigned long long)(fk.resize_to >> 20));
+		return;
+	}
+	if (fk.resize_to > fk.disk_size)
+		memset(d + fk.disk_size, 0, fk.resize_to - fk.disk_size);
+	fk.disk = d;
+	fk.disk_size = fk.resize_to;
+	if (fk.backend < 0) {
+		say("resized to %llu MiB after %lu write requests; no backend channel: BACKEND_REQ was not acked",
+		    (unsigned long long)(fk.disk_size >> 20), fk.served);
+		return;
+	}
+	backend_send(B_CONFIG_CHANGE, 0, 0, 0);
+	say("resized to %llu MiB after %lu write requests; CONFIG_CHANGE_MSG sent",
+	    (unsigned long long)(fk.disk_size >> 20), fk.served);
 }
 
 /* A reply on the backend channel: logged, for the test to check. */
@@ -716,7 +748,8 @@ static void dump(const char *path)
 static void usage(void)
 {
 	fprintf(stderr, "usage: fake-vhost-blk [--size-mib=N] [--after=N] "
-		"[--dump=FILE] [--misbehave=CASE] SOCKET\ncases:");
+		"[--resize-mib=N] [--dump=FILE] [--misbehave=CASE] SOCKET\n"
+		"cases:");
 	for (unsigned int i = 0; i < sizeof(mb_names) / sizeof(*mb_names); i++)
 		fprintf(stderr, " %s", mb_names[i]);
 	fputc('\n', stderr);
@@ -726,7 +759,7 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	const char *sock = NULL, *dump_to = NULL;
-	unsigned long mib = 16;
+	unsigned long mib = 16, resize_mib = 0;
 	int lfd;
 
 	fk.after = 32;
@@ -735,6 +768,10 @@ int main(int argc, char **argv)
 
 		if (!strncmp(a, "--size-mib=", 11)) {
 			mib = strtoul(a + 11, NULL, 0);
+		} else if (!strncmp(a, "--resize-mib=", 13)) {
+			resize_mib = strtoul(a + 13, NULL, 0);
+			if (resize_mib == 0 || resize_mib > 1024)
+				usage();
 		} else if (!strncmp(a, "--after=", 8)) {
 			fk.after = strtoul(a + 8, NULL, 0);
 		} else if (!strncmp(a, "--dump=", 7)) {
@@ -757,6 +794,7 @@ int main(int argc, char **argv)
 	if (!sock || mib == 0 || mib > 1024)
 		usage();
 	fk.disk_size = mib << 20;
+	fk.resize_to = (uint64_t)resize_mib << 20;
 	fk.disk = calloc(1, fk.disk_size);
 	for (unsigned int q = 0; q < NQ; q++)
 		fk.vq[q].kick = fk.vq[q].call = -1;

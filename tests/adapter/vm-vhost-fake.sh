@@ -2,7 +2,8 @@
 # Guest scenario (tests/vm/run, busybox sh as root): loopback-adapter's
 # vhost-user-blk device against fake-vhost-blk, a scripted backend that
 # misbehaves at a chosen point (tests/adapter/fake-vhost-blk.c).  First a
-# healthy run, so that a broken fake cannot pass the rest; then each
+# healthy run, so that a broken fake cannot pass the rest, and a resize the
+# backend announces (CONFIG_CHANGE_MSG) seen in /sys/block; then each
 # misbehaviour: the adapter's error line, a bounded exit, the host's I/O
 # failing with EIO where it ran, no task in D state, no device left.
 # TAP on stdout.
@@ -129,6 +130,46 @@ else
 fi
 stop_fake
 rm -f $W/dump.img
+
+# ---- resize: the backend grows its disk and says so ----
+# After 8 writes the fake grows from 16 to 32 MiB and sends
+# CONFIG_CHANGE_MSG; the adapter re-reads GET_CONFIG and raises the config
+# interrupt, so the host's driver takes the new capacity.
+if start_fake none --after=8 --resize-mib=32 && start_adapter --device $VUB; then
+	dev=$(node_of 1)
+	blk=${dev#/dev/}
+	sz=$(cat /sys/block/$blk/size)
+	[ "$sz" = 32768 ]
+	ok $? "resize: $dev starts at 32768 sectors, 16 MiB (got $sz)"
+	dd if=$W/pat of="$dev" bs=4k count=16 oflag=direct 2>$W/dd.err
+	ok $? "resize: 16 writes of 4 KiB (O_DIRECT)"
+	i=0
+	while [ "$(cat /sys/block/$blk/size)" != 65536 ] && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	sz=$(cat /sys/block/$blk/size)
+	[ "$sz" = 65536 ]
+	ok $? "resize: /sys/block/$blk/size follows the backend to 65536 sectors, 32 MiB (got $sz)"
+	grep -q "resized to 32 MiB after 8 write requests; CONFIG_CHANGE_MSG sent" $FAKE_ERR
+	ok $? "resize: the fake resized and sent CONFIG_CHANGE_MSG"
+	dmesg | grep -q "\[$blk\] new size: 65536 "
+	ok $? "resize: virtio_blk logs the new size ($(dmesg | grep "\[$blk\] new size" | tail -n 1 | cut -c1-90))"
+	dd if=$W/pat of="$dev" bs=64k seek=384 oflag=direct 2>$W/dd.err
+	ok $? "resize: 4 MiB written at 24 MiB, past the old end ($(tail -n 1 $W/dd.err))"
+	[ "$(dd if="$dev" bs=64k skip=384 count=64 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)" = "$(md5 $W/pat)" ]
+	ok $? "resize: they read back"
+	stop_adapter TERM
+	ok $([ "$st" -eq 0 ]; echo $?) "resize: SIGTERM: the adapter exits 0 (got $st)"
+	wait_gone "$dev"
+	ok $? "resize: $dev is gone"
+	nothing_left resize
+else
+	ok 1 "resize: the adapter reports the device"
+	sed 's/^/#   /' $ADAPTER_ERR $FAKE_ERR
+	kill_adapter
+fi
+stop_fake
 
 # ---- during setup: the adapter exits 1 with one line, no device ----
 # setup_case CASE TEXT: TEXT is in the adapter's line
