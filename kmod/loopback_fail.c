@@ -469,10 +469,13 @@ bool loopback_fail_track(struct loopback_device *ldev, unsigned int index)
 	unsigned long flags;
 	bool ok = true;
 
-	/* Without the lock: the pointers lead into the window or are NULL. */
+	/*
+	 * Without the lock: the pointers lead into the window or are NULL.
+	 * A ring the kernel does not know yet (NONE) holds nothing the
+	 * device may return.
+	 */
 	if (state != LOOPBACK_RING_USER || !avail || !used)
-		return state != LOOPBACK_RING_BAD &&
-		       state != LOOPBACK_RING_UNHELD;
+		return state == LOOPBACK_RING_FAILING;
 	if (READ_ONCE(avail->idx) ==
 	    cpu_to_virtio16(vdev, READ_ONCE(r->avail_seen)) &&
 	    READ_ONCE(used->idx) ==

@@ -81,10 +81,10 @@ struct loopback_ring {
 /* One virtqueue slot of a device. */
 struct loopback_vq {
 	/*
-	 * Protects @vq and @quiesced: find_vqs/del_vqs change @vq, a reset
-	 * sets @quiesced and setting the queue up again clears it; the
-	 * interrupt path (@irq) calls vring_interrupt() on @vq unless
-	 * @quiesced.  Taken with IRQs off.
+	 * Protects @vq and @quiesced: find_vqs/del_vqs change @vq; setting
+	 * the queue up and a reset set @quiesced, the driver's DRIVER_OK
+	 * clears it; the interrupt path (@irq) calls vring_interrupt() on
+	 * @vq unless @quiesced.  Taken with IRQs off.
 	 */
 	spinlock_t lock;
 	struct virtqueue *vq;

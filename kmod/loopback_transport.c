@@ -1064,19 +1064,52 @@ static u8 loopback_vdev_get_status(struct virtio_device *vdev)
 	       (status & ~VIRTIO_CONFIG_S_FEATURES_OK);
 }
 
+/*
+ * Lets queue interrupts reach a driver that set DRIVER_OK, and delivers
+ * what the device completed before: a driver that added buffers early
+ * (the spec does not forbid it) still gets its callback.
+ */
+static void loopback_vdev_unquiesce(struct loopback_device *ldev)
+{
+	struct loopback_vq *lvq;
+	unsigned long flags;
+	unsigned int i;
+	bool raise;
+
+	for (i = 0; i < ldev->num_queues; i++) {
+		lvq = &ldev->vqs[i];
+		spin_lock_irqsave(&lvq->lock, flags);
+		raise = lvq->vq && lvq->quiesced;
+		lvq->quiesced = false;
+		spin_unlock_irqrestore(&lvq->lock, flags);
+		if (raise)
+			loopback_vdev_raise_queue(ldev, i);
+	}
+}
+
 static void loopback_vdev_set_status(struct virtio_device *vdev, u8 status)
 {
 	struct loopback_device *ldev = to_ldev(vdev);
 
 	WRITE_ONCE(ldev->status, status);
 	loopback_reg_write(ldev, VIRTIO_MMIO_STATUS, status);
+	/*
+	 * Until DRIVER_OK a callback may find the driver half set up:
+	 * virtio-rng's has no queue pointer until find_vqs() returns, and a
+	 * device can return a used entry in between.  virtio_ring's own
+	 * guard (VIRTIO_HARDEN_NOTIFICATION) is not built in Debian's
+	 * kernels.  Whatever the write's outcome: a broken device's buffers
+	 * are failed through these interrupts.
+	 */
+	if (status & VIRTIO_CONFIG_S_DRIVER_OK)
+		loopback_vdev_unquiesce(ldev);
 }
 
 /*
  * After a reset the driver may free what its callbacks use, as it may
  * after virtio-pci's reset, which ends by waiting for its interrupt
  * handlers.  So no queue interrupt reaches the driver from the moment the
- * reset starts until the queue is set up again, whatever raises it (an
+ * reset starts until it sets DRIVER_OK again, whatever raises it (an
  * irqfd, LOOPBACK_DEV_INTERRUPT, the failing device), and the interrupts
  * already on their way have run when this returns.
  */
@@ -1262,9 +1295,10 @@ struct virtqueue *loopback_vdev_setup_vq(struct virtio_device *vdev,
 		return ERR_PTR(ret);
 	}
 
+	/* Quiet until DRIVER_OK: see loopback_vdev_set_status(). */
 	spin_lock_irqsave(&lvq->lock, flags);
 	lvq->vq = vq;
-	lvq->quiesced = false;
+	lvq->quiesced = true;
 	spin_unlock_irqrestore(&lvq->lock, flags);
 	/* After @vq: failing the ring at once raises its interrupt. */
 	loopback_fail_ring_start(ldev, index, vq);

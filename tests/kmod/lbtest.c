@@ -319,16 +319,16 @@ void lb_dump_task(pid_t pid, const char *what)
 		tap_diag("%s (pid %d) kernel stack:\n%s", what, (int)pid, buf);
 }
 
-bool lb_kmsg_contains(const char *needle)
+int lb_kmsg_count(const char *needle)
 {
 	char rec[2048];
-	bool found = false;
+	int found = 0;
 	ssize_t n;
 	int fd;
 
 	fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
-		return false;
+		return 0;
 	for (;;) {
 		n = read(fd, rec, sizeof(rec) - 1);
 		if (n < 0 && errno == EPIPE)
@@ -336,13 +336,16 @@ bool lb_kmsg_contains(const char *needle)
 		if (n <= 0)
 			break;
 		rec[n] = 0;
-		if (strstr(rec, needle)) {
-			found = true;
-			break;
-		}
+		if (strstr(rec, needle))
+			found++;
 	}
 	close(fd);
 	return found;
+}
+
+bool lb_kmsg_contains(const char *needle)
+{
+	return lb_kmsg_count(needle) > 0;
 }
 
 /* ---------------------------------------------- memory access and fds */

@@ -140,6 +140,8 @@ int lb_write_file(const char *path, const char *text);
 int lb_wait_child(pid_t pid, int *status, unsigned int timeout_ms);
 /* true if the kernel log holds needle (reads /dev/kmsg from the start) */
 bool lb_kmsg_contains(const char *needle);
+/* how many kernel log records contain @needle */
+int lb_kmsg_count(const char *needle);
 /* dumps /proc/PID/stack and wchan as TAP diagnostics (for hangs) */
 void lb_dump_task(pid_t pid, const char *what);
 

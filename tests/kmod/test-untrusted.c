@@ -26,6 +26,12 @@
  *     without DRIVER_OK, and the next one with it: 6.1's virtio core then
  *     calls virtio_device_ready() and WARNs (found by fuzz-uapi); the
  *     device must not be able to take DRIVER_OK back
+ *  H  a network device returns a used entry on its receive queue, and
+ *     raises that queue's interrupt, while the driver is still setting up
+ *     its transmit queue: a callback then could find the driver half set up
+ *     (6.1's virtio-rng crashed so, found by fuzz-uapi on the debug kernel).
+ *     Nothing reaches the driver before DRIVER_OK; then the entry is judged
+ *     (the driver never made it available) and the device breaks
  *
  * Needs loopback.ko loaded and virtio_rng available; E needs
  * trap_timeout_ms <= 5000 (vm-fault.sh loads it with 2000).  Run as root.
@@ -613,6 +619,93 @@ static void test_status_flip(void)
 	tap_ok(lb_wait_count(base_count, 10000) == 0, "%s: virtio devices back to %d", what, base_count);
 }
 
+/* Plants used entry 0 (head 0, a huge length) on queue 0 and raises it. */
+static bool plant_used(struct lbdev *d)
+{
+	struct loopback_interrupt irq = { .queue = 0 };
+	volatile uint16_t *used;
+	void *desc, *avail, *u;
+
+	if (lbdev_rings(d, 0, &desc, &avail, &u) < 0)
+		return false;
+	used = u;
+	used[2] = 0;			/* ring[0].id, low half */
+	used[3] = 0;
+	used[4] = 0xffff;		/* ring[0].len */
+	used[5] = 0xffff;
+	__atomic_store_n(&used[1], 1, __ATOMIC_RELEASE);	/* idx */
+	return ioctl(d->fd, LOOPBACK_DEV_INTERRUPT, &irq) == 0;
+}
+
+static void test_early_irq(void)
+{
+	const char *what = "H: an interrupt before DRIVER_OK";
+	struct lbdev_opts o = {
+		.device_id = VIRTIO_ID_NET, .num_queues = 2, .config_size = 8,
+		.features = VF_VERSION_1 | VF_ACCESS_PLATFORM | VNET_F_MAC,
+		.manual = true,
+	};
+	static const char why[] =
+		"queue 0: malformed ring (the device returned a buffer it did not hold)";
+	bool planted = false, raised = false, ok_seen = false, broken = false;
+	int said = lb_kmsg_count(why);
+	uint64_t end;
+	struct lbdev *d;
+
+	if (access("/sys/bus/virtio/drivers/virtio_net", F_OK) < 0) {
+		tap_skip("%s (virtio_net is not loaded)", what);
+		return;
+	}
+	d = lbdev_create(ctl, &o);
+	if (!tap_ok(d != NULL, "%s: create a network device", what))
+		return;
+	end = lb_now_ms() + 20000;
+	while (lb_now_ms() < end && !broken) {
+		struct pollfd p = { .fd = d->fd, .events = POLLIN };
+		struct loopback_reply rep = { 0 };
+		struct loopback_trap t;
+		bool need, wr, plant = false;
+		uint64_t off, v;
+
+		if (poll(&p, 1, 100) != 1)
+			continue;
+		if (p.revents & (POLLERR | POLLHUP)) {
+			broken = true;
+			break;
+		}
+		if (read(d->fd, &t, sizeof(t)) != sizeof(t))
+			continue;
+		pthread_mutex_lock(&d->lock);
+		wr = t.flags & LOOPBACK_TRAP_WRITE;
+		off = t.addr - d->info.regs_base;
+		v = lbdev_model(d, &t, &need);
+		/* queue 0 runs, the driver's probe is inside find_vqs() */
+		if (wr && off == VM_QUEUE_READY && t.data == 1 &&
+		    d->queue_sel == 1 && !planted)
+			plant = true;
+		if (wr && off == VM_STATUS && (t.data & VS_DRIVER_OK))
+			ok_seen = true;
+		pthread_mutex_unlock(&d->lock);
+		if (plant) {
+			planted = true;
+			raised = plant_used(d);
+		}
+		if (!need)
+			continue;
+		rep.id = t.id;
+		rep.data = wr ? 0 : v;
+		if (write(d->fd, &rep, sizeof(rep)) != sizeof(rep) && errno != ENODEV)
+			break;
+	}
+	tap_ok(planted && raised,
+	       "%s: the device returned a head on queue 0 and raised its interrupt during queue 1's setup", what);
+	tap_ok(ok_seen, "%s: the driver's probe went on to DRIVER_OK", what);
+	tap_ok(broken, "%s: then the device broke", what);
+	tap_ok(lb_kmsg_count(why) == said + 1, "%s: the kernel says why, once", what);
+	lbdev_destroy(d, false);
+	tap_ok(lb_wait_count(base_count, 10000) == 0, "%s: virtio devices back to %d", what, base_count);
+}
+
 int main(int argc, char **argv)
 {
 	long timeout_ms = -1;
@@ -643,6 +736,7 @@ int main(int argc, char **argv)
 		test_trap_timeout(timeout_ms);
 	test_net_announce();
 	test_status_flip();
+	test_early_irq();
 	close(ctl);
 	return tap_finish();
 }
