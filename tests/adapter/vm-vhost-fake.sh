@@ -99,6 +99,23 @@ nothing_left() {
 	ok $? "$1: no task in D state"
 }
 
+# pattern_at LABEL DEV BLOCKS: $W/pat written at BLOCKS x 64 KiB and read
+# back, both with O_DIRECT
+pattern_at() {
+	dd if=$W/pat of="$2" bs=64k seek=$3 oflag=direct 2>$W/dd.err
+	ok $? "$1: 4 MiB written through $2 at $(($3 / 16)) MiB (O_DIRECT; $(tail -n 1 $W/dd.err))"
+	[ "$(dd if="$2" bs=64k skip=$3 count=64 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)" = "$(md5 $W/pat)" ]
+	ok $? "$1: they read back through $2 (O_DIRECT)"
+}
+
+# term_gone LABEL DEV: SIGTERM; the adapter exits 0 and DEV goes
+term_gone() {
+	stop_adapter TERM
+	ok $([ "$st" -eq 0 ]; echo $?) "$1: SIGTERM: the adapter exits 0 (got $st)"
+	wait_gone "$2"
+	ok $? "$1: $2 is gone"
+}
+
 # ---- healthy: data written through the fake and read back ----
 dd if=/dev/urandom of=$W/pat bs=1M count=4 2>/dev/null
 if start_fake none --dump=$W/dump.img && start_adapter --device $VUB; then
@@ -110,14 +127,8 @@ if start_fake none --dump=$W/dump.img && start_adapter --device $VUB; then
 	ok $st "healthy: the adapter reports $(sed -n 1p $ADAPTER_OUT)"
 	[ "$(virtio_count)" -eq $((BASE_VIRTIO + 1)) ]
 	ok $? "healthy: one more virtio device while it runs ($(virtio_count))"
-	dd if=$W/pat of="$dev" bs=64k seek=32 oflag=direct 2>$W/dd.err
-	ok $? "healthy: 4 MiB written through $dev at 2 MiB (O_DIRECT)"
-	[ "$(dd if="$dev" bs=64k skip=32 count=64 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)" = "$(md5 $W/pat)" ]
-	ok $? "healthy: they read back through $dev (O_DIRECT)"
-	stop_adapter TERM
-	ok $([ "$st" -eq 0 ]; echo $?) "healthy: SIGTERM: the adapter exits 0 (got $st)"
-	wait_gone "$dev"
-	ok $? "healthy: $dev is gone"
+	pattern_at healthy "$dev" 32
+	term_gone healthy "$dev"
 	gone_within $fake_pid 10
 	ok $? "healthy: the fake sees the frontend leave and ends"
 	[ "$(dd if=$W/dump.img bs=64k skip=32 count=64 2>/dev/null | md5sum | cut -d' ' -f1)" = "$(md5 $W/pat)" ]
@@ -155,14 +166,9 @@ if start_fake none --after=8 --resize-mib=32 && start_adapter --device $VUB; the
 	ok $? "resize: the fake resized and sent CONFIG_CHANGE_MSG"
 	dmesg | grep -q "\[$blk\] new size: 65536 "
 	ok $? "resize: virtio_blk logs the new size ($(dmesg | grep "\[$blk\] new size" | tail -n 1 | cut -c1-90))"
-	dd if=$W/pat of="$dev" bs=64k seek=384 oflag=direct 2>$W/dd.err
-	ok $? "resize: 4 MiB written at 24 MiB, past the old end ($(tail -n 1 $W/dd.err))"
-	[ "$(dd if="$dev" bs=64k skip=384 count=64 iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1)" = "$(md5 $W/pat)" ]
-	ok $? "resize: they read back"
-	stop_adapter TERM
-	ok $([ "$st" -eq 0 ]; echo $?) "resize: SIGTERM: the adapter exits 0 (got $st)"
-	wait_gone "$dev"
-	ok $? "resize: $dev is gone"
+	# past the old end
+	pattern_at resize "$dev" 384
+	term_gone resize "$dev"
 	nothing_left resize
 else
 	ok 1 "resize: the adapter reports the device"
@@ -228,10 +234,7 @@ io_ok_case() {
 	sed 's/^/#   fake: /' $FAKE_ERR
 	alive $adapter_pid
 	ok $? "$1: the adapter still serves the device"
-	stop_adapter TERM
-	ok $([ "$st" -eq 0 ]; echo $?) "$1: SIGTERM: the adapter exits 0 (got $st)"
-	wait_gone "$dev"
-	ok $? "$1: $dev is gone"
+	term_gone "$1" "$dev"
 	nothing_left "$1"
 	stop_fake
 }
