@@ -629,7 +629,7 @@ static bool plant_used(struct lbdev *d)
 	if (lbdev_rings(d, 0, &desc, &avail, &u) < 0)
 		return false;
 	used = u;
-	used[2] = 0;			/* ring[0].id, low half */
+	used[2] = 0;			/* ring[0].id */
 	used[3] = 0;
 	used[4] = 0xffff;		/* ring[0].len */
 	used[5] = 0xffff;
