@@ -27,7 +27,7 @@ run_check() {
 	echo "== $dir: configure and build"
 	"$top/scripts/build.sh" "$dir" "$@"
 	echo "== $dir: make check"
-	if ! make -C "$top/$dir" -s check; then
+	if ! make -C "$top/$dir" -s ${check_jobs:+-j$check_jobs} check; then
 		cat "$top/$dir/test-suite.log" 2>/dev/null || true
 		status=1
 	fi
@@ -46,7 +46,10 @@ tally() { # DIR LOG
 	skipped=$((skipped + $(count SKIP "$log")))
 }
 
+# the plain build's VM runners boot single-vCPU guests: two at a time
+check_jobs=2
 run_check build
+check_jobs=""
 # the VM suites again on the debug kernel (KASAN, lockdep, kmemleak, ...);
 # building that kernel takes a while the first time, then it is cached
 echo "== build: make check-debug"
