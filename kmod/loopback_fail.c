@@ -65,9 +65,17 @@
  * (65536 entries or more unseen would go unnoticed: the indices are 16
  * bits; virtio_net maps the page the buffers are cut from every few
  * buffers, and every mapping brings the account up to date); and
- * without memory for the account there is none.  A device that rewrites
- * a used entry it published, between the driver's read and the kernel's,
- * can make the two disagree.  A process still mapping the window cannot
+ * without memory for the account there is none.
+ *
+ * A device may write over a used entry after the kernel counted it (at a
+ * kick, say) and before the interrupt shows it to the driver: the driver
+ * would then complete another head, or none, and virtio_ring breaks the
+ * queue for good.  So the kernel keeps each entry as it counted it and
+ * writes the ones not yet shown back just before it delivers an
+ * interrupt, and at the takeover.  With one CPU nothing can come between
+ * that and the driver's read; with more, a device writing in that short
+ * window, or over entries a driver reads later than its interrupt (NAPI),
+ * still can.  A process still mapping the window cannot
  * write the used ring once the kernel plays the device: the takeover
  * runs after every user mapping of the window was revoked (only a write
  * into a page pinned before, still in flight, can land).
@@ -438,16 +446,47 @@ static bool loopback_track_locked(struct loopback_device *ldev,
 	if ((u16)(used_idx - seen) > r->num)
 		return false;
 	for (; seen != used_idx; seen++) {
-		id = virtio32_to_cpu(vdev, READ_ONCE(r->used->ring[seen &
-						     (r->num - 1)].id));
+		struct vring_used_elem *e = &r->used->ring[seen & (r->num - 1)];
+		__virtio32 raw = READ_ONCE(e->id);
+
+		id = virtio32_to_cpu(vdev, raw);
 		if (id >= r->num || !r->pending[id]) {
 			WRITE_ONCE(r->used_seen, seen);
 			return false;
 		}
 		r->pending[id]--;
+		r->seen[seen & (r->num - 1)].id = raw;
+		r->seen[seen & (r->num - 1)].len = READ_ONCE(e->len);
 	}
 	WRITE_ONCE(r->used_seen, seen);
 	return true;
+}
+
+/*
+ * Writes back the entries accounted since the last delivery, as the
+ * kernel read them: the driver reads what the kernel counted, whatever
+ * the device wrote over them since.  Only positions an honest device no
+ * longer writes: below used_seen, and within a ring of it.
+ */
+static void loopback_restore_locked(struct loopback_device *ldev,
+				    unsigned int index, struct loopback_ring *r)
+{
+	u16 pos = r->delivered;
+
+	lockdep_assert_held(&ldev->vqs[index].ring_lock);
+	if (!r->pending || r->inexact) {
+		r->delivered = r->used_seen;
+		return;
+	}
+	if ((u16)(r->used_seen - pos) > r->num)
+		pos = r->used_seen - r->num;
+	for (; pos != r->used_seen; pos++) {
+		struct vring_used_elem *e = &r->used->ring[pos & (r->num - 1)];
+
+		WRITE_ONCE(e->id, r->seen[pos & (r->num - 1)].id);
+		WRITE_ONCE(e->len, r->seen[pos & (r->num - 1)].len);
+	}
+	r->delivered = pos;
 }
 
 /*
@@ -499,6 +538,27 @@ bool loopback_fail_track(struct loopback_device *ldev, unsigned int index)
 	return ok;
 }
 
+/*
+ * An interrupt for queue @index is about to reach the driver (IRQs off):
+ * loopback_fail_track(), then the entries it counted are written back as
+ * it read them.  Returns false if the interrupt must not be delivered.
+ * With one CPU the device cannot write between this and the driver's
+ * read; with more, it can only in that short window.
+ */
+bool loopback_fail_deliver(struct loopback_device *ldev, unsigned int index)
+{
+	struct loopback_vq *lvq = &ldev->vqs[index];
+	struct loopback_ring *r = &lvq->ring;
+
+	if (!loopback_fail_track(ldev, index))
+		return false;
+	spin_lock(&lvq->ring_lock);
+	if (r->state == LOOPBACK_RING_USER && r->delivered != r->used_seen)
+		loopback_restore_locked(ldev, index, r);
+	spin_unlock(&lvq->ring_lock);
+	return true;
+}
+
 void loopback_fail_track_all(struct loopback_device *ldev)
 {
 	unsigned int i;
@@ -534,6 +594,8 @@ static bool loopback_fail_start_locked(struct loopback_device *ldev,
 		loopback_track_avail_locked(ldev, index, r, avail_idx);
 	}
 	if (r->pending && !r->inexact) {
+		/* What the driver has not been shown yet, as counted. */
+		loopback_restore_locked(ldev, index, r);
 		r->used_idx = r->used_seen;
 		r->next_avail = r->avail_seen;
 		r->next_head = 0;
@@ -541,6 +603,8 @@ static bool loopback_fail_start_locked(struct loopback_device *ldev,
 		/* The old rule: the device completed in order. */
 		kfree(r->pending);
 		r->pending = NULL;
+		kfree(r->seen);
+		r->seen = NULL;
 		r->used_idx = held && !unheld ?
 			      virtio16_to_cpu(&ldev->vdev,
 					      READ_ONCE(r->used->idx)) :
@@ -569,6 +633,7 @@ void loopback_fail_ring_start(struct loopback_device *ldev, unsigned int index,
 	struct vring_avail *avail;
 	struct vring_used *used;
 	unsigned long flags;
+	struct vring_used_elem *seen;
 	bool failing, held = true;
 	u16 *pending;
 
@@ -584,15 +649,24 @@ void loopback_fail_ring_start(struct loopback_device *ldev, unsigned int index,
 		return;
 	/* Without it, the old rule (the device completes in order). */
 	pending = kcalloc(num, sizeof(*pending), GFP_KERNEL);
+	seen = kcalloc(num, sizeof(*seen), GFP_KERNEL);
+	if (!pending || !seen) {
+		kfree(pending);
+		kfree(seen);
+		pending = NULL;
+		seen = NULL;
+	}
 
 	spin_lock_irqsave(&ldev->vqs[index].ring_lock, flags);
 	r->num = num;
 	r->desc = desc;
 	r->pending = pending;
+	r->seen = seen;
 	r->inexact = false;
 	/* Where virtio_ring starts, whatever the device wrote meanwhile. */
 	r->avail_seen = 0;
 	r->used_seen = 0;
+	r->delivered = 0;
 	WRITE_ONCE(r->avail, avail);
 	WRITE_ONCE(r->used, used);
 	WRITE_ONCE(r->state, LOOPBACK_RING_USER);
@@ -614,19 +688,23 @@ void loopback_fail_ring_start(struct loopback_device *ldev, unsigned int index,
 void loopback_fail_ring_stop(struct loopback_device *ldev, unsigned int index)
 {
 	struct loopback_ring *r = ring_of(ldev, index);
+	struct vring_used_elem *seen;
 	unsigned long flags;
 	u16 *pending;
 
 	spin_lock_irqsave(&ldev->vqs[index].ring_lock, flags);
 	pending = r->pending;
+	seen = r->seen;
 	WRITE_ONCE(r->state, LOOPBACK_RING_NONE);
 	WRITE_ONCE(r->avail, NULL);
 	WRITE_ONCE(r->used, NULL);
 	r->desc = NULL;
 	r->pending = NULL;
+	r->seen = NULL;
 	r->num = 0;
 	spin_unlock_irqrestore(&ldev->vqs[index].ring_lock, flags);
 	kfree(pending);
+	kfree(seen);
 }
 
 /*

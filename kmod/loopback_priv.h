@@ -70,6 +70,16 @@ struct loopback_ring {
 	 * the outstanding heads are avail[used->idx .. avail->idx)).
 	 */
 	u16 *pending;
+	/*
+	 * With @pending: the used entries accounted, as the kernel read them,
+	 * by position.  Those from @delivered to @used_seen are written back
+	 * before an interrupt shows them to the driver: a device that changed
+	 * one after the kernel counted it would otherwise make the driver
+	 * complete another head (virtio_ring then breaks the queue, and its
+	 * requests wait for ever).
+	 */
+	struct vring_used_elem *seen;
+	u16 delivered;		/* used entries an interrupt showed the driver */
 	u16 avail_seen;		/* available entries accounted */
 	u16 used_seen;		/* used entries accounted */
 	bool inexact;
@@ -247,6 +257,7 @@ void loopback_fail_takeover(struct loopback_device *ldev);
 void loopback_fail_kick(struct loopback_device *ldev, unsigned int index);
 void loopback_fail_sync(struct loopback_device *ldev);
 bool loopback_fail_track(struct loopback_device *ldev, unsigned int index);
+bool loopback_fail_deliver(struct loopback_device *ldev, unsigned int index);
 void loopback_fail_track_all(struct loopback_device *ldev);
 
 /* loopback_transport.c */

@@ -576,7 +576,7 @@ static void loopback_vq_irq(struct irq_work *work)
 	spin_lock_irqsave(&lvq->lock, flags);
 	/* What the device returned is accounted before the driver sees it. */
 	if (lvq->vq && !lvq->quiesced &&
-	    loopback_fail_track(lvq_to_ldev(lvq), lvq->vq->index))
+	    loopback_fail_deliver(lvq_to_ldev(lvq), lvq->vq->index))
 		vring_interrupt(0, lvq->vq);
 	spin_unlock_irqrestore(&lvq->lock, flags);
 }

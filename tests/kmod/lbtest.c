@@ -1864,7 +1864,7 @@ uint32_t lbdev_held(struct lbdev *d, uint32_t qi)
 	return n;
 }
 
-int lbdev_complete_held(struct lbdev *d, uint32_t qi, uint32_t pos)
+static int complete_held_at(struct lbdev *d, uint32_t qi, uint32_t pos, bool irq)
 {
 	struct qrings r;
 	int rc = -1;
@@ -1872,12 +1872,31 @@ int lbdev_complete_held(struct lbdev *d, uint32_t qi, uint32_t pos)
 	pthread_mutex_lock(&d->lock);
 	if (qi < d->info.num_queues && qi < LOOPBACK_MAX_QUEUES && pos < d->q[qi].nheld &&
 	    queue_rings(d, qi, &r) == 0 && complete_held(d, qi, &r, pos) == 0) {
-		raise_irq(d, qi);
+		if (irq)
+			raise_irq(d, qi);
 		rc = 0;
 	}
 	pthread_cond_broadcast(&d->cond);
 	pthread_mutex_unlock(&d->lock);
 	return rc;
+}
+
+int lbdev_complete_held(struct lbdev *d, uint32_t qi, uint32_t pos)
+{
+	return complete_held_at(d, qi, pos, true);
+}
+
+int lbdev_complete_held_quiet(struct lbdev *d, uint32_t qi, uint32_t pos)
+{
+	return complete_held_at(d, qi, pos, false);
+}
+
+void lbdev_raise(struct lbdev *d, uint32_t qi)
+{
+	pthread_mutex_lock(&d->lock);
+	if (qi < d->info.num_queues && qi < LOOPBACK_MAX_QUEUES)
+		raise_irq(d, qi);
+	pthread_mutex_unlock(&d->lock);
 }
 
 int lbdev_push_used(struct lbdev *d, uint32_t qi, uint16_t head)

@@ -347,6 +347,10 @@ uint32_t lbdev_held(struct lbdev *d, uint32_t qi);
 /* serves and returns the held request at position pos (0 = oldest) of
  * queue qi and raises its interrupt: out of order; 0 or -1 */
 int lbdev_complete_held(struct lbdev *d, uint32_t qi, uint32_t pos);
+/* the same without the interrupt (lbdev_raise() raises it later) */
+int lbdev_complete_held_quiet(struct lbdev *d, uint32_t qi, uint32_t pos);
+/* raises queue qi's interrupt */
+void lbdev_raise(struct lbdev *d, uint32_t qi);
 /* publishes a used element for head (length 0) that no request asked for
  * and raises the interrupt (a device returning what it does not hold) */
 int lbdev_push_used(struct lbdev *d, uint32_t qi, uint16_t head);

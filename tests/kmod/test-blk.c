@@ -46,6 +46,13 @@
  *     the held requests itself, so every issuer gets EIO while the device
  *     process still lives; then it is killed.  Before, the kernel broke
  *     the virtio device and failed nothing: the issuers hung in D state
+ *  O  a device completes a held request without an interrupt, waits until
+ *     a new request (a fifth issuer's) is on the ring, so that the kernel
+ *     counted the completion, writes an out-of-range head over that used
+ *     entry, and raises the interrupt: the driver must see the entry the
+ *     kernel counted.  Before, virtio_ring read the rewritten head, broke
+ *     the queue ("out of range") and every issuer hung in D state (found
+ *     by fuzz-uapi's soak on the debug kernel)
  *
  * B to E expect what a failing disk gives: every issuer's pending I/O ends
  * with EIO (not a hang), the disk and its virtio device go away, and no
@@ -337,6 +344,7 @@ enum blk_script {
 	BS_QUIET_OUT_OF_ORDER, /* the same, asking for no kicks: it polls */
 	BS_TAIL_NEXT,	/* holds them, then writes NEXT into a chain's tail */
 	BS_FOREIGN,	/* holds them, then returns a head it does not hold */
+	BS_REWRITE,	/* holds them, completes one quietly, rewrites its entry */
 };
 
 static int wait_held(struct lbdev *d, uint32_t want)
@@ -431,7 +439,35 @@ static int foreign_head(struct lbdev *d, char *extra, size_t len)
 	return 0;
 }
 
-/* the device process of B, C, G, H and N: never returns */
+/*
+ * O: completes the oldest held request without an interrupt; once a
+ * request issued after that is held (its mapping and kick made the kernel
+ * count the completion), writes an out-of-range head over that used entry
+ * and raises the interrupt.  0, or -1.
+ */
+static int rewrite_counted(struct lbdev *d, int evt, char *extra, size_t len)
+{
+	void *dv, *av, *uv;
+	uint32_t *el, slot;
+
+	if (wait_held(d, N_ISSUERS) < 0 || lbdev_rings(d, 0, &dv, &av, &uv) < 0)
+		return -1;
+	pthread_mutex_lock(&d->lock);
+	slot = d->q[0].used_idx % d->q[0].num;
+	pthread_mutex_unlock(&d->lock);
+	if (lbdev_complete_held_quiet(d, 0, 0) < 0)
+		return -1;
+	lb_msg_send(evt, "completed", d->info.name, NULL);
+	if (wait_held(d, N_ISSUERS) < 0)
+		return -1;
+	el = (uint32_t *)((uint16_t *)uv + 2) + 2 * slot;
+	__atomic_store_n(&el[0], htole32(0xffff), __ATOMIC_RELEASE);
+	lbdev_raise(d, 0);
+	snprintf(extra, len, "used entry %u rewritten", slot);
+	return 0;
+}
+
+/* the device process of B, C, G, H, N and O: never returns */
 static void device_process(enum blk_script script, int evt, int cmd)
 {
 	struct pollfd p = { .fd = cmd, .events = POLLIN };
@@ -462,6 +498,11 @@ static void device_process(enum blk_script script, int evt, int cmd)
 	}
 	if (rc == 0 && script == BS_TAIL_NEXT) {
 		tail_next(d, evt);
+	} else if (rc == 0 && script == BS_REWRITE) {
+		if (rewrite_counted(d, evt, extra, sizeof(extra)) == 0)
+			lb_msg_send(evt, "rewritten", d->info.name, extra);
+		else
+			lb_msg_send(evt, "nostall", d->info.name, d->errmsg);
 	} else if (rc == 0 && script == BS_FOREIGN) {
 		if (foreign_head(d, extra, sizeof(extra)) == 0)
 			lb_msg_send(evt, "foreign", d->info.name, extra);
@@ -792,14 +833,34 @@ static void test_orderly_remove_fs(void)
  * B, C and G: SIGKILL of the device process with I/O in flight; H: the
  * device process dies of SIGBUS; N: the I/O fails before the SIGKILL
  */
+/* O, in the test process: one more issuer; its pid, its result pipe */
+static pid_t fifth_issuer(const char *dev, int *res)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		tap_bail("pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		tap_bail("fork: %s", strerror(errno));
+	if (pid == 0) {
+		close(p[0]);
+		issuer(dev, N_ISSUERS, false, p[1]);
+	}
+	close(p[1]);
+	*res = p[0];
+	return pid;
+}
+
 static void test_kill(enum blk_script script, const char *what)
 {
 	char disk[32] = "", dev[48], name[LOOPBACK_NAME_LEN + 1] = "";
 	bool started = false, checked = false;
+	int e[2], c[2], st, rc, fifth_res = -1, ranged = 0;
+	pid_t pid, fifth = -1;
 	struct issuers is;
-	int e[2], c[2], st, rc;
 	struct lb_msg m;
-	pid_t pid;
 
 	tap_diag("%s", what);
 	if (pipe2(e, O_CLOEXEC) < 0 || pipe2(c, O_CLOEXEC) < 0)
@@ -836,6 +897,19 @@ static void test_kill(enum blk_script script, const char *what)
 		tap_ok(rc == 0 && WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS,
 		       "%s: the device process died of SIGBUS at the write (status %#x)", what,
 		       rc == 0 ? st : -1);
+	} else if (script == BS_REWRITE) {
+		ranged = lb_kmsg_count("out of range");
+		rc = lb_msg_recv(e[0], &m, 15000) == 0 && !strcmp(m.tag, "completed");
+		tap_ok(rc, "%s: the model completed a held request without an interrupt (%s %s)",
+		       what, m.tag, m.extra);
+		if (rc)
+			fifth = fifth_issuer(dev, &fifth_res);
+		rc = rc && lb_msg_recv(e[0], &m, 15000) == 0 && !strcmp(m.tag, "rewritten");
+		tap_ok(rc, "%s: a fifth request is held; the model wrote another head over the counted entry and raised the interrupt (%s %s)",
+		       what, m.tag, m.extra);
+		lb_sleep_ms(500);
+		tap_ok(lb_kmsg_count("out of range") == ranged,
+		       "%s: the driver never read the rewritten head", what);
 	} else if (script == BS_FOREIGN) {
 		rc = lb_msg_recv(e[0], &m, 15000) == 0 && !strcmp(m.tag, "foreign");
 		tap_ok(rc && strstr(m.extra, ": broken"),
@@ -866,6 +940,21 @@ kill:
 		return;
 	if (!checked)
 		check_issuers(&is, what);
+	if (fifth > 0) {
+		int e5 = 0;
+
+		rc = lb_wait_child(fifth, &st, EIO_DEADLINE_MS);
+		if (rc < 0) {
+			lb_dump_task(fifth, "fifth issuer");
+			kill(fifth, SIGKILL);
+			lb_wait_child(fifth, &st, 5000);
+		} else if (read(fifth_res, &e5, sizeof(e5)) != sizeof(e5)) {
+			e5 = 0;
+		}
+		tap_ok(rc == 0 && e5 == EIO, "%s: the fifth issuer's I/O failed with EIO (%s)", what,
+		       rc ? "stuck" : e5 > 0 ? strerror(e5) : "no error");
+		close(fifth_res);
+	}
 	tap_ok(blk_wait_disk_gone(disk, 10000) == 0, "%s: the disk %s is gone", what, disk);
 	tap_ok(lb_wait_gone(name, 10000) == 0, "%s: the virtio device of %s is gone", what, name);
 	tap_ok(lb_wait_count(base_count, 10000) == 0, "%s: virtio devices back to %d", what, base_count);
@@ -1143,6 +1232,7 @@ int main(int argc, char **argv)
 		test_kill(BS_QUIET_OUT_OF_ORDER,
 			  "I: SIGKILL of a device that asks for no kicks and completes out of order");
 		test_kill(BS_FOREIGN, "N: a device that returns a head it does not hold");
+		test_kill(BS_REWRITE, "O: a device that rewrites a used entry the kernel counted");
 	} else {
 		test_kill(BS_HOLD, "B: SIGKILL with I/O held by the device");
 		test_kill(BS_NONE, "C: SIGKILL with I/O left on the ring");
