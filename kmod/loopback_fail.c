@@ -465,28 +465,37 @@ static bool loopback_track_locked(struct loopback_device *ldev,
 /*
  * Writes back the entries accounted since the last delivery, as the
  * kernel read them: the driver reads what the kernel counted, whatever
- * the device wrote over them since.  Only positions an honest device no
- * longer writes: below used_seen, and within a ring of it.
+ * the device wrote over them since.  Never a slot an honest device may be
+ * filling: it returns only heads made available, so its next entries stay
+ * below avail->idx, whose slots are those of positions from avail->idx
+ * minus the ring size on.  A driver that takes entries off the ring only
+ * in its interrupt callback (virtio_blk, virtio_rng) has not taken these
+ * yet, and then that bound never cuts them short.  The available index
+ * cannot move meanwhile: the driver maps a buffer, which takes ring_lock,
+ * before it publishes it.
  */
 static void loopback_restore_locked(struct loopback_device *ldev,
 				    unsigned int index, struct loopback_ring *r)
 {
-	u16 pos = r->delivered;
+	u16 avail_idx = virtio16_to_cpu(&ldev->vdev, READ_ONCE(r->avail->idx));
+	u16 pos = r->delivered, from = avail_idx - r->num;
 
 	lockdep_assert_held(&ldev->vqs[index].ring_lock);
 	if (!r->pending || r->inexact) {
-		r->delivered = r->used_seen;
+		WRITE_ONCE(r->delivered, r->used_seen);
 		return;
 	}
-	if ((u16)(r->used_seen - pos) > r->num)
-		pos = r->used_seen - r->num;
+	if ((u16)(r->used_seen - from) > r->num)
+		from = r->used_seen - r->num;
+	if ((u16)(r->used_seen - pos) > (u16)(r->used_seen - from))
+		pos = from;
 	for (; pos != r->used_seen; pos++) {
 		struct vring_used_elem *e = &r->used->ring[pos & (r->num - 1)];
 
 		WRITE_ONCE(e->id, r->seen[pos & (r->num - 1)].id);
 		WRITE_ONCE(e->len, r->seen[pos & (r->num - 1)].len);
 	}
-	r->delivered = pos;
+	WRITE_ONCE(r->delivered, pos);
 }
 
 /*
@@ -552,6 +561,9 @@ bool loopback_fail_deliver(struct loopback_device *ldev, unsigned int index)
 
 	if (!loopback_fail_track(ldev, index))
 		return false;
+	/* A hint: both change under ring_lock. */
+	if (READ_ONCE(r->delivered) == READ_ONCE(r->used_seen))
+		return true;
 	spin_lock(&lvq->ring_lock);
 	if (r->state == LOOPBACK_RING_USER && r->delivered != r->used_seen)
 		loopback_restore_locked(ldev, index, r);
