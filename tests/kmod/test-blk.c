@@ -215,23 +215,32 @@ static void issuer(const char *dev, int idx, bool writer, int out)
 	_exit(0);
 }
 
+/* one issuer: its pid; its result pipe in *res */
+static pid_t start_issuer(const char *dev, int idx, bool writer, int *res)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		tap_bail("pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		tap_bail("fork: %s", strerror(errno));
+	if (pid == 0) {
+		close(p[0]);
+		issuer(dev, idx, writer, p[1]);
+	}
+	close(p[1]);
+	*res = p[0];
+	return pid;
+}
+
 static void start_issuers(const char *dev, struct issuers *is)
 {
-	int i, p[2];
+	int i;
 
-	for (i = 0; i < N_ISSUERS; i++) {
-		if (pipe2(p, O_CLOEXEC) < 0)
-			tap_bail("pipe: %s", strerror(errno));
-		is->pid[i] = fork();
-		if (is->pid[i] < 0)
-			tap_bail("fork: %s", strerror(errno));
-		if (is->pid[i] == 0) {
-			close(p[0]);
-			issuer(dev, i, i >= N_READERS, p[1]);
-		}
-		close(p[1]);
-		is->res[i] = p[0];
-	}
+	for (i = 0; i < N_ISSUERS; i++)
+		is->pid[i] = start_issuer(dev, i, i >= N_READERS, &is->res[i]);
 }
 
 /* every issuer must end with EIO within the deadline */
@@ -833,26 +842,6 @@ static void test_orderly_remove_fs(void)
  * B, C and G: SIGKILL of the device process with I/O in flight; H: the
  * device process dies of SIGBUS; N: the I/O fails before the SIGKILL
  */
-/* O, in the test process: one more issuer; its pid, its result pipe */
-static pid_t fifth_issuer(const char *dev, int *res)
-{
-	int p[2];
-	pid_t pid;
-
-	if (pipe2(p, O_CLOEXEC) < 0)
-		tap_bail("pipe: %s", strerror(errno));
-	pid = fork();
-	if (pid < 0)
-		tap_bail("fork: %s", strerror(errno));
-	if (pid == 0) {
-		close(p[0]);
-		issuer(dev, N_ISSUERS, false, p[1]);
-	}
-	close(p[1]);
-	*res = p[0];
-	return pid;
-}
-
 static void test_kill(enum blk_script script, const char *what)
 {
 	char disk[32] = "", dev[48], name[LOOPBACK_NAME_LEN + 1] = "";
@@ -903,7 +892,7 @@ static void test_kill(enum blk_script script, const char *what)
 		tap_ok(rc, "%s: the model completed a held request without an interrupt (%s %s)",
 		       what, m.tag, m.extra);
 		if (rc)
-			fifth = fifth_issuer(dev, &fifth_res);
+			fifth = start_issuer(dev, N_ISSUERS, false, &fifth_res);
 		rc = rc && lb_msg_recv(e[0], &m, 15000) == 0 && !strcmp(m.tag, "rewritten");
 		tap_ok(rc, "%s: a fifth request is held; the model wrote another head over the counted entry and raised the interrupt (%s %s)",
 		       what, m.tag, m.extra);
