@@ -504,9 +504,15 @@ static void loopback_restore_locked(struct loopback_device *ldev,
  * a buffer: every DMA (un)mapping of the device, every kick, every
  * interrupt it delivers.  Returns false if the ring is bad (the device
  * returned a head it did not hold, now or before): the device is being
- * broken and the interrupt should not reach the driver.  Any context.
+ * broken and the interrupt should not reach the driver.  With @deliver
+ * (an interrupt is about to reach the driver, IRQs off), the entries
+ * counted and not yet shown are also written back as the kernel read
+ * them, under the same lock.  With one CPU the device cannot write
+ * between this and the driver's read; with more, it can only in that
+ * short window.  Any context.
  */
-bool loopback_fail_track(struct loopback_device *ldev, unsigned int index)
+static bool loopback_fail_account(struct loopback_device *ldev,
+				  unsigned int index, bool deliver)
 {
 	struct loopback_vq *lvq = &ldev->vqs[index];
 	struct loopback_ring *r = &lvq->ring;
@@ -524,18 +530,23 @@ bool loopback_fail_track(struct loopback_device *ldev, unsigned int index)
 	 */
 	if (state != LOOPBACK_RING_USER || !avail || !used)
 		return state == LOOPBACK_RING_FAILING;
+	/* A hint: the indices and @delivered change under ring_lock. */
 	if (READ_ONCE(avail->idx) ==
 	    cpu_to_virtio16(vdev, READ_ONCE(r->avail_seen)) &&
 	    READ_ONCE(used->idx) ==
-	    cpu_to_virtio16(vdev, READ_ONCE(r->used_seen)))
+	    cpu_to_virtio16(vdev, READ_ONCE(r->used_seen)) &&
+	    (!deliver || READ_ONCE(r->delivered) == READ_ONCE(r->used_seen)))
 		return true;
 
 	spin_lock_irqsave(&lvq->ring_lock, flags);
-	if (r->state == LOOPBACK_RING_USER &&
-	    !loopback_track_locked(ldev, index, r)) {
-		/* The kernel fails the ring once the window is revoked. */
-		WRITE_ONCE(r->state, LOOPBACK_RING_UNHELD);
-		ok = false;
+	if (r->state == LOOPBACK_RING_USER) {
+		if (!loopback_track_locked(ldev, index, r)) {
+			/* The kernel fails the ring once the window is revoked. */
+			WRITE_ONCE(r->state, LOOPBACK_RING_UNHELD);
+			ok = false;
+		} else if (deliver && r->delivered != r->used_seen) {
+			loopback_restore_locked(ldev, index, r);
+		}
 	}
 	spin_unlock_irqrestore(&lvq->ring_lock, flags);
 	if (!ok) {
@@ -547,28 +558,14 @@ bool loopback_fail_track(struct loopback_device *ldev, unsigned int index)
 	return ok;
 }
 
-/*
- * An interrupt for queue @index is about to reach the driver (IRQs off):
- * loopback_fail_track(), then the entries it counted are written back as
- * it read them.  Returns false if the interrupt must not be delivered.
- * With one CPU the device cannot write between this and the driver's
- * read; with more, it can only in that short window.
- */
+bool loopback_fail_track(struct loopback_device *ldev, unsigned int index)
+{
+	return loopback_fail_account(ldev, index, false);
+}
+
 bool loopback_fail_deliver(struct loopback_device *ldev, unsigned int index)
 {
-	struct loopback_vq *lvq = &ldev->vqs[index];
-	struct loopback_ring *r = &lvq->ring;
-
-	if (!loopback_fail_track(ldev, index))
-		return false;
-	/* A hint: both change under ring_lock. */
-	if (READ_ONCE(r->delivered) == READ_ONCE(r->used_seen))
-		return true;
-	spin_lock(&lvq->ring_lock);
-	if (r->state == LOOPBACK_RING_USER && r->delivered != r->used_seen)
-		loopback_restore_locked(ldev, index, r);
-	spin_unlock(&lvq->ring_lock);
-	return true;
+	return loopback_fail_account(ldev, index, true);
 }
 
 void loopback_fail_track_all(struct loopback_device *ldev)
