@@ -73,6 +73,13 @@ profile() {
 	cat /tmp/strace."$1"
 }
 
+# job NAME DEV RW QD ROUND: one fio job, logged and kept in $results
+job() {
+	iops=$(fio_iops "$2" "$3" "$4")
+	log "$1 $3 qd$4 round $5: $iops IOPS"
+	echo "$1 $3 $4 $5 $iops" >>"$results"
+}
+
 # the rounds interleave the jobs, so a slow spell of the host spreads over
 # all four instead of sinking one
 measure() { # NAME DEV
@@ -84,9 +91,7 @@ measure() { # NAME DEV
 	while [ "$round" -le "$ROUNDS" ]; do
 		for rw in randread randwrite; do
 			for qd in 1 32; do
-				iops=$(fio_iops "$2" "$rw" "$qd")
-				log "$1 $rw qd$qd round $round: $iops IOPS"
-				echo "$1 $rw $qd $round $iops" >>"$results"
+				job "$1" "$2" "$rw" "$qd" "$round"
 			done
 		done
 		round=$((round + 1))
@@ -111,78 +116,134 @@ else
 	log "loop: could not be set up"
 fi
 
-# VDUSE served by qemu-storage-daemon, bound to virtio_blk via virtio_vdpa
-if modprobe vduse 2>/dev/null && modprobe virtio_vdpa 2>/dev/null &&
-	command -v qemu-storage-daemon >/dev/null; then
-	qemu-storage-daemon \
-		--blockdev driver=file,node-name=f0,filename="$img" \
-		--export type=vduse-blk,id=v0,node-name=f0,name=bench0,num-queues=1,queue-size=256,writable=on \
-		>/tmp/qsd.log 2>&1 &
-	qsd=$!
-	if wait_for /dev/vduse/bench0 20 &&
-		before=$(newest_vd) &&
-		vdpa dev add name bench0 mgmtdev vduse &&
-		n=0 && while [ "$(newest_vd)" = "$before" ] && [ $n -lt 100 ]; do
-			sleep 0.1
-			n=$((n + 1))
-		done && [ "$(newest_vd)" != "$before" ]; then
-		measure vduse "$(newest_vd)"
-		vdpa dev del bench0
-	else
-		log "VDUSE: the device did not appear"
-		cat /tmp/qsd.log
+# measure_pair NAME1 DEV1 NAME2 DEV2: like measure, but the two targets
+# take turns job by job (NAME1 first in odd rounds, NAME2 in even ones),
+# so a slow spell of the host weighs on both sides of a per-round ratio
+measure_pair() {
+	if [ "$PROFILE" = 1 ]; then
+		profile "$1" "$2"
+		profile "$3" "$4"
+		return
 	fi
-	kill "$qsd" 2>/dev/null
-	wait "$qsd" 2>/dev/null
-else
-	log "VDUSE: not available (the 6.1 kernel has none: use LOOPBACK_VM_ABI=6.12.N+deb12)"
-fi
+	round=1
+	while [ "$round" -le "$ROUNDS" ]; do
+		for rw in randread randwrite; do
+			for qd in 1 32; do
+				if [ $((round % 2)) = 1 ]; then
+					job "$1" "$2" "$rw" "$qd" "$round"
+					job "$3" "$4" "$rw" "$qd" "$round"
+				else
+					job "$3" "$4" "$rw" "$qd" "$round"
+					job "$1" "$2" "$rw" "$qd" "$round"
+				fi
+			done
+		done
+		round=$((round + 1))
+	done
+}
 
-# adapter_row NAME TYPE SPEC: measures the device loopback-adapter serves
-# for --device SPEC (whose line names TYPE)
-adapter_row() {
-	loopback-adapter --device "$3" >/tmp/adapter.out 2>/tmp/adapter.err &
+# adapter_start TYPE SPEC: starts loopback-adapter with --device SPEC;
+# $adapter is its pid, $adapter_dev the block device of its TYPE line
+# (empty if it gave none)
+adapter_start() {
+	loopback-adapter --device "$2" >/tmp/adapter.out 2>/tmp/adapter.err &
 	adapter=$!
 	n=0
-	while ! grep -q " $2 /dev/" /tmp/adapter.out && [ $n -lt 200 ]; do
+	while ! grep -q " $1 /dev/" /tmp/adapter.out && [ $n -lt 200 ]; do
 		sleep 0.1
 		n=$((n + 1))
 	done
-	dev=$(awk -v t="$2" '$2 == t { print $3; exit }' /tmp/adapter.out)
-	if [ -n "$dev" ] && [ -b "$dev" ]; then
-		measure "$1" "$dev"
-	else
-		log "$1: the adapter gave no block device"
+	adapter_dev=$(awk -v t="$1" '$2 == t { print $3; exit }' /tmp/adapter.out)
+	if [ -z "$adapter_dev" ] || [ ! -b "$adapter_dev" ]; then
+		adapter_dev=
 		cat /tmp/adapter.err
 	fi
+}
+
+adapter_stop() {
 	kill -TERM "$adapter" 2>/dev/null
 	wait "$adapter" 2>/dev/null
 }
 
-# loopback's built-in blk, served by loopback-adapter; then loopback with
-# qemu-storage-daemon's vhost-user-blk export on the data path (the
-# adapter only sets it up), the same daemon as the VDUSE row
+adapter=
+have_loopback=0
 if command -v loopback-adapter >/dev/null && modprobe loopback 2>/dev/null; then
-	adapter_row loopback blk "blk,file=$img,num-queues=1,queue-size=256"
-	if command -v qemu-storage-daemon >/dev/null; then
-		rm -f /tmp/vub.sock
-		qemu-storage-daemon \
-			--blockdev driver=file,node-name=f0,filename="$img" \
-			--export type=vhost-user-blk,id=e0,node-name=f0,addr.type=unix,addr.path=/tmp/vub.sock,writable=on,num-queues=1 \
-			>/tmp/qsd-vu.log 2>&1 &
-		qsd=$!
-		if wait_for /tmp/vub.sock 20; then
-			adapter_row vhost-user vhost-user-blk \
-				"vhost-user-blk,socket=/tmp/vub.sock,num-queues=1"
-		else
-			log "vhost-user: qemu-storage-daemon did not listen"
-			cat /tmp/qsd-vu.log
-		fi
-		kill "$qsd" 2>/dev/null
-		wait "$qsd" 2>/dev/null
-	fi
+	have_loopback=1
 else
 	log "loopback: loopback-adapter or loopback.ko is not here"
+fi
+
+# loopback's built-in blk, served by loopback-adapter
+if [ "$have_loopback" = 1 ] && [ "$PROFILE" = 0 ]; then
+	adapter_start blk "blk,file=$img,num-queues=1,queue-size=256"
+	if [ -n "$adapter_dev" ]; then
+		measure loopback "$adapter_dev"
+	else
+		log "loopback: the adapter gave no block device"
+	fi
+	adapter_stop
+fi
+
+# One qemu-storage-daemon, one node on the image, two exports: VDUSE
+# (bound to virtio_blk through virtio_vdpa) and vhost-user-blk, which
+# loopback-adapter hands to loopback.ko (the adapter only sets it up).
+# Both rows run the same daemon code on the same image; they differ in
+# how the kick reaches the daemon and how the interrupt comes back.
+have_vduse=0
+if modprobe vduse 2>/dev/null && modprobe virtio_vdpa 2>/dev/null; then
+	have_vduse=1
+else
+	log "VDUSE: not available (the 6.1 kernel has none: use LOOPBACK_VM_ABI=6.12.N+deb12)"
+fi
+if ! command -v qemu-storage-daemon >/dev/null; then
+	log "qemu-storage-daemon: not here"
+elif [ "$have_vduse" = 1 ] || [ "$have_loopback" = 1 ]; then
+	set -- --blockdev driver=file,node-name=f0,filename="$img"
+	[ "$have_vduse" = 0 ] ||
+		set -- "$@" --export type=vduse-blk,id=v0,node-name=f0,name=bench0,num-queues=1,queue-size=256,writable=on
+	[ "$have_loopback" = 0 ] ||
+		set -- "$@" --export type=vhost-user-blk,id=e0,node-name=f0,addr.type=unix,addr.path=/tmp/vub.sock,writable=on,num-queues=1
+	rm -f /tmp/vub.sock
+	qemu-storage-daemon "$@" >/tmp/qsd.log 2>&1 &
+	qsd=$!
+	vduse_dev=
+	if [ "$have_vduse" = 1 ]; then
+		if wait_for /dev/vduse/bench0 20 &&
+			before=$(newest_vd) &&
+			vdpa dev add name bench0 mgmtdev vduse &&
+			n=0 && while [ "$(newest_vd)" = "$before" ] && [ $n -lt 100 ]; do
+				sleep 0.1
+				n=$((n + 1))
+			done && [ "$(newest_vd)" != "$before" ]; then
+			vduse_dev=$(newest_vd)
+		else
+			log "VDUSE: the device did not appear"
+			cat /tmp/qsd.log
+		fi
+	fi
+	vu_dev=
+	if [ "$have_loopback" = 1 ]; then
+		if wait_for /tmp/vub.sock 20; then
+			adapter_start vhost-user-blk \
+				"vhost-user-blk,socket=/tmp/vub.sock,num-queues=1"
+			vu_dev=$adapter_dev
+			[ -n "$vu_dev" ] || log "vhost-user: the adapter gave no block device"
+		else
+			log "vhost-user: qemu-storage-daemon did not listen"
+			cat /tmp/qsd.log
+		fi
+	fi
+	if [ -n "$vduse_dev" ] && [ -n "$vu_dev" ]; then
+		measure_pair vduse "$vduse_dev" vhost-user "$vu_dev"
+	elif [ -n "$vduse_dev" ]; then
+		measure vduse "$vduse_dev"
+	elif [ -n "$vu_dev" ]; then
+		measure vhost-user "$vu_dev"
+	fi
+	[ "$have_loopback" = 0 ] || adapter_stop
+	[ -z "$vduse_dev" ] || vdpa dev del bench0
+	kill "$qsd" 2>/dev/null
+	wait "$qsd" 2>/dev/null
 fi
 
 [ "$PROFILE" = 1 ] && exit 0
