@@ -9,6 +9,7 @@
 #   ROUNDS    how many times each job runs on each target (default 3); the
 #             table gives the median IOPS, each ratio is the median of the
 #             per-round ratios
+#   AIO       qemu-storage-daemon's aio= for its file (default threads)
 #   PROFILE   1: only qemu-storage-daemon's rows, one QD1 read job each
 #             under strace -c (default 0)
 set -u
@@ -17,6 +18,7 @@ RUNTIME=${RUNTIME:-6}
 IMG_MB=${IMG_MB:-256}
 ROUNDS=${ROUNDS:-3}
 PROFILE=${PROFILE:-0}
+AIO=${AIO:-threads}
 
 log() { echo "bench: $*"; }
 
@@ -198,7 +200,7 @@ fi
 if ! command -v qemu-storage-daemon >/dev/null; then
 	log "qemu-storage-daemon: not here"
 elif [ "$have_vduse" = 1 ] || [ "$have_loopback" = 1 ]; then
-	set -- --blockdev driver=file,node-name=f0,filename="$img"
+	set -- --blockdev driver=file,node-name=f0,filename="$img",aio="$AIO"
 	[ "$have_vduse" = 0 ] ||
 		set -- "$@" --export type=vduse-blk,id=v0,node-name=f0,name=bench0,num-queues=1,queue-size=256,writable=on
 	[ "$have_loopback" = 0 ] ||
@@ -247,7 +249,7 @@ elif [ "$have_vduse" = 1 ] || [ "$have_loopback" = 1 ]; then
 fi
 
 [ "$PROFILE" = 1 ] && exit 0
-echo "== 4 KiB random I/O, IOPS, median of $ROUNDS rounds (fio libaio O_DIRECT, ${RUNTIME} s per job; $(uname -r), $(nproc) vCPU TCG)"
+echo "== 4 KiB random I/O, IOPS, median of $ROUNDS rounds (fio libaio O_DIRECT, ${RUNTIME} s per job; qemu-storage-daemon aio=$AIO; $(uname -r), $(nproc) vCPU TCG)"
 awk -v rounds="$ROUNDS" '
 function median(a, n,    i, j, t) {
 	for (i = 2; i <= n; i++)

@@ -5,14 +5,16 @@
 # Debian's 6.12 guest kernel (which has VDUSE, loop and null_blk as
 # modules).  Every target serves the same image on the same tmpfs.
 #
-#   bench/blk-vm.sh [--runtime SEC] [--image-mb MB] [--rounds N] [--profile]
-#                   [--keep]
+#   bench/blk-vm.sh [--runtime SEC] [--image-mb MB] [--rounds N]
+#                   [--aio threads|io_uring] [--profile] [--keep]
 #
 # Environment: LOOPBACK_VM_ABI (default: the newest 6.12 cloud kernel apt
 # knows), LOOPBACK_BUILDDIR (where loopback-adapter was built, default
 # build/).  Under TCG every user/kernel crossing is slow and runs vary: only
 # compare figures of one run; each job runs --rounds times (default 3) and
-# the table gives medians.  --profile instead counts qemu-storage-daemon's
+# the table gives medians.  --aio sets qemu-storage-daemon's file I/O for
+# the VDUSE and vhost-user rows alike (default threads, its own default).
+# --profile instead counts qemu-storage-daemon's
 # system calls (strace -c) during a QD1 read job on each of its two rows,
 # VDUSE and vhost-user.  Nothing here fails on a slow result.
 set -euo pipefail
@@ -22,6 +24,7 @@ top=$(cd "$here/.." && pwd)
 runtime=6
 rounds=3
 profile=0
+aio=threads
 image_mb=256
 keep=()
 while [ $# -gt 0 ]; do
@@ -29,15 +32,20 @@ while [ $# -gt 0 ]; do
 	--runtime) runtime=$2; shift 2 ;;
 	--image-mb) image_mb=$2; shift 2 ;;
 	--rounds) rounds=$2; shift 2 ;;
+	--aio) aio=$2; shift 2 ;;
 	--profile) profile=1; shift ;;
 	--keep) keep=(--keep); shift ;;
-	-h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,/^set /{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "blk-vm.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
 for n in "$runtime" "$image_mb" "$rounds"; do
 	case $n in '' | *[!0-9]* | 0) echo "blk-vm.sh: not a positive number: '$n'" >&2; exit 2 ;; esac
 done
+case $aio in
+threads | io_uring) ;;
+*) echo "blk-vm.sh: --aio: threads or io_uring, not '$aio'" >&2; exit 2 ;;
+esac
 
 # fio, qemu-storage-daemon, vdpa, and pahole for the 6.12 module build
 "$top/tests/vm/deps.sh"
@@ -68,8 +76,8 @@ fi
 
 env_file=$(mktemp)
 trap 'rm -f "$env_file"' EXIT
-printf 'RUNTIME=%s\nIMG_MB=%s\nROUNDS=%s\nPROFILE=%s\n' "$runtime" "$image_mb" \
-	"$rounds" "$profile" >"$env_file"
+printf 'RUNTIME=%s\nIMG_MB=%s\nROUNDS=%s\nPROFILE=%s\nAIO=%s\n' "$runtime" \
+	"$image_mb" "$rounds" "$profile" "$aio" >"$env_file"
 
 exec "$top/tests/vm/run" --script "$here/blk-guest.sh" \
 	--file "$env_file:/root/bench.env" \
