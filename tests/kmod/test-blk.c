@@ -145,13 +145,23 @@ static int blk_wait_disk(const char *name, char *disk, size_t len, unsigned int 
 	uint64_t end = lb_now_ms() + ms;
 	char vdev[64], dev[64];
 
+	int fd;
+
 	if (lb_wait_bound(name, "virtio_blk", vdev, sizeof(vdev), ms) < 0)
 		return -1;
+	/*
+	 * The node appears when the disk's device is added, before the disk
+	 * can be opened (ENXIO until the block device is added): wait for an
+	 * open that succeeds, or an issuer started now may fail to open.
+	 */
 	for (;;) {
 		if (blk_disk_of(vdev, disk, len) == 0) {
 			snprintf(dev, sizeof(dev), "/dev/%s", disk);
-			if (access(dev, F_OK) == 0)
+			fd = open(dev, O_RDONLY | O_CLOEXEC);
+			if (fd >= 0) {
+				close(fd);
 				return 0;
+			}
 		}
 		if (lb_now_ms() >= end)
 			return -1;
@@ -532,6 +542,8 @@ static void device_process(enum blk_script script, int evt, int cmd)
 	} else if (rc == 0) {
 		lb_msg_send(evt, "stalled", d->info.name, extra);
 	} else {
+		if (script == BS_OUT_OF_ORDER || script == BS_QUIET_OUT_OF_ORDER)
+			got = lbdev_held(d, 0);
 		snprintf(extra, sizeof(extra), "only %u in flight; %.60s", got, d->errmsg);
 		lb_msg_send(evt, "nostall", d->info.name, extra);
 	}
