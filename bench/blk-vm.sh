@@ -14,9 +14,9 @@
 # compare figures of one run; each job runs --rounds times (default 3) and
 # the table gives medians.  --aio sets qemu-storage-daemon's file I/O for
 # the VDUSE and vhost-user rows alike (default threads, its own default).
-# --profile instead counts qemu-storage-daemon's
-# system calls (strace -c) during a QD1 read job on each of its two rows,
-# VDUSE and vhost-user.  Nothing here fails on a slow result.
+# --profile instead counts qemu-storage-daemon's system calls (strace -c)
+# during a QD1 read job on each of its two rows, VDUSE and vhost-user.
+# Nothing here fails on a slow result.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)

@@ -144,7 +144,6 @@ static int blk_wait_disk(const char *name, char *disk, size_t len, unsigned int 
 {
 	uint64_t end = lb_now_ms() + ms;
 	char vdev[64], dev[64];
-
 	int fd;
 
 	if (lb_wait_bound(name, "virtio_blk", vdev, sizeof(vdev), ms) < 0)
