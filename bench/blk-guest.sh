@@ -82,18 +82,30 @@ job() {
 	echo "$1 $3 $4 $5 $iops" >>"$results"
 }
 
-# the rounds interleave the jobs, so a slow spell of the host spreads over
-# all four instead of sinking one
-measure() { # NAME DEV
+# measure NAME DEV [NAME2 DEV2]: every job ROUNDS times; the rounds
+# interleave the jobs, so a slow spell of the host spreads over all four
+# instead of sinking one.  Two targets take turns job by job (NAME first
+# in odd rounds, NAME2 in even ones), so a slow spell weighs on both sides
+# of a per-round ratio.
+measure() {
 	if [ "$PROFILE" = 1 ]; then
-		profile "$@"
+		profile "$1" "$2"
+		[ $# -lt 4 ] || profile "$3" "$4"
 		return
 	fi
 	round=1
 	while [ "$round" -le "$ROUNDS" ]; do
 		for rw in randread randwrite; do
 			for qd in 1 32; do
-				job "$1" "$2" "$rw" "$qd" "$round"
+				if [ $# -lt 4 ]; then
+					job "$1" "$2" "$rw" "$qd" "$round"
+				elif [ $((round % 2)) = 1 ]; then
+					job "$1" "$2" "$rw" "$qd" "$round"
+					job "$3" "$4" "$rw" "$qd" "$round"
+				else
+					job "$3" "$4" "$rw" "$qd" "$round"
+					job "$1" "$2" "$rw" "$qd" "$round"
+				fi
 			done
 		done
 		round=$((round + 1))
@@ -118,32 +130,6 @@ else
 	log "loop: could not be set up"
 fi
 
-# measure_pair NAME1 DEV1 NAME2 DEV2: like measure, but the two targets
-# take turns job by job (NAME1 first in odd rounds, NAME2 in even ones),
-# so a slow spell of the host weighs on both sides of a per-round ratio
-measure_pair() {
-	if [ "$PROFILE" = 1 ]; then
-		profile "$1" "$2"
-		profile "$3" "$4"
-		return
-	fi
-	round=1
-	while [ "$round" -le "$ROUNDS" ]; do
-		for rw in randread randwrite; do
-			for qd in 1 32; do
-				if [ $((round % 2)) = 1 ]; then
-					job "$1" "$2" "$rw" "$qd" "$round"
-					job "$3" "$4" "$rw" "$qd" "$round"
-				else
-					job "$3" "$4" "$rw" "$qd" "$round"
-					job "$1" "$2" "$rw" "$qd" "$round"
-				fi
-			done
-		done
-		round=$((round + 1))
-	done
-}
-
 # adapter_start TYPE SPEC: starts loopback-adapter with --device SPEC;
 # $adapter is its pid, $adapter_dev the block device of its TYPE line
 # (empty if it gave none)
@@ -163,8 +149,10 @@ adapter_start() {
 }
 
 adapter_stop() {
+	[ -n "$adapter" ] || return 0
 	kill -TERM "$adapter" 2>/dev/null
 	wait "$adapter" 2>/dev/null
+	adapter=
 }
 
 adapter=
@@ -235,14 +223,11 @@ elif [ "$have_vduse" = 1 ] || [ "$have_loopback" = 1 ]; then
 			cat /tmp/qsd.log
 		fi
 	fi
-	if [ -n "$vduse_dev" ] && [ -n "$vu_dev" ]; then
-		measure_pair vduse "$vduse_dev" vhost-user "$vu_dev"
-	elif [ -n "$vduse_dev" ]; then
-		measure vduse "$vduse_dev"
-	elif [ -n "$vu_dev" ]; then
-		measure vhost-user "$vu_dev"
-	fi
-	[ "$have_loopback" = 0 ] || adapter_stop
+	set --
+	[ -z "$vduse_dev" ] || set -- vduse "$vduse_dev"
+	[ -z "$vu_dev" ] || set -- "$@" vhost-user "$vu_dev"
+	[ $# -eq 0 ] || measure "$@"
+	adapter_stop
 	[ -z "$vduse_dev" ] || vdpa dev del bench0
 	kill "$qsd" 2>/dev/null
 	wait "$qsd" 2>/dev/null
