@@ -11,7 +11,8 @@
 #             per-round ratios
 #   AIO       qemu-storage-daemon's aio= for its file (default threads)
 #   PROFILE   1: only qemu-storage-daemon's rows, one QD1 read job each
-#             under strace -c (default 0)
+#             under strace -c; trace: the same rows, one QD32 read job
+#             each with the data path's functions timed (default 0)
 set -u
 [ -f /root/bench.env ] && . /root/bench.env
 RUNTIME=${RUNTIME:-6}
@@ -75,6 +76,71 @@ profile() {
 	cat /tmp/strace."$1"
 }
 
+# The data path's functions: virtio_blk's submission and completion,
+# virtio_ring's, and each transport's DMA mapping and interrupt.  Only
+# what is loaded can be traced; the rest is skipped.  Each traced call
+# costs a few us under TCG, and a function's time includes that of the
+# traced calls inside it: so no small helper of one side only.
+TRACE_FUNCS="virtio_queue_rqs virtqueue_add_sgs virtqueue_kick_prepare
+virtqueue_notify vring_interrupt virtblk_done
+lbdma_map_page lbdma_unmap_page vduse_dev_map_page vduse_dev_unmap_page
+loopback_irqfd_wakeup vduse_vq_irq_inject"
+T=/sys/kernel/tracing
+
+# trace_row NAME DEV: fio reads at QD32 with the functions above under
+# function_graph; prints, per function, its calls per request and its
+# mean and per-request time (tracing included: compare rows, not
+# absolutes).  A request is one virtqueue_add_sgs(): with fio's plugged
+# submissions blk-mq hands virtio_blk its requests in batches
+# (virtio_queue_rqs()).
+trace_row() {
+	case $1 in vduse | vhost-user) ;; *) return ;; esac
+	echo 0 >$T/tracing_on
+	echo nop >$T/current_tracer
+	: >$T/set_ftrace_filter
+	for f in $TRACE_FUNCS; do
+		echo "$f" >>$T/set_ftrace_filter 2>/dev/null
+	done
+	echo 32768 >$T/buffer_size_kb
+	echo 0 >$T/options/overwrite
+	echo 1 >$T/options/funcgraph-tail
+	echo function_graph >$T/current_tracer
+	: >$T/trace
+	echo 1 >$T/tracing_on
+	iops=$(fio_iops "$2" randread 32)
+	echo 0 >$T/tracing_on
+	echo "== $1: randread QD32 under function_graph: $iops IOPS (traced)"
+	printf "%-26s %9s %9s %9s %12s\n" function calls "per req" "mean us" "us per req"
+	awk '
+	/ us +\|/ {
+		if (!match($0, /[0-9]+\.[0-9]+ us/))
+			next
+		d = substr($0, RSTART, RLENGTH - 3) + 0
+		# the functions of a module end in " [module]"
+		if (match($0, /\/\* [A-Za-z0-9_.]+/))
+			f = substr($0, RSTART + 3, RLENGTH - 3)
+		else if (match($0, /\| +[A-Za-z0-9_.]+( \[[A-Za-z0-9_]+\])?\(\);/))
+			f = substr($0, RSTART, RLENGTH)
+		else
+			next
+		sub(/^\| +/, "", f)
+		sub(/( \[[A-Za-z0-9_]+\])?\(\);$/, "", f)
+		n[f]++
+		t[f] += d
+	}
+	END {
+		req = n["virtqueue_add_sgs"]
+		if (!req) {
+			print "no virtqueue_add_sgs() in the trace"
+			exit
+		}
+		for (f in n)
+			printf "%-26s %9d %9.2f %9.2f %12.2f\n", f, n[f], n[f] / req, t[f] / n[f], t[f] / req
+	}' $T/trace | sort -k5,5nr
+	echo nop >$T/current_tracer
+	: >$T/set_ftrace_filter
+}
+
 # job NAME DEV RW QD ROUND: one fio job, logged and kept in $results
 job() {
 	iops=$(fio_iops "$2" "$3" "$4")
@@ -91,6 +157,11 @@ measure() {
 	if [ "$PROFILE" = 1 ]; then
 		profile "$1" "$2"
 		[ $# -lt 4 ] || profile "$3" "$4"
+		return
+	fi
+	if [ "$PROFILE" = trace ]; then
+		trace_row "$1" "$2"
+		[ $# -lt 4 ] || trace_row "$3" "$4"
 		return
 	fi
 	round=1
@@ -233,7 +304,7 @@ elif [ "$have_vduse" = 1 ] || [ "$have_loopback" = 1 ]; then
 	wait "$qsd" 2>/dev/null
 fi
 
-[ "$PROFILE" = 1 ] && exit 0
+[ "$PROFILE" = 0 ] || exit 0
 echo "== 4 KiB random I/O, IOPS, median of $ROUNDS rounds (fio libaio O_DIRECT, ${RUNTIME} s per job; qemu-storage-daemon aio=$AIO; $(uname -r), $(nproc) vCPU TCG)"
 awk -v rounds="$ROUNDS" '
 function median(a, n,    i, j, t) {

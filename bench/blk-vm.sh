@@ -6,7 +6,7 @@
 # modules).  Every target serves the same image on the same tmpfs.
 #
 #   bench/blk-vm.sh [--runtime SEC] [--image-mb MB] [--rounds N]
-#                   [--aio threads|io_uring] [--profile] [--keep]
+#                   [--aio threads|io_uring] [--profile | --trace] [--keep]
 #
 # Environment: LOOPBACK_VM_ABI (default: the newest 6.12 cloud kernel apt
 # knows), LOOPBACK_BUILDDIR (where loopback-adapter was built, default
@@ -16,6 +16,8 @@
 # the VDUSE and vhost-user rows alike (default threads, its own default).
 # --profile instead counts qemu-storage-daemon's system calls (strace -c)
 # during a QD1 read job on each of its two rows, VDUSE and vhost-user.
+# --trace instead times the functions of the data path (ftrace's
+# function_graph) during a QD32 read job on those two rows.
 # Nothing here fails on a slow result.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -34,6 +36,7 @@ while [ $# -gt 0 ]; do
 	--rounds) rounds=$2; shift 2 ;;
 	--aio) aio=$2; shift 2 ;;
 	--profile) profile=1; shift ;;
+	--trace) profile=trace; shift ;;
 	--keep) keep=(--keep); shift ;;
 	-h | --help) sed -n '2,/^set /{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "blk-vm.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
@@ -65,7 +68,7 @@ echo "blk-vm.sh: guest kernel $LOOPBACK_VM_ABI"
 
 binaries=(--binary "$(command -v fio)" --binary "$(command -v qemu-storage-daemon)")
 binaries+=(--binary "$(PATH=$PATH:/usr/sbin:/sbin command -v vdpa)")
-[ "$profile" = 0 ] || binaries+=(--binary "$(command -v strace)")
+[ "$profile" != 1 ] || binaries+=(--binary "$(command -v strace)")
 builddir=${LOOPBACK_BUILDDIR:-$top/build}
 adapter=$builddir/tools/loopback-adapter/loopback-adapter
 if [ -x "$adapter" ]; then
