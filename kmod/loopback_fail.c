@@ -568,6 +568,22 @@ bool loopback_fail_deliver(struct loopback_device *ldev, unsigned int index)
 	return loopback_fail_account(ldev, index, true);
 }
 
+/*
+ * Whether the device of queue @index holds buffers: the driver made more
+ * available than the device returned.  A hint for timing only, read
+ * without the lock from what the device may write; any context.
+ */
+bool loopback_fail_busy(struct loopback_device *ldev, unsigned int index)
+{
+	struct loopback_ring *r = ring_of(ldev, index);
+	struct vring_avail *avail = READ_ONCE(r->avail);
+	struct vring_used *used = READ_ONCE(r->used);
+
+	if (READ_ONCE(r->state) != LOOPBACK_RING_USER || !avail || !used)
+		return false;
+	return READ_ONCE(avail->idx) != READ_ONCE(used->idx);
+}
+
 void loopback_fail_track_all(struct loopback_device *ldev)
 {
 	unsigned int i;

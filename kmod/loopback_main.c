@@ -25,6 +25,7 @@
 #include "loopback_priv.h"
 
 struct workqueue_struct *loopback_wq;
+struct workqueue_struct *loopback_irq_wq;
 struct workqueue_struct *loopback_ctl_wq;
 
 /* Parent devices appear as /sys/class/loopback/loopbackN. */
@@ -324,9 +325,23 @@ static int __init loopback_init(void)
 		goto err_destroy_wq;
 	}
 
+	/*
+	 * High priority and unbound as VDUSE's interrupt queue: a
+	 * completion is latency.  WQ_MEM_RECLAIM: writeback needs its
+	 * completions to free memory, and loopback_wq's free work flushes
+	 * this queue's.
+	 */
+	loopback_irq_wq = alloc_workqueue("loopback_irq",
+					  WQ_HIGHPRI | WQ_UNBOUND |
+					  WQ_MEM_RECLAIM, 0);
+	if (!loopback_irq_wq) {
+		ret = -ENOMEM;
+		goto err_destroy_ctl_wq;
+	}
+
 	ret = class_register(&loopback_class);
 	if (ret)
-		goto err_destroy_ctl_wq;
+		goto err_destroy_irq_wq;
 
 	ret = loopback_window_fs_init();
 	if (ret)
@@ -342,6 +357,8 @@ err_window_fs_exit:
 	loopback_window_fs_exit();
 err_unregister_class:
 	class_unregister(&loopback_class);
+err_destroy_irq_wq:
+	destroy_workqueue(loopback_irq_wq);
 err_destroy_ctl_wq:
 	destroy_workqueue(loopback_ctl_wq);
 err_destroy_wq:
@@ -358,6 +375,7 @@ static void __exit loopback_exit(void)
 	 */
 	destroy_workqueue(loopback_ctl_wq);
 	destroy_workqueue(loopback_wq);
+	destroy_workqueue(loopback_irq_wq);
 	loopback_window_fs_exit();
 	class_unregister(&loopback_class);
 }

@@ -29,6 +29,8 @@
 extern struct workqueue_struct *loopback_wq;
 /* A driver's probe and removal: may wait for loopback_wq's work. */
 extern struct workqueue_struct *loopback_ctl_wq;
+/* Queue interrupts that wait for the device's batch: see loopback_irqfd_wakeup(). */
+extern struct workqueue_struct *loopback_irq_wq;
 extern struct class loopback_class;
 extern unsigned int loopback_trap_timeout_ms;
 
@@ -101,6 +103,8 @@ struct loopback_vq {
 	bool quiesced;
 	/* Raises the used-buffer interrupt in hard-IRQ context. */
 	struct irq_work irq;
+	/* Or from a worker, on loopback_irq_wq: loopback_irqfd_wakeup(). */
+	struct work_struct irq_later;
 	/*
 	 * Protects @ring.  Taken with IRQs off, also inside @lock: a driver
 	 * may kick from its interrupt callback.
@@ -258,6 +262,7 @@ void loopback_fail_kick(struct loopback_device *ldev, unsigned int index);
 void loopback_fail_sync(struct loopback_device *ldev);
 bool loopback_fail_track(struct loopback_device *ldev, unsigned int index);
 bool loopback_fail_deliver(struct loopback_device *ldev, unsigned int index);
+bool loopback_fail_busy(struct loopback_device *ldev, unsigned int index);
 void loopback_fail_track_all(struct loopback_device *ldev);
 
 /* loopback_transport.c */

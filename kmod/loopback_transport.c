@@ -568,9 +568,8 @@ static void loopback_kick_work(struct work_struct *work)
 
 /* ---- interrupts ---- */
 
-static void loopback_vq_irq(struct irq_work *work)
+static void loopback_vq_deliver(struct loopback_vq *lvq)
 {
-	struct loopback_vq *lvq = container_of(work, struct loopback_vq, irq);
 	unsigned long flags;
 
 	spin_lock_irqsave(&lvq->lock, flags);
@@ -579,6 +578,17 @@ static void loopback_vq_irq(struct irq_work *work)
 	    loopback_fail_deliver(lvq_to_ldev(lvq), lvq->vq->index))
 		vring_interrupt(0, lvq->vq);
 	spin_unlock_irqrestore(&lvq->lock, flags);
+}
+
+static void loopback_vq_irq(struct irq_work *work)
+{
+	loopback_vq_deliver(container_of(work, struct loopback_vq, irq));
+}
+
+static void loopback_vq_irq_later(struct work_struct *work)
+{
+	loopback_vq_deliver(container_of(work, struct loopback_vq,
+					 irq_later));
 }
 
 static void loopback_config_irq(struct irq_work *work)
@@ -617,8 +627,10 @@ void loopback_vdev_sync_irqs(struct loopback_device *ldev)
 {
 	unsigned int i;
 
-	for (i = 0; i < ldev->num_queues; i++)
+	for (i = 0; i < ldev->num_queues; i++) {
+		flush_work(&ldev->vqs[i].irq_later);
 		irq_work_sync(&ldev->vqs[i].irq);
+	}
 	irq_work_sync(&ldev->config_irq);
 }
 
@@ -687,7 +699,22 @@ static int loopback_irqfd_wakeup(wait_queue_entry_t *wait, unsigned int mode,
 		u64 cnt;
 
 		eventfd_ctx_do_read(irqfd->ctx, &cnt);
-		loopback_raise(ldev, irqfd->slot);
+		/*
+		 * Run at once, the interrupt would take one completion inside
+		 * the device's write and re-arm the driver's used_event: each
+		 * completion of a batch would cost the device a signal and the
+		 * driver an interrupt.  While the device still holds buffers,
+		 * the driver's callback waits for a worker instead, as VDUSE's
+		 * does: the device finishes its batch unsignalled, the driver
+		 * takes it in one call.  The last buffer's interrupt (QD1's
+		 * every one) goes at once.
+		 */
+		if (irqfd->slot < ldev->num_queues &&
+		    loopback_fail_busy(ldev, irqfd->slot))
+			queue_work(loopback_irq_wq,
+				   &ldev->vqs[irqfd->slot].irq_later);
+		else
+			loopback_raise(ldev, irqfd->slot);
 	}
 	if (events & EPOLLHUP) {
 		spin_lock(&ldev->irqfd_lock);
@@ -1526,6 +1553,7 @@ void loopback_vdev_init(struct loopback_device *ldev)
 	for (i = 0; i < ldev->num_queues; i++) {
 		spin_lock_init(&ldev->vqs[i].lock);
 		init_irq_work(&ldev->vqs[i].irq, loopback_vq_irq);
+		INIT_WORK(&ldev->vqs[i].irq_later, loopback_vq_irq_later);
 	}
 }
 
