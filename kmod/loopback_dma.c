@@ -561,20 +561,28 @@ static void lbdma_unmap(struct device *dev, struct loopback_window *win,
 	unsigned long flags;
 	phys_addr_t orig = 0;
 	size_t len = 0;
-	u8 dir = DMA_NONE;
-	bool stale = false;
+	bool copy = false;
 	long head;
 
 	spin_lock_irqsave(&win->lock, flags);
 	head = lbdma_find_locked(win, dma, 0, LBDMA_STREAM, true);
 	if (head >= 0) {
 		slot = &win->slots[head];
-		/* Rejects a second unmap or a sync while we copy. */
-		slot->kind = LBDMA_RELEASING;
 		orig = slot->orig;
 		len = slot->len;
-		dir = slot->dir;
-		stale = slot->reset;
+		/*
+		 * A buffer mapped before the device was reset is one the
+		 * driver detaches unused (virtqueue_detach_unused_buf(), which
+		 * unmaps without DMA_ATTR_SKIP_CPU_SYNC): what the device wrote
+		 * into it is not data, and is not copied back.
+		 */
+		copy = lbdma_from_device(slot->dir) && !slot->reset &&
+		       !(attrs & DMA_ATTR_SKIP_CPU_SYNC);
+		if (copy)
+			/* Rejects a second unmap or a sync while we copy. */
+			slot->kind = LBDMA_RELEASING;
+		else
+			lbdma_put_area_locked(win, head);
 	}
 	spin_unlock_irqrestore(&win->lock, flags);
 	if (head < 0) {
@@ -585,17 +593,10 @@ static void lbdma_unmap(struct device *dev, struct loopback_window *win,
 	if (size != len)
 		dev_err_ratelimited(dev, "unmap of %pad: %zu bytes, mapped %zu\n",
 				    &dma, size, len);
+	if (!copy)
+		return;
 
-	/*
-	 * A buffer mapped before the device was reset is one the driver
-	 * detaches unused (virtqueue_detach_unused_buf(), which unmaps
-	 * without DMA_ATTR_SKIP_CPU_SYNC): what the device wrote into it
-	 * is not data, and is not copied back.
-	 */
-	if (lbdma_from_device(dir) && !stale &&
-	    !(attrs & DMA_ATTR_SKIP_CPU_SYNC))
-		lbdma_copy_out(win, dma - win->base, orig, len);
-
+	lbdma_copy_out(win, dma - win->base, orig, len);
 	spin_lock_irqsave(&win->lock, flags);
 	lbdma_put_area_locked(win, head);
 	spin_unlock_irqrestore(&win->lock, flags);
