@@ -11,8 +11,9 @@
 #             per-round ratios
 #   AIO       qemu-storage-daemon's aio= for its file (default threads)
 #   PROFILE   1: only qemu-storage-daemon's rows, one QD1 read job each
-#             under strace -c; trace: the same rows, one QD32 read job
-#             each with the data path's functions timed (default 0)
+#             under strace -c; trace: the same rows, a QD1 and a QD32
+#             read job each with the data path's functions timed
+#             (default 0)
 set -u
 [ -f /root/bench.env ] && . /root/bench.env
 RUNTIME=${RUNTIME:-6}
@@ -87,7 +88,7 @@ lbdma_map_page lbdma_unmap_page vduse_dev_map_page vduse_dev_unmap_page
 loopback_irqfd_wakeup vduse_vq_irq_inject"
 T=/sys/kernel/tracing
 
-# trace_row NAME DEV: fio reads at QD32 with the functions above under
+# trace_row NAME DEV QD: fio reads at QD with the functions above under
 # function_graph; prints, per function, its calls per request and its
 # mean and per-request time (tracing included: compare rows, not
 # absolutes).  A request is one virtqueue_add_sgs(): with fio's plugged
@@ -107,9 +108,9 @@ trace_row() {
 	echo function_graph >$T/current_tracer
 	: >$T/trace
 	echo 1 >$T/tracing_on
-	iops=$(fio_iops "$2" randread 32)
+	iops=$(fio_iops "$2" randread "$3")
 	echo 0 >$T/tracing_on
-	echo "== $1: randread QD32 under function_graph: $iops IOPS (traced)"
+	echo "== $1: randread QD$3 under function_graph: $iops IOPS (traced)"
 	printf "%-26s %9s %9s %9s %12s\n" function calls "per req" "mean us" "us per req"
 	awk '
 	/ us +\|/ {
@@ -160,8 +161,10 @@ measure() {
 		return
 	fi
 	if [ "$PROFILE" = trace ]; then
-		trace_row "$1" "$2"
-		[ $# -lt 4 ] || trace_row "$3" "$4"
+		for qd in 1 32; do
+			trace_row "$1" "$2" "$qd"
+			[ $# -lt 4 ] || trace_row "$3" "$4" "$qd"
+		done
 		return
 	fi
 	round=1

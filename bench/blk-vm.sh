@@ -17,7 +17,7 @@
 # --profile instead counts qemu-storage-daemon's system calls (strace -c)
 # during a QD1 read job on each of its two rows, VDUSE and vhost-user.
 # --trace instead times the functions of the data path (ftrace's
-# function_graph) during a QD32 read job on those two rows.
+# function_graph) during a QD1 and a QD32 read job on those two rows.
 # Nothing here fails on a slow result.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
