@@ -246,11 +246,14 @@ struct loopback_ioeventfd {
 /**
  * struct loopback_irqfd - argument of LOOPBACK_DEV_IRQFD
  * @queue: queue index, or LOOPBACK_CONFIG_IRQ
- * @fd: an eventfd; each signal raises the interrupt once
+ * @fd: an eventfd; a signal raises the interrupt, and signals made before
+ *	it runs raise it once
  * @flags: LOOPBACK_IRQFD_*
  * @reserved: must be 0
  *
- * One eventfd per queue: assigning over an existing one is -EEXIST.
+ * One eventfd per queue: assigning over an existing one is -EEXIST.  While
+ * the device holds buffers of the queue, its interrupt runs from a kernel
+ * worker, not inside the signal (Documentation/uapi.md).
  */
 struct loopback_irqfd {
 	__u32 queue;
