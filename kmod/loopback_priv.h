@@ -29,7 +29,7 @@
 extern struct workqueue_struct *loopback_wq;
 /* A driver's probe and removal: may wait for loopback_wq's work. */
 extern struct workqueue_struct *loopback_ctl_wq;
-/* Queue interrupts that wait for the device's batch: see loopback_irqfd_wakeup(). */
+/* Interrupts that wait for the device's batch: loopback_irqfd_wakeup(). */
 extern struct workqueue_struct *loopback_irq_wq;
 extern struct class loopback_class;
 extern unsigned int loopback_trap_timeout_ms;
