@@ -62,8 +62,9 @@ static unsigned long loopback_blk_ring_pages(struct loopback_device *ldev)
  * every segment one page more than its size (its offset), and less than
  * a segment at the end of each free run.  The rings split the free pages
  * into at most one run more than there are queues (they go to pages the
- * device never wrote, which need not be the first), and where the next
- * search starts splits one run in two.
+ * device never wrote, which need not be the first); one segment more is
+ * slack, from when the search for a bounce buffer started where the last
+ * one ended and split one run in two.
  */
 static unsigned long loopback_blk_cost(struct loopback_device *ldev,
 				       bool indirect, unsigned long segs,
