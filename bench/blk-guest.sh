@@ -12,8 +12,9 @@
 #   AIO       qemu-storage-daemon's aio= for its file (default threads)
 #   PROFILE   1: only qemu-storage-daemon's rows, one QD1 read job each
 #             under strace -c; trace: the same rows, a QD1 and a QD32
-#             read job each with the data path's functions timed
-#             (default 0)
+#             read job each with the data path's functions timed; cpu:
+#             the same rows, every job ROUNDS times with the guest's CPU
+#             time per request split by who spent it (default 0)
 set -u
 [ -f /root/bench.env ] && . /root/bench.env
 RUNTIME=${RUNTIME:-6}
@@ -142,6 +143,95 @@ trace_row() {
 	: >$T/set_ftrace_filter
 }
 
+# ticks: the "cpu" line of /proc/stat (user nice system idle iowait irq
+# softirq, in USER_HZ ticks); pticks PID...: utime + stime of processes,
+# summed (a process's figures include its threads')
+ticks() { awk '/^cpu / { print $2, $3, $4, $5, $6, $7, $8; exit }' /proc/stat; }
+pticks() {
+	for p in "$@"; do
+		cat /proc/"$p"/stat 2>/dev/null
+	done | awk '{ u += $14; s += $15 } END { print u + 0, s + 0 }'
+}
+counter() { awk -v k="$1" '$1 == k { print $2; exit }' /proc/stat; }
+
+# cpu_job NAME DEV RW QD: a fio job of RUNTIME + 3 s, of which the
+# RUNTIME s after the first 2 are measured (fio's start and end are left
+# out): the guest's CPU time per request (requests from the disk's
+# /sys/block/X/stat), split into qemu-storage-daemon's user and system
+# time, fio's (all its processes), and the rest (kernel workers and
+# interrupts: VDUSE's completions run there), and the context switches
+# and interrupts per request.  Ticks are 10 ms samples: a 6 s job at
+# 1,000 IOPS gives them to about 2 us per request.
+cpu_job() {
+	b=${2#/dev/}
+	fio --name=b --filename="$2" --direct=1 --ioengine=libaio \
+		--rw="$3" --bs=4k --iodepth="$4" --runtime="$((RUNTIME + 3))" \
+		--time_based --size="$((IMG_MB / 2))m" --randrepeat=0 \
+		--minimal >/dev/null 2>/tmp/fio.err &
+	f=$!
+	sleep 2
+	fios=$(pidof fio)
+	t0=$(ticks) q0=$(pticks "$qsd") f0=$(pticks $fios)
+	c0=$(counter ctxt) i0=$(counter intr)
+	r0=$(awk '{ print $1 + $5 }' /sys/block/"$b"/stat)
+	sleep "$RUNTIME"
+	r1=$(awk '{ print $1 + $5 }' /sys/block/"$b"/stat)
+	t1=$(ticks) q1=$(pticks "$qsd") f1=$(pticks $fios)
+	c1=$(counter ctxt) i1=$(counter intr)
+	wait "$f" || cat /tmp/fio.err >&2
+	echo "$t0 $t1 $q0 $q1 $f0 $f1" | awk -v n="$1" -v rw="$3" -v qd="$4" \
+		-v req=$((r1 - r0)) -v rt="$RUNTIME" -v cs=$((c1 - c0)) \
+		-v ni=$((i1 - i0)) '{
+		if (req <= 0) { printf "%-10s %-9s QD%-2d no requests\n", n, rw, qd; exit }
+		us = 10000 / req	# a tick is 10 ms
+		for (i = 1; i <= 7; i++) d[i] = $(i + 7) - $i
+		busy = d[1] + d[2] + d[3] + d[6] + d[7]
+		qu = $17 - $15; qs = $18 - $16; fc = $21 + $22 - $19 - $20
+		printf "%-10s %-9s %4d %6d %6.0f %6.0f %6.0f %6.0f %6.0f %6.0f %6.2f %6.2f\n",
+			n, rw, qd, req / rt, busy * us, (d[4] + d[5]) * us,
+			qu * us, qs * us, fc * us, (busy - qu - qs - fc) * us,
+			cs / req, ni / req
+	}' | tee -a /tmp/cpu.results
+}
+
+CPU_HEAD="target     job         QD   IOPS   busy   idle  qsd-u  qsd-s    fio   rest   ctxt   intr"
+
+# cpu_rows NAME DEV NAME2 DEV2: cpu_job on both rows, ROUNDS times, taking
+# turns as measure() does; then the means over the rounds
+cpu_rows() {
+	: >/tmp/cpu.results
+	echo "== guest CPU time per request (us) during ${RUNTIME} s of each job: busy (all but idle), idle, qemu-storage-daemon's user and system time, fio's, the rest (kernel workers, interrupts); context switches and interrupts per request"
+	echo "$CPU_HEAD"
+	round=1
+	while [ "$round" -le "$ROUNDS" ]; do
+		for rw in randread randwrite; do
+			for qd in 1 32; do
+				if [ $((round % 2)) = 1 ]; then
+					cpu_job "$1" "$2" "$rw" "$qd"
+					cpu_job "$3" "$4" "$rw" "$qd"
+				else
+					cpu_job "$3" "$4" "$rw" "$qd"
+					cpu_job "$1" "$2" "$rw" "$qd"
+				fi
+			done
+		done
+		round=$((round + 1))
+	done
+	echo "== the means of the $ROUNDS rounds"
+	echo "$CPU_HEAD"
+	awk '{ k = $1 " " $2 " " $3; if (!(k in n)) o[m++] = k; n[k]++
+		for (i = 4; i <= 12; i++) t[k, i] += $i }
+	END {
+		for (j = 0; j < m; j++) {
+			k = o[j]; split(k, f, " ")
+			printf "%-10s %-9s %4d", f[1], f[2], f[3]
+			for (i = 4; i <= 12; i++)
+				printf(i < 11 ? " %6.0f" : " %6.2f", t[k, i] / n[k])
+			printf "\n"
+		}
+	}' /tmp/cpu.results | sort -k2,2 -k3,3n -k1,1
+}
+
 # job NAME DEV RW QD ROUND: one fio job, logged and kept in $results
 job() {
 	iops=$(fio_iops "$2" "$3" "$4")
@@ -158,6 +248,10 @@ measure() {
 	if [ "$PROFILE" = 1 ]; then
 		profile "$1" "$2"
 		[ $# -lt 4 ] || profile "$3" "$4"
+		return
+	fi
+	if [ "$PROFILE" = cpu ]; then
+		case $1 in vduse) [ $# -lt 4 ] || cpu_rows "$@" ;; esac
 		return
 	fi
 	if [ "$PROFILE" = trace ]; then

@@ -6,7 +6,8 @@
 # modules).  Every target serves the same image on the same tmpfs.
 #
 #   bench/blk-vm.sh [--runtime SEC] [--image-mb MB] [--rounds N]
-#                   [--aio threads|io_uring] [--profile | --trace] [--keep]
+#                   [--aio threads|io_uring] [--profile | --trace | --cpu]
+#                   [--keep]
 #
 # Environment: LOOPBACK_VM_ABI (default: the newest 6.12 cloud kernel apt
 # knows), LOOPBACK_BUILDDIR (where loopback-adapter was built, default
@@ -18,6 +19,9 @@
 # during a QD1 read job on each of its two rows, VDUSE and vhost-user.
 # --trace instead times the functions of the data path (ftrace's
 # function_graph) during a QD1 and a QD32 read job on those two rows.
+# --cpu instead splits the guest's CPU time per request by who spent it
+# (the daemon, fio, kernel workers) during every job on those two rows,
+# --rounds times, the two rows taking turns.
 # Nothing here fails on a slow result.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -37,6 +41,7 @@ while [ $# -gt 0 ]; do
 	--aio) aio=$2; shift 2 ;;
 	--profile) profile=1; shift ;;
 	--trace) profile=trace; shift ;;
+	--cpu) profile=cpu; shift ;;
 	--keep) keep=(--keep); shift ;;
 	-h | --help) sed -n '2,/^set /{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "blk-vm.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
