@@ -295,8 +295,8 @@ static bool lbdma_search_clean(struct loopback_window *win,
  * on a few pages that stay in the TLBs and caches, as VDUSE's recycled
  * IOVAs do.  Searching on from the last allocation cycled the requests
  * through the whole window: qemu-storage-daemon's 4 KiB pread() into it
- * took 20 to 30 us more than into VDUSE's bounce pages under TCG, and
- * the same with first fit (Documentation/performance.md).
+ * took up to 30 us more than into VDUSE's bounce pages under TCG, and
+ * about as long with first fit (Documentation/performance.md).
  */
 static bool lbdma_get_area(struct loopback_window *win, unsigned long npages,
 			   unsigned long align_mask, enum lbdma_kind kind,
