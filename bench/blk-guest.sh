@@ -180,10 +180,13 @@ cpu_job() {
 	t1=$(ticks) q1=$(pticks "$qsd") f1=$(pticks $fios)
 	c1=$(counter ctxt) i1=$(counter intr)
 	wait "$f" || cat /tmp/fio.err >&2
+	if [ $((r1 - r0)) -le 0 ]; then
+		log "$1 $3 qd$4: no requests completed (left out of the means)"
+		return
+	fi
 	echo "$t0 $t1 $q0 $q1 $f0 $f1" | awk -v n="$1" -v rw="$3" -v qd="$4" \
 		-v req=$((r1 - r0)) -v rt="$RUNTIME" -v cs=$((c1 - c0)) \
 		-v ni=$((i1 - i0)) '{
-		if (req <= 0) { printf "%-10s %-9s QD%-2d no requests\n", n, rw, qd; exit }
 		us = 10000 / req	# a tick is 10 ms
 		for (i = 1; i <= 7; i++) d[i] = $(i + 7) - $i
 		busy = d[1] + d[2] + d[3] + d[6] + d[7]
