@@ -11,6 +11,7 @@
 #include <linux/err.h>
 #include <linux/eventfd.h>
 #include <linux/mm.h>
+#include <linux/sched.h>
 #include <linux/version.h>
 #include <linux/virtio.h>
 #include <linux/virtio_config.h>
@@ -28,6 +29,17 @@ static inline void loopback_eventfd_signal(struct eventfd_ctx *ctx)
 	eventfd_signal(ctx, 1);
 #endif
 }
+
+/*
+ * Tasks that never return to user space although they have an mm, so
+ * never run task work queued with TWA_RESUME: io_uring's workers, and
+ * since 6.4 vhost's (PF_USER_WORKER, which io_uring's have as well).
+ */
+#ifdef PF_USER_WORKER
+#define LOOPBACK_PF_NO_RESUME	(PF_KTHREAD | PF_IO_WORKER | PF_USER_WORKER)
+#else
+#define LOOPBACK_PF_NO_RESUME	(PF_KTHREAD | PF_IO_WORKER)
+#endif
 
 /*
  * False while the current task is inside an eventfd wake-up, where

@@ -106,6 +106,14 @@ struct loopback_vq {
 	/* Or from a worker, on loopback_irq_wq: loopback_irqfd_wakeup(). */
 	struct work_struct irq_later;
 	/*
+	 * Task work that makes the task that signalled the irqfd yield
+	 * (loopback_vq_yield_later()); bit 0 of @yield_queued is set while
+	 * it is queued, and the queued work holds a reference of @ldev.
+	 */
+	struct callback_head yield;
+	unsigned long yield_queued;
+	struct loopback_device *ldev;	/* the device; set once */
+	/*
 	 * Protects @ring.  Taken with IRQs off, also inside @lock: a driver
 	 * may kick from its interrupt callback.
 	 */

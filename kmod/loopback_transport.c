@@ -32,6 +32,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
+#include <linux/task_work.h>
 #include <linux/virtio.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ids.h>
@@ -591,6 +592,43 @@ static void loopback_vq_irq_later(struct work_struct *work)
 					 irq_later));
 }
 
+static void loopback_vq_yield(struct callback_head *head)
+{
+	struct loopback_vq *lvq = container_of(head, struct loopback_vq, yield);
+
+	clear_bit(0, &lvq->yield_queued);
+	yield();
+	loopback_dev_put_released(lvq->ldev);
+}
+
+/*
+ * After an irqfd signal whose interrupt runs at once, the signalling task
+ * yields the CPU once, on its way back to user space.  The interrupt woke
+ * the driver's side (the task that waits for the request, say), which so
+ * runs before the device process goes back to sleep: its next request's
+ * kick then finds the device process runnable instead of having to wake
+ * it.  VDUSE gets that order from its interrupt worker, which preempts the
+ * device process.  Without another runnable task the yield does nothing.
+ * It is an ordering hint, not a way to wait: nothing depends on it.  Only
+ * a user task runs the work, and a task that signals again before it ran
+ * queues nothing more.
+ */
+static void loopback_vq_yield_later(struct loopback_device *ldev,
+				    unsigned int q)
+{
+	struct loopback_vq *lvq = &ldev->vqs[q];
+
+	if (in_interrupt() ||
+	    (current->flags & (LOOPBACK_PF_NO_RESUME | PF_EXITING)) ||
+	    test_and_set_bit(0, &lvq->yield_queued))
+		return;
+	kref_get(&ldev->kref);
+	if (task_work_add(current, &lvq->yield, TWA_RESUME)) {
+		clear_bit(0, &lvq->yield_queued);
+		loopback_dev_put(ldev);
+	}
+}
+
 static void loopback_config_irq(struct irq_work *work)
 {
 	struct loopback_device *ldev =
@@ -709,12 +747,15 @@ static int loopback_irqfd_wakeup(wait_queue_entry_t *wait, unsigned int mode,
 		 * takes it in one call.  The last buffer's interrupt (QD1's
 		 * every one) goes at once.
 		 */
-		if (irqfd->slot < ldev->num_queues &&
-		    loopback_fail_busy(ldev, irqfd->slot))
+		if (irqfd->slot >= ldev->num_queues) {
+			loopback_raise(ldev, irqfd->slot);
+		} else if (loopback_fail_busy(ldev, irqfd->slot)) {
 			queue_work(loopback_irq_wq,
 				   &ldev->vqs[irqfd->slot].irq_later);
-		else
+		} else {
 			loopback_raise(ldev, irqfd->slot);
+			loopback_vq_yield_later(ldev, irqfd->slot);
+		}
 	}
 	if (events & EPOLLHUP) {
 		spin_lock(&ldev->irqfd_lock);
@@ -1554,6 +1595,8 @@ void loopback_vdev_init(struct loopback_device *ldev)
 		spin_lock_init(&ldev->vqs[i].lock);
 		init_irq_work(&ldev->vqs[i].irq, loopback_vq_irq);
 		INIT_WORK(&ldev->vqs[i].irq_later, loopback_vq_irq_later);
+		init_task_work(&ldev->vqs[i].yield, loopback_vq_yield);
+		ldev->vqs[i].ldev = ldev;
 	}
 }
 

@@ -253,7 +253,9 @@ struct loopback_ioeventfd {
  *
  * One eventfd per queue: assigning over an existing one is -EEXIST.  While
  * the device holds buffers of the queue, its interrupt runs from a kernel
- * worker, not inside the signal (Documentation/uapi.md).
+ * worker, not inside the signal; otherwise it runs inside the signal, and
+ * the signalling task yields the CPU once on its return to user space
+ * (Documentation/uapi.md).
  */
 struct loopback_irqfd {
 	__u32 queue;
