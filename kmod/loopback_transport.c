@@ -604,10 +604,10 @@ static void loopback_vq_yield(struct callback_head *head)
 /*
  * After an irqfd signal whose interrupt runs at once, the signalling task
  * yields the CPU once, on its way back to user space.  The interrupt woke
- * the driver's side (the task that waits for the request, say), which so
+ * the driver's side (the task that waits for the request, say), which then
  * runs before the device process goes back to sleep: its next request's
- * kick then finds the device process runnable instead of having to wake
- * it.  VDUSE gets that order from its interrupt worker, which preempts the
+ * kick finds the device process runnable instead of having to wake it.
+ * VDUSE gets that order from its interrupt worker, which preempts the
  * device process.  Without another runnable task the yield does nothing.
  * It is an ordering hint, not a way to wait: nothing depends on it.  Only
  * a user task runs the work, and a task that signals again before it ran
