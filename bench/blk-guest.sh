@@ -34,13 +34,20 @@ img=/mnt/t/disk.img
 # written, not sparse: every target reads real pages
 dd if=/dev/zero of="$img" bs=1M count="$IMG_MB" 2>/dev/null || exit 1
 
+# fio_job DEV RW DEPTH SECONDS: the benchmark's fio job, terse output on
+# stdout, errors in /tmp/fio.err
+fio_job() {
+	fio --name=b --filename="$1" --direct=1 --ioengine=libaio \
+		--rw="$2" --bs=4k --iodepth="$3" --runtime="$4" \
+		--time_based --size="$((IMG_MB / 2))m" --randrepeat=0 \
+		--minimal 2>/tmp/fio.err
+}
+
 # fio_iops DEV RW DEPTH: prints the job's IOPS (terse format v3: field 8 is
 # read IOPS, field 49 write IOPS)
 fio_iops() {
-	out=$(fio --name=b --filename="$1" --direct=1 --ioengine=libaio \
-		--rw="$2" --bs=4k --iodepth="$3" --runtime="$RUNTIME" \
-		--time_based --size="$((IMG_MB / 2))m" --randrepeat=0 \
-		--minimal 2>/tmp/fio.err) || { cat /tmp/fio.err >&2; echo 0; return; }
+	out=$(fio_job "$1" "$2" "$3" "$RUNTIME") ||
+		{ cat /tmp/fio.err >&2; echo 0; return; }
 	case $2 in
 	randread) echo "$out" | awk -F';' '{ print $8 }' ;;
 	*) echo "$out" | awk -F';' '{ print $49 }' ;;
@@ -143,6 +150,33 @@ trace_row() {
 	: >$T/set_ftrace_filter
 }
 
+# in_turn FN NAME DEV [NAME2 DEV2]: FN NAME DEV RW QD ROUND for each job,
+# ROUNDS times; the rounds interleave the jobs, so a slow spell of the
+# host spreads over all four instead of sinking one.  Two targets take
+# turns job by job (NAME first in odd rounds, NAME2 in even ones), so a
+# slow spell weighs on both sides of a per-round ratio.
+in_turn() {
+	fn=$1
+	shift
+	round=1
+	while [ "$round" -le "$ROUNDS" ]; do
+		for rw in randread randwrite; do
+			for qd in 1 32; do
+				if [ $# -lt 4 ]; then
+					"$fn" "$1" "$2" "$rw" "$qd" "$round"
+				elif [ $((round % 2)) = 1 ]; then
+					"$fn" "$1" "$2" "$rw" "$qd" "$round"
+					"$fn" "$3" "$4" "$rw" "$qd" "$round"
+				else
+					"$fn" "$3" "$4" "$rw" "$qd" "$round"
+					"$fn" "$1" "$2" "$rw" "$qd" "$round"
+				fi
+			done
+		done
+		round=$((round + 1))
+	done
+}
+
 # ticks: the "cpu" line of /proc/stat (user nice system idle iowait irq
 # softirq, in USER_HZ ticks); pticks PID...: utime + stime of processes,
 # summed (a process's figures include its threads')
@@ -154,7 +188,7 @@ pticks() {
 }
 counter() { awk -v k="$1" '$1 == k { print $2; exit }' /proc/stat; }
 
-# cpu_job NAME DEV RW QD: a fio job of RUNTIME + 3 s, of which the
+# cpu_job NAME DEV RW QD [ROUND]: a fio job of RUNTIME + 3 s, of which the
 # RUNTIME s after the first 2 are measured (fio's start and end are left
 # out): the guest's CPU time per request (requests from the disk's
 # /sys/block/X/stat), split into qemu-storage-daemon's user and system
@@ -165,10 +199,7 @@ counter() { awk -v k="$1" '$1 == k { print $2; exit }' /proc/stat; }
 # some 12 us per request at QD1, so compare the means of rounds.
 cpu_job() {
 	b=${2#/dev/}
-	fio --name=b --filename="$2" --direct=1 --ioengine=libaio \
-		--rw="$3" --bs=4k --iodepth="$4" --runtime="$((RUNTIME + 3))" \
-		--time_based --size="$((IMG_MB / 2))m" --randrepeat=0 \
-		--minimal >/dev/null 2>/tmp/fio.err &
+	fio_job "$2" "$3" "$4" "$((RUNTIME + 3))" >/dev/null &
 	f=$!
 	sleep 2
 	fios=$(pidof fio)
@@ -201,26 +232,12 @@ cpu_job() {
 CPU_HEAD="target     job         QD   IOPS   busy   idle  qsd-u  qsd-s  fio-u  fio-s   rest   ctxt   intr"
 
 # cpu_rows NAME DEV NAME2 DEV2: cpu_job on both rows, ROUNDS times, taking
-# turns as measure() does; then the means over the rounds
+# turns (in_turn); then the means over the rounds
 cpu_rows() {
 	: >/tmp/cpu.results
 	echo "== guest CPU time per request (us) during ${RUNTIME} s of each job: busy (all but idle), idle, qemu-storage-daemon's user and system time, fio's user and system time, the rest (kernel workers, interrupts); context switches and interrupts per request"
 	echo "$CPU_HEAD"
-	round=1
-	while [ "$round" -le "$ROUNDS" ]; do
-		for rw in randread randwrite; do
-			for qd in 1 32; do
-				if [ $((round % 2)) = 1 ]; then
-					cpu_job "$1" "$2" "$rw" "$qd"
-					cpu_job "$3" "$4" "$rw" "$qd"
-				else
-					cpu_job "$3" "$4" "$rw" "$qd"
-					cpu_job "$1" "$2" "$rw" "$qd"
-				fi
-			done
-		done
-		round=$((round + 1))
-	done
+	in_turn cpu_job "$@"
 	echo "== the means of the $ROUNDS rounds"
 	echo "$CPU_HEAD"
 	awk '{ k = $1 " " $2 " " $3; if (!(k in n)) o[m++] = k; n[k]++
@@ -243,11 +260,8 @@ job() {
 	echo "$1 $3 $4 $5 $iops" >>"$results"
 }
 
-# measure NAME DEV [NAME2 DEV2]: every job ROUNDS times; the rounds
-# interleave the jobs, so a slow spell of the host spreads over all four
-# instead of sinking one.  Two targets take turns job by job (NAME first
-# in odd rounds, NAME2 in even ones), so a slow spell weighs on both sides
-# of a per-round ratio.
+# measure NAME DEV [NAME2 DEV2]: every job ROUNDS times, the two targets
+# taking turns (in_turn); or what PROFILE asks for instead
 measure() {
 	if [ "$PROFILE" = 1 ]; then
 		profile "$1" "$2"
@@ -265,23 +279,7 @@ measure() {
 		done
 		return
 	fi
-	round=1
-	while [ "$round" -le "$ROUNDS" ]; do
-		for rw in randread randwrite; do
-			for qd in 1 32; do
-				if [ $# -lt 4 ]; then
-					job "$1" "$2" "$rw" "$qd" "$round"
-				elif [ $((round % 2)) = 1 ]; then
-					job "$1" "$2" "$rw" "$qd" "$round"
-					job "$3" "$4" "$rw" "$qd" "$round"
-				else
-					job "$3" "$4" "$rw" "$qd" "$round"
-					job "$1" "$2" "$rw" "$qd" "$round"
-				fi
-			done
-		done
-		round=$((round + 1))
-	done
+	in_turn job "$@"
 }
 
 # null_blk: no image, the ceiling
