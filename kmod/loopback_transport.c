@@ -80,11 +80,6 @@ static inline struct loopback_device *to_ldev(struct virtio_device *vdev)
 	return container_of(vdev, struct loopback_device, vdev);
 }
 
-static inline struct loopback_device *lvq_to_ldev(struct loopback_vq *lvq)
-{
-	return container_of(lvq->vq->vdev, struct loopback_device, vdev);
-}
-
 /* ---- breaking ---- */
 
 /* Completes a trap; the waiter may return as soon as trap_lock is free. */
@@ -576,7 +571,7 @@ static void loopback_vq_deliver(struct loopback_vq *lvq)
 	spin_lock_irqsave(&lvq->lock, flags);
 	/* What the device returned is accounted before the driver sees it. */
 	if (lvq->vq && !lvq->quiesced &&
-	    loopback_fail_deliver(lvq_to_ldev(lvq), lvq->vq->index))
+	    loopback_fail_deliver(lvq->ldev, lvq->vq->index))
 		vring_interrupt(0, lvq->vq);
 	spin_unlock_irqrestore(&lvq->lock, flags);
 }
