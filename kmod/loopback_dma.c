@@ -659,7 +659,6 @@ static void lbdma_unmap_page(struct device *dev, dma_addr_t dma, size_t size,
 {
 	struct loopback_window *win = lbdma_window(dev);
 
-	loopback_dma_dev_track(dev);
 	if (win)
 		lbdma_unmap(dev, win, dma, size, attrs);
 }
@@ -699,7 +698,6 @@ static void lbdma_unmap_sg(struct device *dev, struct scatterlist *sgl,
 	struct scatterlist *sg;
 	int i;
 
-	loopback_dma_dev_track(dev);
 	if (!win)
 		return;
 	for_each_sg(sgl, sg, nents, i)

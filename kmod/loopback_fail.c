@@ -24,10 +24,11 @@
  *    before it was counted.  virtio_ring DMA-maps every buffer (and every
  *    indirect table) through this module before it publishes its
  *    available entry, so each add finds the previous one published: the
- *    account is brought up to date at every mapping and unmapping, every
- *    kick and every interrupt the kernel delivers.  A device that
- *    suppresses kicks and a driver that polls the used ring without
- *    interrupts change nothing: the mappings remain.
+ *    account is brought up to date at the first mapping after each add
+ *    (loopback_fail_track_map()), every kick and every interrupt the
+ *    kernel delivers.  A device that suppresses kicks and a driver that
+ *    polls the used ring without interrupts change nothing: the mappings
+ *    remain.
  *
  * Each update reads used->idx, then avail->idx, then the entries: every
  * used entry counted refers to a head made available no later than the
@@ -64,7 +65,7 @@
  * half a ring ahead of the account, which then gives up on that ring
  * (65536 entries or more unseen would go unnoticed: the indices are 16
  * bits; virtio_net maps the page the buffers are cut from every few
- * buffers, and every mapping brings the account up to date); and
+ * buffers, and each such mapping brings the account up to date); and
  * without memory for the account there is none.
  *
  * A device may write over a used entry after the kernel counted it (at a
@@ -584,12 +585,48 @@ bool loopback_fail_busy(struct loopback_device *ldev, unsigned int index)
 	return READ_ONCE(avail->idx) != READ_ONCE(used->idx);
 }
 
-void loopback_fail_track_all(struct loopback_device *ldev)
+/*
+ * Before a DMA mapping, that is before the driver adds a buffer: the
+ * account needs an update only if an available entry was published since
+ * the last one.  Then at most one entry is ever unseen, as if every
+ * mapping updated it (see the header comment).  The used side needs no
+ * update either while avail->idx is less than half a ring ahead of the
+ * account's used index: the device can return only what was made
+ * available, so it cannot get a ring past the account (and overwrite
+ * used entries unread) before the next update, even when the driver adds
+ * half a ring of premapped buffers after this mapping (more, and the
+ * account gives up on the ring anyway).  virtio_ring maps a request's
+ * buffers one by one: the first mapping pays for the update, the others
+ * skip it.  Unmappings do not update: they add nothing the next mapping
+ * does not see, and a used entry the driver took off the ring is, at
+ * most, verified later.
+ */
+void loopback_fail_track_map(struct loopback_device *ldev)
 {
+	struct virtio_device *vdev = &ldev->vdev;
+	struct vring_avail *avail;
+	struct loopback_ring *r;
 	unsigned int i;
+	u16 idx;
 
-	for (i = 0; i < ldev->num_queues; i++)
+	for (i = 0; i < ldev->num_queues; i++) {
+		r = ring_of(ldev, i);
+		avail = READ_ONCE(r->avail);
+		if (READ_ONCE(r->state) == LOOPBACK_RING_USER && avail) {
+			/*
+			 * Without the lock: if this mapping is for queue @i,
+			 * the driver holds it and avail->idx stays; if not,
+			 * queue @i's own mappings decide.  The indices seen
+			 * only move forward.
+			 */
+			idx = virtio16_to_cpu(vdev, READ_ONCE(avail->idx));
+			if (idx == READ_ONCE(r->avail_seen) &&
+			    (u16)(idx - READ_ONCE(r->used_seen)) <
+			    READ_ONCE(r->num) / 2)
+				continue;
+		}
 		loopback_fail_track(ldev, i);
+	}
 }
 
 /*

@@ -119,10 +119,9 @@ struct loopback_window *loopback_dma_dev_window(struct device *dma_dev);
 size_t loopback_dma_dev_max_mapping(struct device *dma_dev);
 
 /*
- * Called by every (un)mapping of @dma_dev before it touches the window:
- * the transport accounts what the driver made available (it maps every
- * buffer before it publishes it) and what the device returned.  Any
- * context.
+ * Called by every mapping of @dma_dev before it touches the window: the
+ * transport accounts what the driver made available (it maps every buffer
+ * before it publishes it) and what the device returned.  Any context.
  */
 void loopback_dma_dev_track(struct device *dma_dev);
 

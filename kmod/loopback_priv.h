@@ -271,7 +271,7 @@ void loopback_fail_sync(struct loopback_device *ldev);
 bool loopback_fail_track(struct loopback_device *ldev, unsigned int index);
 bool loopback_fail_deliver(struct loopback_device *ldev, unsigned int index);
 bool loopback_fail_busy(struct loopback_device *ldev, unsigned int index);
-void loopback_fail_track_all(struct loopback_device *ldev);
+void loopback_fail_track_map(struct loopback_device *ldev);
 
 /* loopback_transport.c */
 void loopback_vdev_init(struct loopback_device *ldev);

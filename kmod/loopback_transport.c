@@ -1452,7 +1452,7 @@ size_t loopback_dma_dev_max_mapping(struct device *dma_dev)
 
 void loopback_dma_dev_track(struct device *dma_dev)
 {
-	loopback_fail_track_all(container_of(dma_dev, struct loopback_device,
+	loopback_fail_track_map(container_of(dma_dev, struct loopback_device,
 					     parent));
 }
 
