@@ -20,6 +20,7 @@ check_PROGRAMS += \
 	tests/test-ram \
 	tests/test-stress \
 	tests/test-stress-features \
+	tests/test-fork \
 	tests/test-virtio \
 	tests/test-virtqueue \
 	tests/fuzz-virtqueue \
@@ -42,6 +43,7 @@ tests_test_coalesced_SOURCES = tests/test-coalesced.c tests/trace-listener.h tes
 tests_test_ram_SOURCES = tests/test-ram.c tests/trace-listener.h tests/testutil.c tests/testutil.h
 tests_test_stress_SOURCES = tests/test-stress.c tests/stress-util.h
 tests_test_stress_features_SOURCES = tests/test-stress-features.c tests/stress-util.h
+tests_test_fork_SOURCES = tests/test-fork.c tests/testutil.c tests/testutil.h
 VDRV_SOURCES = tests/virtio-driver.c tests/virtio-driver.h tests/testutil.c tests/testutil.h
 tests_test_virtio_SOURCES = tests/test-virtio.c $(VDRV_SOURCES)
 tests_test_virtqueue_SOURCES = tests/test-virtqueue.c $(VDRV_SOURCES)
@@ -79,6 +81,7 @@ TESTS += \
 	tests/test-ram \
 	tests/test-stress \
 	tests/test-stress-features \
+	tests/test-fork \
 	tests/test-virtio \
 	tests/test-virtqueue \
 	tests/fuzz-virtqueue \

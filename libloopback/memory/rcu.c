@@ -5,6 +5,8 @@
  */
 #include "internal.h"
 
+#include <pthread.h>
+
 struct lb_rcu_work {
 	struct rcu_head head;
 	void (*fn)(void *data);
@@ -34,6 +36,42 @@ static __thread bool lb_in_rcu_callback;
 /* Released by every read unlock, acquired by every callback: internal.h. */
 int lb_rcu_gp_token;
 #endif
+
+/*
+ * fork(): liburcu leaves its handlers to the application, which need not
+ * know that the library uses it.  Without them, a child forked during a
+ * grace period inherits liburcu's locks held by the callback thread,
+ * which the child does not have: the child's first new thread to read,
+ * or its first drain, waits for ever.  The callback thread pauses first,
+ * between two batches, so that no callback of ours is cut in half.
+ */
+static void lb_rcu_before_fork(void)
+{
+	urcu_bp_call_rcu_before_fork();
+	urcu_bp_before_fork();
+}
+
+static void lb_rcu_after_fork_parent(void)
+{
+	urcu_bp_after_fork_parent();
+	urcu_bp_call_rcu_after_fork_parent();
+}
+
+/* The parent's pending callbacks move to the child's new thread. */
+static void lb_rcu_after_fork_child(void)
+{
+	urcu_bp_after_fork_child();
+	urcu_bp_call_rcu_after_fork_child();
+}
+
+/* glibc drops the handlers again if the library is unloaded. */
+__attribute__((constructor)) static void lb_rcu_init(void)
+{
+	if (pthread_atfork(lb_rcu_before_fork, lb_rcu_after_fork_parent,
+			   lb_rcu_after_fork_child))
+		g_warning("libloopback: no fork handlers (out of memory): a "
+			  "child may hang in its first grace period");
+}
 
 LOOPBACK_API void loopback_rcu_read_lock(void)
 {

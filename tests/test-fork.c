@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * fork() in a process that uses libloopback, the child going on with it
+ * (a device process that forks a worker, a test that forks the server it
+ * kills).  liburcu runs the library's deferred frees on a thread of its
+ * own, which takes liburcu's locks for each grace period: a fork during
+ * one used to leave the child with those locks held and no thread to
+ * release them, so the child's first new thread to enter a read section,
+ * or its first drain, waited for ever.
+ *
+ * Each round drops a region (which wakes the callback thread for a grace
+ * period) and forks at once; the child then enters a read section from a
+ * new thread, drops a region of its own and drains.  A child stuck for 20
+ * seconds is killed by its alarm, which fails the round.
+ */
+#include "config.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <loopback/memory.h>
+
+#include "testutil.h"
+
+#define ROUNDS	50
+
+/* Address spaces stay valid until their deferred destruction has run. */
+static AddressSpace parent_as[ROUNDS];
+static AddressSpace child_as;
+
+/*
+ * A region whose last reference goes with its address space's view: on
+ * the callback thread, after a grace period.
+ */
+static void drop_view(AddressSpace *as)
+{
+	MemoryRegion *mr = g_new0(MemoryRegion, 1);
+
+	memory_region_init_io(mr, NULL, NULL, NULL, "dropped", 0x1000);
+	loopback_memory_region_set_free_notify(mr, g_free, mr);
+	address_space_init(as, mr, "dropped");
+	memory_region_unref(mr);
+	address_space_destroy(as);
+}
+
+static void *child_reader(void *arg)
+{
+	loopback_rcu_read_lock();
+	loopback_rcu_read_unlock();
+	return arg;
+}
+
+struct freed {
+	MemoryRegion *mr;
+	volatile int done;
+};
+
+static void notify_done(void *data)
+{
+	struct freed *f = data;
+
+	g_free(f->mr);
+	f->done = 1;
+}
+
+/* The child's own work; exits 0 once it is all done. */
+static void child_main(void)
+{
+	struct freed f = { 0 };
+	GThread *t;
+
+	alarm(20);
+	t = g_thread_new("child-reader", child_reader, NULL);
+	g_thread_join(t);
+	f.mr = g_new0(MemoryRegion, 1);
+	memory_region_init_io(f.mr, NULL, NULL, NULL, "child", 0x1000);
+	loopback_memory_region_set_free_notify(f.mr, notify_done, &f);
+	address_space_init(&child_as, f.mr, "child");
+	memory_region_unref(f.mr);
+	address_space_destroy(&child_as);
+	loopback_memory_drain();
+	_exit(f.done ? 0 : 3);
+}
+
+static void test_child_works_after_fork_during_grace_period(void)
+{
+	unsigned int i, failed = 0;
+	int st;
+	pid_t pid;
+
+#ifdef LB_TSAN
+	/* its runtime stops a child that starts threads (die_after_fork) */
+	g_test_skip("ThreadSanitizer does not follow a multi-threaded fork");
+	return;
+#endif
+	for (i = 0; i < ROUNDS; i++) {
+		drop_view(&parent_as[i]);
+		pid = fork();
+		g_assert_cmpint(pid, >=, 0);
+		if (pid == 0)
+			child_main();
+		g_assert_cmpint(waitpid(pid, &st, 0), ==, pid);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+			g_test_message("round %u: the child %s %d", i,
+				       WIFSIGNALED(st) ? "died of signal" :
+				       "exited with", WIFSIGNALED(st) ?
+				       WTERMSIG(st) : WEXITSTATUS(st));
+			failed++;
+		}
+	}
+	loopback_memory_drain();
+	g_assert_cmpuint(failed, ==, 0);
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/rcu/fork/child-works-after-fork-during-grace-period",
+			test_child_works_after_fork_during_grace_period);
+	return g_test_run();
+}
