@@ -89,11 +89,6 @@ static void test_child_works_after_fork_during_grace_period(void)
 	int st;
 	pid_t pid;
 
-#ifdef LB_TSAN
-	/* its runtime stops a child that starts threads (die_after_fork) */
-	g_test_skip("ThreadSanitizer does not follow a multi-threaded fork");
-	return;
-#endif
 	for (i = 0; i < ROUNDS; i++) {
 		drop_view(&parent_as[i]);
 		pid = fork();
