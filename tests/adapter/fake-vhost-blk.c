@@ -14,7 +14,8 @@
  *                  [--dump=FILE] [--misbehave=CASE] SOCKET
  *
  * --after=N: the "during I/O" cases strike after N write requests were
- * served (writes only: the driver's own reads at probe time do not count).
+ * served (writes only: the driver's own reads at probe time do not count),
+ * when the next request comes, which the broken backend then holds.
  * --resize-mib=N: a well-behaved resize instead: after --after writes the
  * disk takes its new size and a CONFIG_CHANGE_MSG goes on the backend
  * channel; GET_CONFIG answers the new capacity from then on.
@@ -424,16 +425,25 @@ static void serve_ring(struct vring *v)
 
 		bool write = false;
 
+		/*
+		 * Strike when the next request is already here, so that a
+		 * broken backend holds it: the frontend then always has a
+		 * request it took and never completed, however the host's
+		 * writer and the frontend's reaction interleave.
+		 */
+		if (fk.how >= MB_BACKEND_UNKNOWN && !fk.struck && fk.after &&
+		    fk.served == fk.after) {
+			strike();
+			if (fk.frozen)
+				return;
+		}
 		if (!serve_one(v, head, &write)) {
 			v->started = false;
 			return;
 		}
 		v->last_avail++;
-		if (!write || ++fk.served != fk.after)
-			continue;
-		if (fk.how >= MB_BACKEND_UNKNOWN)
-			strike();
-		else if (fk.resize_to)
+		if (write && ++fk.served == fk.after && fk.resize_to &&
+		    fk.how < MB_BACKEND_UNKNOWN)
 			resize();
 	}
 }
