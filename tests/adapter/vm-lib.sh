@@ -83,11 +83,22 @@ wait_gone() {
 
 # no task may be left in uninterruptible sleep
 no_d_state() {
-	for s in /proc/[0-9]*/stat; do
-		st=$(cut -d' ' -f3 "$s" 2>/dev/null)
-		[ "$st" = D ] && { note "D state: $(cat "${s%/stat}/comm")"; return 1; }
+	# a worker may pass through D for a moment (a flush, a lock): only
+	# D states that last 3 s count as a hang
+	i=0
+	while :; do
+		d=""
+		for s in /proc/[0-9]*/stat; do
+			[ "$(cut -d' ' -f3 "$s" 2>/dev/null)" = D ] &&
+				d="$d $(cat "${s%/stat}/comm" 2>/dev/null)"
+		done
+		[ -n "$d" ] || return 0
+		[ $i -lt 30 ] || break
+		sleep 0.1
+		i=$((i + 1))
 	done
-	return 0
+	note "D state for 3 s:$d"
+	return 1
 }
 
 md5() { md5sum "$1" | cut -d' ' -f1; }
