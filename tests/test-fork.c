@@ -29,18 +29,33 @@
 static AddressSpace parent_as[ROUNDS];
 static AddressSpace child_as;
 
+struct dropped {
+	MemoryRegion mr;
+	volatile int *freed;	/* set when it is freed, if not NULL */
+};
+
+static void dropped_free(void *data)
+{
+	struct dropped *d = data;
+
+	if (d->freed)
+		*d->freed = 1;
+	g_free(d);
+}
+
 /*
  * A region whose last reference goes with its address space's view: on
  * the callback thread, after a grace period.
  */
-static void drop_view(AddressSpace *as)
+static void drop_view(AddressSpace *as, volatile int *freed)
 {
-	MemoryRegion *mr = g_new0(MemoryRegion, 1);
+	struct dropped *d = g_new0(struct dropped, 1);
 
-	memory_region_init_io(mr, NULL, NULL, NULL, "dropped", 0x1000);
-	loopback_memory_region_set_free_notify(mr, g_free, mr);
-	address_space_init(as, mr, "dropped");
-	memory_region_unref(mr);
+	d->freed = freed;
+	memory_region_init_io(&d->mr, NULL, NULL, NULL, "dropped", 0x1000);
+	loopback_memory_region_set_free_notify(&d->mr, dropped_free, d);
+	address_space_init(as, &d->mr, "dropped");
+	memory_region_unref(&d->mr);
 	address_space_destroy(as);
 }
 
@@ -51,36 +66,18 @@ static void *child_reader(void *arg)
 	return arg;
 }
 
-struct freed {
-	MemoryRegion *mr;
-	volatile int done;
-};
-
-static void notify_done(void *data)
-{
-	struct freed *f = data;
-
-	g_free(f->mr);
-	f->done = 1;
-}
-
 /* The child's own work; exits 0 once it is all done. */
 static void child_main(void)
 {
-	struct freed f = { 0 };
+	volatile int freed = 0;
 	GThread *t;
 
 	alarm(20);
 	t = g_thread_new("child-reader", child_reader, NULL);
 	g_thread_join(t);
-	f.mr = g_new0(MemoryRegion, 1);
-	memory_region_init_io(f.mr, NULL, NULL, NULL, "child", 0x1000);
-	loopback_memory_region_set_free_notify(f.mr, notify_done, &f);
-	address_space_init(&child_as, f.mr, "child");
-	memory_region_unref(f.mr);
-	address_space_destroy(&child_as);
+	drop_view(&child_as, &freed);
 	loopback_memory_drain();
-	_exit(f.done ? 0 : 3);
+	_exit(freed ? 0 : 3);
 }
 
 static void test_child_works_after_fork_during_grace_period(void)
@@ -90,7 +87,7 @@ static void test_child_works_after_fork_during_grace_period(void)
 	pid_t pid;
 
 	for (i = 0; i < ROUNDS; i++) {
-		drop_view(&parent_as[i]);
+		drop_view(&parent_as[i], NULL);
 		pid = fork();
 		g_assert_cmpint(pid, >=, 0);
 		if (pid == 0)
